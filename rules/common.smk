@@ -1,0 +1,142 @@
+# Config validation, path helpers and the experiment's target list.
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
+from grpo_difficulty.files import stable_hash
+from grpo_difficulty.generation import model_key
+
+validate(config, "../config/schema.yaml", set_default=True)
+
+
+def config_error(key, message):
+    raise ValueError(f"config error at {key}: {message}")
+
+
+def check_config():
+    """Checks a JSON schema cannot express: cross-references and file existence."""
+    datasets = config["datasets"]
+    for key in [config["train_set"], *config["eval_sets"]]:
+        if key not in datasets:
+            config_error("train_set/eval_sets", f"{key!r} is not a dataset; defined: {sorted(datasets)}")
+    if config["train_set"] in config["eval_sets"]:
+        config_error("eval_sets", f"{config['train_set']!r} is the training set; evaluate on held-out data")
+    for key, spec in datasets.items():
+        needed = {"arithmetic": ["levels", "per_level", "split"], "gsm8k_hub": ["split"],
+                  "gsm8k_file": ["path"]}[spec["loader"]]
+        for field in needed:
+            if field not in spec:
+                config_error(f"datasets.{key}.{field}", f"required by loader {spec['loader']!r}")
+        if spec["loader"] == "arithmetic" and spec["split"] not in spec["per_level"]:
+            config_error(f"datasets.{key}.split", f"{spec['split']!r} not in per_level {sorted(spec['per_level'])}")
+        if spec["loader"] == "gsm8k_file" and not Path(spec["path"]).exists():
+            config_error(f"datasets.{key}.path", f"file not found: {spec['path']}")
+    probe = config["probe"]
+    if probe["k"] % probe["block_size"]:
+        config_error("probe.k", f"{probe['k']} is not a multiple of probe.block_size={probe['block_size']}")
+    for name, spec in config["subsets"].items():
+        if spec["strategy"] == "band":
+            if "lo" not in spec or "hi" not in spec:
+                config_error(f"subsets.{name}", "strategy band needs lo and hi")
+            if spec["lo"] > spec["hi"]:
+                config_error(f"subsets.{name}.lo", f"lo={spec['lo']} > hi={spec['hi']}")
+        if spec["strategy"] == "tier" and not spec.get("tiers"):
+            config_error(f"subsets.{name}.tiers", "strategy tier needs a list of tiers")
+        if spec["strategy"] in ("easy", "medium", "hard", "random") and "budget" not in spec:
+            config_error(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
+    model = config["model"]
+    if model.startswith("path:") and not Path(model[5:]).is_dir():
+        config_error("model", f"model folder not found: {model[5:]}")
+
+
+check_config()
+
+RESULTS = config["results"]
+NAME = config["name"]
+EXP = f"{RESULTS}/{NAME}"
+MODEL_KEY = model_key(config["model"])
+
+
+# ----------------------------------------------------------------------------- model
+def model_ref():
+    """What the scripts load: the prepared embedded folder, a local folder, or a hub id."""
+    if config["model"] == "embedded":
+        return f"{RESULTS}/models/{MODEL_KEY}"
+    if config["model"].startswith("path:"):
+        return config["model"][5:]
+    return config["model"]
+
+
+def model_input():
+    """Snakemake input for the model: only the embedded one is built by a rule."""
+    return [f"{RESULTS}/models/{MODEL_KEY}/config.json"] if config["model"] == "embedded" else []
+
+
+# ----------------------------------------------------------------------------- data
+def data_key(name):
+    return stable_hash(config["datasets"][name])
+
+
+def data_path(name):
+    """A dataset's table; the path names its spec, so experiments share it safely."""
+    return f"{RESULTS}/data/{name}/{data_key(name)}.parquet"
+
+
+# ----------------------------------------------------------------------------- probe
+def probe_settings():
+    """Everything that determines the probe samples except K."""
+    probe = config["probe"]
+    return dict(
+        prompt=config["prompt"], backend=config["backend"], block_size=probe["block_size"],
+        shard_size=probe["shard_size"], temperature=probe["temperature"], top_p=probe["top_p"],
+        max_new_tokens=probe["max_new_tokens"], seed=probe["seed"],
+    )
+
+
+PROBE_DIR = (f"{RESULTS}/probe/{MODEL_KEY}/{config['train_set']}-{data_key(config['train_set'])}/"
+             f"{stable_hash(probe_settings())}")
+
+
+def n_train_rows():
+    """Problem count of the training set; only known after loading it for hub/file data."""
+    spec = config["datasets"][config["train_set"]]
+    if spec["loader"] == "arithmetic":
+        return len(spec["levels"]) * spec["per_level"][spec["split"]]
+    import pandas as pd
+
+    return len(pd.read_parquet(checkpoints.prepare_data.get(dataset=config["train_set"],
+                                                            key=data_key(config["train_set"])).output[0]))
+
+
+def probe_blocks(wildcards):
+    probe = config["probe"]
+    n_shards = -(-n_train_rows() // probe["shard_size"])
+    blocks = probe["k"] // probe["block_size"]
+    return dict(
+        samples=[f"{PROBE_DIR}/s{s}_b{b}.parquet" for s in range(n_shards) for b in range(blocks)],
+        greedy=[f"{PROBE_DIR}/s{s}_greedy.parquet" for s in range(n_shards)],
+    )
+
+
+def pass_rates_path():
+    return f"{PROBE_DIR}/pass_rates_k{config['probe']['k']}.parquet"
+
+
+# ----------------------------------------------------------------------------- runs
+def runs():
+    """(subset, seed) pairs: one trained adapter each."""
+    return [(subset, seed) for subset in config["subsets"] for seed in config["train"]["seeds"]]
+
+
+def run_dir(subset, seed):
+    return f"{EXP}/train/{subset}/seed{seed}"
+
+
+def eval_path(eval_set, run):
+    return f"{EXP}/eval/{eval_set}/{run}/predictions.parquet"
+
+
+def all_targets():
+    return [f"{EXP}/report/summary.md"]

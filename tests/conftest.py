@@ -1,0 +1,57 @@
+"""Shared fixtures: a tiny model built here (seconds to train), and the ../shared data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+FEWSHOT = {
+    "format": "fewshot",
+    "chat_template": False,
+    "examples": [{"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"}],
+}
+
+
+def build_tiny_model(out_dir: Path) -> Path:
+    """A 2-layer Llama with a byte-level BPE tokenizer trained on arithmetic text."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from grpo_difficulty.tasks import arithmetic_rows
+
+    corpus = [f"Q: {q}\nA: {a}\n\n" for q, a in arithmetic_rows(list(range(1, 10)), {"x": 20}, "x", 5)[["question", "gold"]].values]
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus * 3, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>", pad_token="<eos>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny_model")))
+
+
+@pytest.fixture
+def fewshot_prompt() -> dict:
+    return json.loads(json.dumps(FEWSHOT))
+
+
+@pytest.fixture(scope="session")
+def gsm8k_dir() -> Path:
+    path = SHARED_DATA / "gsm8k"
+    if not (path / "train.jsonl").exists():
+        pytest.skip("../shared/data/gsm8k not present")
+    return path

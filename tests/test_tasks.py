@@ -1,0 +1,126 @@
+import json
+
+import pandas as pd
+import pytest
+
+from grpo_difficulty import tasks
+
+
+def test_arithmetic_is_seeded_disjoint_and_exact():
+    per_level = {"test": 10, "train": 20}
+    train = tasks.arithmetic_rows([1, 5, 8], per_level, "train", seed=3)
+    test = tasks.arithmetic_rows([1, 5, 8], per_level, "test", seed=3)
+    assert len(train) == 60 and len(test) == 30
+    assert train.equals(tasks.arithmetic_rows([1, 5, 8], per_level, "train", seed=3))
+    assert not set(train["question"]) & set(test["question"])
+    assert sorted(train["tier"].unique()) == [1, 5, 8]
+    for q, gold in train[["question", "gold"]].values:
+        expression = q.removeprefix("What is ").removesuffix("?")
+        assert int(gold) == eval(expression)
+    assert list(train.columns) == tasks.COLUMNS
+
+
+def test_arithmetic_rejects_impossible_requests():
+    with pytest.raises(ValueError, match="level 1 has too few distinct problems"):
+        tasks.arithmetic_rows([1], {"train": 150}, "train", 0)  # only 100 one-digit sums exist
+    with pytest.raises(ValueError, match="unknown level 12"):
+        tasks.arithmetic_rows([12], {"train": 5}, "train", 0)
+
+
+def test_gsm8k_gold_and_tier():
+    df = tasks.gsm8k_frame([{"question": "q1", "answer": "a = 1\nb = 2\n#### 1,234"}], "mem")
+    assert df.loc[0, "gold"] == "1234" and df.loc[0, "tier"] == 2 and df.loc[0, "answer_type"] == "math"
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"question": "", "answer": "#### 3"}, "row 0: missing or empty field 'question'"),
+    ({"question": "q"}, "row 0: missing or empty field 'answer'"),
+    ({"question": "q", "answer": "no final line"}, r"row 0: answer has no '#### <final answer>'"),
+])
+def test_gsm8k_bad_rows_name_the_row(record, message):
+    with pytest.raises(ValueError, match=message):
+        tasks.gsm8k_frame([record], "bad.jsonl")
+
+
+def test_duplicate_questions_are_an_error():
+    recs = [{"question": "same", "answer": "#### 1"}, {"question": "same", "answer": "#### 2"}]
+    with pytest.raises(ValueError, match="duplicate question at rows"):
+        tasks.gsm8k_frame(recs, "dup.jsonl")
+
+
+def test_gsm8k_file_loader_on_shared_data(gsm8k_dir):
+    df = tasks.load_rows({"loader": "gsm8k_file", "path": str(gsm8k_dir / "test.jsonl")})
+    assert len(df) == 1319
+    assert df["id"].is_unique
+    assert df["tier"].between(1, 12).all()
+    tasks.validate_golds(df, "gsm8k test")
+    first = json.loads((gsm8k_dir / "test.jsonl").read_text().splitlines()[0])
+    assert df.loc[0, "gold"] == first["answer"].rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def test_file_loader_custom_fields_and_parquet(tmp_path):
+    path = tmp_path / "mine.parquet"
+    pd.DataFrame({"problem": ["What is 2+2?"], "sol": ["2+2=4\n#### 4"]}).to_parquet(path)
+    df = tasks.load_rows({"loader": "gsm8k_file", "path": str(path), "question_field": "problem",
+                          "answer_field": "sol"})
+    assert df.loc[0, "gold"] == "4" and df.loc[0, "tier"] == 1
+
+
+def test_hub_loader_through_datasets_load_dataset(tmp_path, gsm8k_dir):
+    """The real hub code path, pointed at a local folder laid out like openai/gsm8k."""
+    (tmp_path / "main").mkdir()
+    lines = (gsm8k_dir / "train.jsonl").read_text().splitlines()
+    (tmp_path / "main" / "train.jsonl").write_text("\n".join(lines[:25]) + "\n")
+    (tmp_path / "README.md").write_text(
+        "---\nconfigs:\n- config_name: main\n  data_files:\n  - split: train\n    path: main/train.jsonl\n---\n")
+    df = tasks.load_rows({"loader": "gsm8k_hub", "path": str(tmp_path), "name": "main", "split": "train",
+                          "limit": 10, "seed": 1})
+    assert len(df) == 10 and set(df["source"]) == {f"{tmp_path}:train"}
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.jsonl"):
+        tasks.load_rows({"loader": "gsm8k_file", "path": str(tmp_path / "nope.jsonl")})
+
+
+def test_non_utf8_file_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"question": "caf\xe9", "answer": "#### 1"}\n')
+    with pytest.raises(ValueError, match="bad.jsonl"):
+        tasks.load_rows({"loader": "gsm8k_file", "path": str(path)})
+
+
+@pytest.mark.parametrize("completion, gold, kind, fmt, expected", [
+    (" 42", "42", "integer", "fewshot", (True, "correct")),
+    (" 41", "42", "integer", "fewshot", (False, "wrong")),
+    (" 1,234 apples", "1234", "integer", "fewshot", (True, "correct")),
+    ("", "42", "integer", "fewshot", (False, "empty")),
+    (" apples", "42", "integer", "fewshot", (False, "unparsable")),
+    ("so \\boxed{\\frac{1}{2}}", "0.5", "math", "boxed", (True, "correct")),
+    ("the answer is 12", "12", "math", "boxed", (False, "no_answer")),
+    ("<reasoning>2*6</reasoning><answer>12</answer>", "12", "math", "xml", (True, "correct")),
+    (" 18 dollars", "18", "math", "fewshot", (True, "correct")),
+    (" 17", "18", "math", "fewshot", (False, "wrong")),
+])
+def test_score(completion, gold, kind, fmt, expected):
+    assert tasks.score(completion, gold, kind, fmt) == expected
+
+
+def test_unparsable_gold_is_an_error():
+    df = pd.DataFrame({"gold": ["12", "not a number"], "answer_type": ["integer", "integer"]})
+    with pytest.raises(ValueError, match="src row 1: gold 'not a number' is not an integer"):
+        tasks.validate_golds(df, "src")
+
+
+def test_train_test_overlap_is_detected():
+    a = pd.DataFrame({"question": ["x", "y"]})
+    b = pd.DataFrame({"question": ["z", "y "]})
+    with pytest.raises(ValueError, match="shares 1 question"):
+        tasks.check_disjoint(a, b, "train", "test")
+
+
+def test_render_prompt_formats(fewshot_prompt, tiny_model):
+    text = tasks.render_prompt("What is 1 + 1?", fewshot_prompt)
+    assert text.endswith("Q: What is 1 + 1?\nA:") and "Q: What is 6 * 7?\nA: 42\n\n" in text
+    assert "\\boxed{}" in tasks.render_prompt("q", {"format": "boxed"})
+    assert tasks.stop_strings(fewshot_prompt) == ["\n"] and tasks.stop_strings({"format": "xml"}) == []

@@ -1,0 +1,10 @@
+"""Load one dataset into the normalized table (rule prepare_data)."""
+from grpo_difficulty import tasks
+from grpo_difficulty.files import log_to, write_table
+
+with log_to(snakemake.log[0]):
+    rows = tasks.load_rows(snakemake.params.spec)
+    tasks.validate_golds(rows, snakemake.wildcards.dataset)
+    write_table(rows, snakemake.output[0])
+    print(f"{snakemake.wildcards.dataset}: {len(rows)} rows; per tier:")
+    print(rows["tier"].value_counts().sort_index().to_string())

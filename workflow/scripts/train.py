@@ -1,0 +1,14 @@
+"""Train one GRPO+LoRA adapter (rule train)."""
+from pathlib import Path
+
+import torch
+
+from grpo_difficulty.files import log_to, read_table
+from grpo_difficulty.train import train_adapter
+
+with log_to(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    info = train_adapter(snakemake.params.model, read_table(snakemake.input.subset),
+                         snakemake.params.prompt, snakemake.params.train,
+                         int(snakemake.wildcards.seed), Path(snakemake.output.info).parent)
+    print(info)
