@@ -5,7 +5,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# An experiment passed with --configfile replaces the default entirely (no merging of
+# `datasets` or `subsets` with the default's); --config key=value still overrides.
+if "datasets" not in config:
+
+    configfile: "config/config.yaml"
 
 
 report: "report/workflow.rst"

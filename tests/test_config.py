@@ -1,0 +1,27 @@
+"""Bad configs stop before any job runs, with a message naming the key."""
+
+import pytest
+
+from workflow_helpers import snakemake, test_config, write_config
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.update(learning_rate=1), "learning_rate"),
+    (lambda c: c["probe"].update(k=0), "0 is less than the minimum of 1"),
+    (lambda c: c["probe"].update(k=5), "config error at probe.k: 5 is not a multiple of probe.block_size=2"),
+    (lambda c: c["subsets"].update(x={"strategy": "easiest", "budget": 3}), "easiest"),
+    (lambda c: c["subsets"].update(x={"strategy": "easy", "budget": 1.5}), "1.5"),
+    (lambda c: c["subsets"].update(x={"strategy": "band", "lo": 0.8, "hi": 0.2}), "subsets.x.lo: lo=0.8 > hi=0.2"),
+    (lambda c: c["train"].update(steps="ten"), "'ten' is not of type 'integer'"),
+    (lambda c: c.update(model="path:/no/such/model"), "config error at model: model folder not found: /no/such/model"),
+    (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
+    (lambda c: c.update(eval_sets=["train"]), "is the training set"),
+])
+def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
+    config = test_config(tiny_model)
+    change(config)
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "-n", check=False)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,92 @@
+"""GRPO+LoRA training on the tiny model, and the TRL CPU override's exactness."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from grpo_difficulty import tasks, train
+
+TRAIN_CFG = dict(steps=3, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1,
+                 num_generations=4, max_completion_length=6, temperature=1.0, beta=0.0,
+                 loss_type="dapo", scale_rewards="group", epsilon=0.2, save_steps=2,
+                 lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"))
+
+
+def fused_logps_and_grads(model, ids, mask, labels):
+    model.zero_grad()
+    out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
+    logps = out.log_probs[:, -labels.shape[1] // 4:]
+    logps.sum().backward()
+    return logps.detach().clone(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+
+def test_completion_only_scoring_gives_the_same_gradients(monkeypatch):
+    """The override of trl's `_use_triton` on CPU changes speed, not numbers."""
+    import trl.trainer.utils as trl_utils
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # restored after the test
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=3000, hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                         pad_token_id=0, bos_token_id=1, eos_token_id=0))
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy"))
+    ids = torch.randint(3, 3000, (4, 40))
+    mask = torch.ones_like(ids)
+    mask[:2, :12] = 0  # left padding
+    labels = ids.masked_fill(mask == 0, -100)
+    labels[:, :30] = -100  # the last 10 tokens are the completion
+    before = fused_logps_and_grads(model, ids, mask, labels)
+    train.score_completion_tokens_only()
+    assert trl_utils._use_triton(torch.device("cpu"))
+    after = fused_logps_and_grads(model, ids, mask, labels)
+    torch.testing.assert_close(before[0], after[0], rtol=0, atol=1e-5)
+    for name in before[1]:
+        torch.testing.assert_close(before[1][name], after[1][name], rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def subset():
+    return tasks.arithmetic_rows([1, 2], {"train": 4}, "train", 0)
+
+
+def test_train_adapter_writes_adapter_metrics_and_info(tiny_model, subset, fewshot_prompt, tmp_path, monkeypatch):
+    import trl.trainer.utils as trl_utils
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, TRAIN_CFG, seed=0, out_dir=tmp_path)
+    assert info["steps"] == 3 and info["n_problems"] == len(subset)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert metrics["step"].tolist() == [1, 2, 3]
+    for column in ["reward", "reward_std", "frac_reward_zero_std", "rewards/correctness/mean"]:
+        assert metrics[column].notna().all(), column
+    assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
+    assert json.loads((tmp_path / "train_info.json").read_text())["steps"] == 3
+    assert (tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), tmp_path / "adapter")
+    lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # the adapter was trained
+
+
+def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewshot_prompt, tmp_path, monkeypatch):
+    import trl.trainer.utils as trl_utils
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
+    cfg = dict(TRAIN_CFG, steps=2)
+    train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+    stale = tmp_path / "checkpoints" / "checkpoint-2"
+    assert stale.exists()
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, dict(cfg, learning_rate=5e-4), seed=0,
+                               out_dir=tmp_path)
+    assert info["steps"] == 2
+    log = json.loads((stale / "trainer_state.json").read_text())
+    assert log["log_history"][0]["learning_rate"] == pytest.approx(5e-4)  # retrained, not resumed
+
+
+def test_learnable_pct():
+    metrics = pd.DataFrame({"frac_reward_zero_std": [1.0, 0.0, 0.5, 0.5]})
+    assert train.learnable_pct(metrics) == 50.0

@@ -1,0 +1,92 @@
+"""The whole DAG on a tiny model built by the test, and Snakemake's rerun semantics."""
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+
+from workflow_helpers import planned_jobs, snakemake, test_config, write_config
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_model):
+    workdir = tmp_path_factory.mktemp("workflow")
+    config = test_config(tiny_model)
+    write_config(workdir, config)
+    snakemake(workdir)
+    return workdir, config
+
+
+def test_whole_dag_produces_every_artifact(finished_run):
+    workdir, config = finished_run
+    exp = workdir / "results" / "test"
+    summary = pd.read_csv(exp / "report" / "summary.csv")
+    assert set(summary["subset"]) == {"easy", "hard"}
+    assert {"accuracy", "base_accuracy", "delta", "delta_lo", "delta_hi", "learnable_pct", "steps",
+            "wall_seconds"} <= set(summary.columns)
+    assert (summary["steps"] == 2).all()
+    for png in ["pass_rates", "tier_accuracy", "learnable_vs_gain"]:
+        assert (exp / "report" / f"{png}.png").stat().st_size > 1000
+    assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
+    rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
+    assert len(rates) == 12 and (rates["k"] == 4).all()
+    easy = pd.read_parquet(exp / "subsets" / "easy.parquet")
+    assert len(easy) == 4 and easy["pass_rate"].min() >= rates["pass_rate"].median()
+    base = json.loads((exp / "eval" / "test" / "base" / "summary.json").read_text())
+    assert base["n"] == 8 and set(base["per_tier"]) == {"1", "4"}
+    assert (exp / "train" / "hard" / "seed0" / "adapter" / "adapter_model.safetensors").exists()
+    assert (exp / "logs" / "train" / "hard-seed0.log").read_text().strip()
+
+
+def test_second_run_does_nothing(finished_run):
+    assert planned_jobs(finished_run[0]) == {}
+
+
+def plan_with(finished_run, change) -> dict:
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    change(changed)
+    write_config(workdir, changed)
+    try:
+        return planned_jobs(workdir)
+    finally:
+        write_config(workdir, config)
+
+
+def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run):
+    plan = plan_with(finished_run, lambda c: c["train"].update(learning_rate=5e-4))
+    assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
+
+
+def test_new_eval_set_runs_evaluation_and_report_only(finished_run):
+    def add_eval_set(c):
+        c["datasets"]["other"] = dict(loader="arithmetic", levels=[2], per_level={"test": 3}, split="test", seed=0)
+        c["eval_sets"].append("other")
+
+    plan = plan_with(finished_run, add_eval_set)
+    assert plan == {"prepare_data": 1, "evaluate_base": 1, "evaluate_adapter": 2, "report": 1}
+
+
+def test_eval_length_change_reruns_evaluation_only(finished_run):
+    plan = plan_with(finished_run, lambda c: c["evaluate"].update(max_new_tokens=4))
+    assert plan == {"evaluate_base": 1, "evaluate_adapter": 2, "report": 1}
+
+
+def test_new_strategy_trains_only_that_strategy(finished_run):
+    plan = plan_with(finished_run, lambda c: c["subsets"].update(random={"strategy": "random", "budget": 3}))
+    assert plan == {"select_subset": 1, "train": 1, "evaluate_adapter": 1, "report": 1}
+
+
+def test_raising_k_probes_only_new_blocks(finished_run):
+    plan = plan_with(finished_run, lambda c: c["probe"].update(k=6))
+    # one new block of 2 samples; everything downstream of the pass rates follows
+    assert plan == {"probe_block": 1, "probe_merge": 1, "select_subset": 2, "train": 2,
+                    "evaluate_adapter": 2, "report": 1}
+
+
+def test_html_report(finished_run):
+    workdir, _ = finished_run
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text()
+    assert "pass_rates.png" in html and "learnable_vs_gain.png" in html
