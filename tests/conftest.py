@@ -18,7 +18,9 @@ FEWSHOT = {
 
 
 def build_tiny_model(out_dir: Path) -> Path:
-    """A 2-layer Llama with a byte-level BPE tokenizer trained on arithmetic text."""
+    """A 2-layer Llama with a byte-level BPE tokenizer, briefly trained on few-shot
+    one-digit sums so that its answers are sometimes right: pass rates then spread and
+    GRPO groups have reward variance, as with a real base model."""
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -30,11 +32,24 @@ def build_tiny_model(out_dir: Path) -> Path:
     bpe.train_from_iterator(corpus * 3, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>", pad_token="<eos>")
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
                          bos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(out_dir)
+    model = LlamaForCausalLM(config)
+    # Partly memorize the first problems of the arithmetic streams the tests use, behind
+    # the tests' few-shot prefixes: answers are then right only sometimes.
+    rows = arithmetic_rows([1, 2, 4], {"x": 10}, "x", 0)
+    prefixes = ["".join(f"Q: {e['question']}\nA: {e['answer']}\n\n" for e in FEWSHOT["examples"][:n]) for n in (1, 2)]
+    texts = [f"{p}Q: {q}\nA: {a}\n\n" for p in prefixes for q, a in rows[["question", "gold"]].values]
+    data = tokenizer(texts, return_tensors="pt", padding=True)
+    labels = data["input_ids"].masked_fill(data["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(40):
+        model(**data, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
 
