@@ -16,6 +16,7 @@ from workflow_helpers import snakemake, test_config, write_config
     (lambda c: c.update(model="path:/no/such/model"), "config error at model: model folder not found: /no/such/model"),
     (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
     (lambda c: c.update(eval_sets=["train"]), "is the training set"),
+    (lambda c: c["resources"]["train"].update(gpu_model="a100"), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
 ])
 def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
     config = test_config(tiny_model)

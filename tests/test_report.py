@@ -52,3 +52,9 @@ def test_summary_table_markdown_and_plots(tmp_path):
     report.plot_learnable_vs_gain(table, tmp_path / "c.png")
     for name in "abc":
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unanswered_counts_empty_and_unparsable_not_wrong():
+    preds = predictions([True, False, False, False])
+    preds["reason"] = ["correct", "wrong", "empty", "unparsable"]
+    assert report.unanswered(preds) == 0.5

@@ -23,7 +23,7 @@ def test_whole_dag_produces_every_artifact(finished_run):
     exp = workdir / "results" / "test"
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == {"easy", "hard"}
-    assert {"accuracy", "base_accuracy", "delta", "delta_lo", "delta_hi", "learnable_pct", "steps",
+    assert {"accuracy", "base_accuracy", "delta", "delta_lo", "delta_hi", "no_answer", "learnable_pct", "steps",
             "wall_seconds"} <= set(summary.columns)
     assert (summary["steps"] == 2).all()
     for png in ["pass_rates", "tier_accuracy", "learnable_vs_gain"]:

@@ -24,10 +24,17 @@ def test_config(model_dir: str) -> dict:
     return config
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+test_config.__test__ = False  # a helper: pytest would collect it wherever it is imported
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, profile: Path | None = None,
+              timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run the Snakefile in `workdir` (also the cwd: sbatch writes there), optionally with a profile."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result

@@ -27,6 +27,11 @@ def paired_delta(run: pd.DataFrame, base: pd.DataFrame) -> tuple[float, float, f
     return mean, mean - half, mean + half
 
 
+def unanswered(predictions: pd.DataFrame) -> float:
+    """Share of answers that were empty or held no parsable answer (not merely wrong)."""
+    return float((~predictions["reason"].isin(["correct", "wrong"])).mean())
+
+
 def summary_table(runs: list[dict], base: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per (eval set, subset, seed) and one 'all seeds' row per (eval set, subset).
 
@@ -38,6 +43,7 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame]) -> pd.DataFra
         info = run["train_info"]
         rows.append(dict(eval_set=run["eval_set"], subset=run["subset"], strategy=run["strategy"],
                          seed=str(run["seed"]), accuracy=float(run["predictions"]["correct"].mean()),
+                         no_answer=unanswered(run["predictions"]),
                          base_accuracy=float(base[run["eval_set"]]["correct"].mean()),
                          delta=delta, delta_lo=lo, delta_hi=hi, learnable_pct=info["learnable_pct"],
                          steps=info["steps"], wall_seconds=info["wall_seconds"]))
@@ -48,6 +54,7 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame]) -> pd.DataFra
         delta, lo, hi = paired_delta(pd.concat([r["predictions"] for r in members]), base[eval_set])
         pooled.append(dict(eval_set=eval_set, subset=subset, strategy=group["strategy"].iloc[0],
                            seed=f"all ({len(group)})", accuracy=group["accuracy"].mean(),
+                           no_answer=group["no_answer"].mean(),
                            base_accuracy=group["base_accuracy"].iloc[0], delta=delta,
                            delta_lo=lo, delta_hi=hi, learnable_pct=group["learnable_pct"].mean(),
                            steps=group["steps"].mean(), wall_seconds=group["wall_seconds"].mean()))
@@ -56,12 +63,12 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame]) -> pd.DataFra
 
 def markdown(table: pd.DataFrame) -> str:
     """The summary as a Markdown table, accuracies in %."""
-    lines = ["| eval set | subset | strategy | seed | accuracy % | base % | Δ vs base (95% CI) | learnable % | steps | wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| eval set | subset | strategy | seed | accuracy % | base % | Δ vs base (95% CI) | no answer % | learnable % | steps | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         lines.append(f"| {r.eval_set} | {r.subset} | {r.strategy} | {r.seed} | {100 * r.accuracy:.1f} | "
                      f"{100 * r.base_accuracy:.1f} | {100 * r.delta:+.1f} [{100 * r.delta_lo:+.1f}, "
-                     f"{100 * r.delta_hi:+.1f}] | {r.learnable_pct:.1f} | {r.steps:.0f} | {r.wall_seconds:.0f} |")
+                     f"{100 * r.delta_hi:+.1f}] | {100 * r.no_answer:.1f} | {r.learnable_pct:.1f} | {r.steps:.0f} | {r.wall_seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
 

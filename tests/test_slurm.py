@@ -1,0 +1,83 @@
+"""The workflow on a real SLURM cluster through profiles/slurm, against a local run.
+
+Needs a running cluster (`bash ../shared/tools/local-slurm.sh start`; .ci/run starts
+one); the tests never start it themselves and are skipped without `sinfo`.
+"""
+
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+
+from workflow_helpers import ROOT, snakemake, test_config, write_config
+
+pytestmark = [pytest.mark.slurm,
+              pytest.mark.skipif(shutil.which("sinfo") is None, reason="no SLURM cluster (sinfo not on PATH)")]
+
+TIMEOUT = 1800  # seconds: a job whose end is never noticed would otherwise hang the test run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster_answers():
+    if subprocess.run(["sinfo"], capture_output=True, timeout=30).returncode != 0:
+        pytest.skip("sinfo is installed but no SLURM cluster answers")
+
+
+def slurm_profile(directory):
+    """profiles/slurm with the local cluster's account and partition, checking job states
+    after 2 s instead of 40 s; mem_mb of 1000 or more, as a real cluster kills less."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    profile["default-resources"] = {"slurm_account": "root", "slurm_partition": "debug", "mem_mb": 1000}
+    profile["slurm-init-seconds-before-status-checks"] = 2
+    path = directory / "profile"
+    path.mkdir()
+    (path / "config.yaml").write_text(yaml.safe_dump(profile))
+    return path
+
+
+def test_cluster_run_matches_local_run(tmp_path, tiny_model):
+    config = test_config(tiny_model)
+    assert all(res["mem_mb"] >= 1000 for res in config["resources"].values())
+    local, cluster = tmp_path / "local", tmp_path / "cluster"
+    for workdir in (local, cluster):
+        workdir.mkdir()
+        write_config(workdir, config)
+    snakemake(local)
+    # both adapter evaluations in one submission, as docs/cluster.md suggests
+    result = snakemake(cluster, "--group-components", "evaluate_adapter=2", profile=slurm_profile(tmp_path),
+                       timeout=TIMEOUT)
+    out = result.stdout + result.stderr
+    assert "has been submitted with SLURM jobid" in out
+    assert "slurm_logs/group_evaluate_adapter" in out
+
+    # everything but wall times is deterministic: data, probe samples and pass rates,
+    # subsets, predictions, and the report's accuracies and learnable %
+    tables = sorted(p.relative_to(local) for p in (local / "results").rglob("*.parquet"))
+    assert any(p.name == "pass_rates_k4.parquet" for p in tables) and any(p.parent.name == "subsets" for p in tables)
+    for rel in tables:
+        pd.testing.assert_frame_equal(pd.read_parquet(cluster / rel), pd.read_parquet(local / rel), obj=str(rel))
+    summary = "results/test/report/summary.csv"
+    pd.testing.assert_frame_equal(pd.read_csv(cluster / summary).drop(columns="wall_seconds"),
+                                  pd.read_csv(local / summary).drop(columns="wall_seconds"))
+
+
+def test_failing_job_names_its_logs(tmp_path, tiny_model):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"question": "What is 2 + 2?", "answer": "2 + 2 = 4\\n#### 4"}\n'
+                    '{"question": "What is 3 + 3?"}\n')
+    config = test_config(tiny_model)
+    config["datasets"]["bad"] = {"loader": "gsm8k_file", "path": str(data)}
+    config["train_set"] = "bad"
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    write_config(workdir, config)
+    # one attempt is enough to see how a failure is reported
+    result = snakemake(workdir, "--retries", "0", check=False, profile=slurm_profile(tmp_path), timeout=TIMEOUT)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    [rule_log] = (workdir / "results" / "logs" / "data").glob("bad-*.log")
+    [slurm_log] = (workdir / ".snakemake" / "slurm_logs" / "rule_prepare_data").glob("bad_*/*.log")
+    assert str(rule_log.relative_to(workdir)) in out and str(slurm_log) in out
+    assert "row 1: missing or empty field 'answer'" in out  # the rule log, shown by show-failed-logs
