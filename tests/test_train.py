@@ -11,6 +11,7 @@ from grpo_difficulty import tasks, train
 TRAIN_CFG = dict(steps=3, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1,
                  num_generations=4, max_completion_length=6, temperature=1.0, beta=0.0,
                  loss_type="dapo", scale_rewards="group", epsilon=0.2, save_steps=2,
+                 rewards=dict(correctness=1.0, format=0.5, length=0.1),
                  lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"))
 
 
@@ -62,8 +63,10 @@ def test_train_adapter_writes_adapter_metrics_and_info(tiny_model, subset, fewsh
     assert info["steps"] == 3 and info["n_problems"] == len(subset)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["step"].tolist() == [1, 2, 3]
-    for column in ["reward", "reward_std", "frac_reward_zero_std", "rewards/correctness/mean"]:
+    for column in ["reward", "reward_std", "frac_reward_zero_std", "rewards/correctness/mean",
+                   "rewards/format_ok/mean", "rewards/length/mean"]:
         assert metrics[column].notna().all(), column
+    assert (metrics["rewards/length/mean"] < 0).all() and metrics["rewards/format_ok/mean"].between(0, 1).all()
     assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
     assert json.loads((tmp_path / "train_info.json").read_text())["steps"] == 3
     assert (tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
@@ -85,6 +88,17 @@ def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewsh
     assert info["steps"] == 2
     log = json.loads((stale / "trainer_state.json").read_text())
     assert log["log_history"][0]["learning_rate"] == pytest.approx(5e-4)  # retrained, not resumed
+
+
+def test_reward_functions_and_weights():
+    rewards, weights = train.reward_functions(dict(max_completion_length=4, rewards=dict(correctness=1.0, format=0.0, length=0.5)), "boxed")
+    assert [f.__name__ for f in rewards] == ["correctness", "length"] and weights == [1.0, 0.5]
+    completions = ["so \\boxed{7}", "seven"]
+    assert rewards[0]([None] * 2, completions, gold=["7", "7"], answer_type=["integer"] * 2) == [1.0, 0.0]
+    assert rewards[1]([None] * 2, completions, completion_ids=[[1, 2], [1, 2, 3, 4]]) == [-0.5, -1.0]
+    assert train.format_reward("boxed")([None] * 2, completions) == [1.0, 0.0]
+    with pytest.raises(ValueError, match="every weight is 0"):
+        train.reward_functions(dict(max_completion_length=4, rewards=dict(correctness=0)), "boxed")
 
 
 def test_learnable_pct():

@@ -46,7 +46,38 @@ def correctness_reward(fmt: str):
     return correctness
 
 
-def grpo_config(cfg: dict, output_dir: str, seed: int):
+def format_reward(fmt: str):
+    """Reward 1.0 when the completion holds an answer in the prompt format's place
+    (\\boxed{}, <answer>…</answer>, or a non-empty first line for fewshot)."""
+
+    def format_ok(prompts, completions, **_):
+        return [float(tasks.extract_answer(c, fmt) is not None) for c in completions]
+
+    return format_ok
+
+
+def length_penalty(max_tokens: int):
+    """Reward −(completion tokens / max_completion_length): longer answers cost more."""
+
+    def length(prompts, completions, completion_ids, **_):
+        return [-len(ids) / max_tokens for ids in completion_ids]
+
+    return length
+
+
+def reward_functions(cfg: dict, fmt: str) -> tuple[list, list[float]]:
+    """The reward callables with non-zero weight, and their weights (TRL `reward_weights`).
+    TRL logs each one as rewards/<name>/mean and /std."""
+    weights = cfg["rewards"]
+    made = dict(correctness=correctness_reward(fmt), format=format_reward(fmt),
+                length=length_penalty(cfg["max_completion_length"]))
+    chosen = [(made[name], float(w)) for name, w in weights.items() if w]
+    if not chosen:
+        raise ValueError("train.rewards: every weight is 0; no reward to learn from")
+    return [f for f, _ in chosen], [w for _, w in chosen]
+
+
+def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[float]):
     from trl import GRPOConfig
 
     device, dtype = device_and_dtype(cfg.get("dtype", "auto"))
@@ -64,6 +95,7 @@ def grpo_config(cfg: dict, output_dir: str, seed: int):
         mask_truncated_completions=cfg.get("mask_truncated_completions", False),
         bf16=dtype == torch.bfloat16, use_cpu=device == "cpu",
         gradient_checkpointing=cfg.get("gradient_checkpointing", False),
+        reward_weights=reward_weights,
         logging_steps=1, save_steps=cfg["save_steps"], save_strategy="steps",
         report_to="none", disable_tqdm=False,
     )
@@ -111,9 +143,10 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
         prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in subset["question"]],
         gold=subset["gold"].astype(str).tolist(), answer_type=subset["answer_type"].tolist())))
     lora = cfg["lora"]
+    rewards, weights = reward_functions(cfg, prompt["format"])
     trainer = GRPOTrainer(
-        model=model, reward_funcs=[correctness_reward(prompt["format"])], train_dataset=data,
-        args=grpo_config(cfg, str(ckpt_dir), seed), processing_class=tokenizer,
+        model=model, reward_funcs=rewards, train_dataset=data,
+        args=grpo_config(cfg, str(ckpt_dir), seed, weights), processing_class=tokenizer,
         peft_config=LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                                target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
     )
