@@ -60,6 +60,9 @@ RESULTS = config["results"]
 NAME = config["name"]
 EXP = f"{RESULTS}/{NAME}"
 MODEL_KEY = model_key(config["model"])
+# Conda env (`--sdm conda`) of the rules that generate (probe, evaluate): the vLLM
+# backend's GPU build has its own (envs/vllm.yaml); relative to rules/.
+GENERATION_ENV = "../envs/vllm.yaml" if config["backend"]["name"] == "vllm" else "../envs/workflow.yaml"
 
 
 # ----------------------------------------------------------------------------- model

@@ -20,7 +20,7 @@ rule evaluate_base:
     resources:
         **config["resources"]["evaluate"],
     conda:
-        "../envs/workflow.yaml"
+        GENERATION_ENV
     script:
         "../workflow/scripts/evaluate.py"
 

@@ -21,7 +21,7 @@ rule probe_block:
     resources:
         **config["resources"]["probe"],
     conda:
-        "../envs/workflow.yaml"
+        GENERATION_ENV
     script:
         "../workflow/scripts/probe.py"
 
@@ -41,7 +41,7 @@ rule probe_greedy:
     resources:
         **config["resources"]["probe"],
     conda:
-        "../envs/workflow.yaml"
+        GENERATION_ENV
     script:
         "../workflow/scripts/probe.py"
 
