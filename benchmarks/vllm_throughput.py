@@ -14,23 +14,11 @@ Record results in docs/performance.md.
 """
 
 import argparse
-import time
+
+from probe_throughput import PROMPT, SAMPLING, timed  # same prompts and settings as the HF benchmark
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.generation import make_generator
-
-PROMPT = {"format": "fewshot", "examples": [
-    {"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 12 + 5?", "answer": "17"},
-    {"question": "What is 9 - 2?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"},
-    {"question": "What is 35 + 48?", "answer": "83"}]}
-SAMPLING = dict(temperature=0.7, top_p=1.0, max_new_tokens=8, seed=0)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - start
-
 
 def main():
     parser = argparse.ArgumentParser()
