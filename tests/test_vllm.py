@@ -133,6 +133,29 @@ def test_greedy_answers_agree_with_hf(vllm_gen, hf_gen, rows):
     assert agree >= 0.6
 
 
+def test_lora_adapter_matches_hf(model_dir, hf_gen, rows, tmp_path):
+    """Adapters (evaluate_adapter) go through vLLM's LoRA path; HF merges them. A random
+    nonzero LoRA changes most greedy answers, and both backends must agree on them."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(hf_gen.model.__class__.from_pretrained(model_dir), lora).save_pretrained(tmp_path / "adapter")
+    prompts = prompts_of(rows)
+    ref = [c[0].text for c in make_generator({"name": "hf"}, model_dir, str(tmp_path / "adapter"))
+           .generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
+    base = [c[0].text for c in hf_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
+    gen = make_generator({"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}, model_dir,
+                         str(tmp_path / "adapter"))
+    try:
+        ours = [c[0].text for c in gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
+    finally:
+        gen.llm.llm_engine.engine_core.shutdown()
+    assert sum(a != b for a, b in zip(ref, base)) >= len(ref) // 2
+    assert sum(a == b for a, b in zip(ours, ref)) >= 0.8 * len(ref)
+
+
 def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
     """Probe and base-evaluation jobs start their engine inside Snakemake's `script:`
     (spawned workers re-import the script as `__mp_main__`: workflow/scripts/probe.py
