@@ -130,7 +130,6 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     stamp.write_text(fingerprint)
 
     tokenizer = load_tokenizer(model_ref)
-    tokenizer.padding_side = "left"
     _, dtype = device_and_dtype(cfg.get("dtype", "auto"))
     model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
     if "\n" in tasks.stop_strings(prompt):
