@@ -28,7 +28,7 @@ def test_arithmetic_rejects_impossible_requests():
 
 
 def test_gsm8k_gold_and_tier():
-    df = tasks.gsm8k_frame([{"question": "q1", "answer": "a = 1\nb = 2\n#### 1,234"}], "mem")
+    df = tasks.gsm8k_frame([{"question": "q1", "answer": "a = 1\nb = 2\n#### 1,234"}], tasks.BadRows("mem"))
     assert df.loc[0, "gold"] == "1234" and df.loc[0, "tier"] == 2 and df.loc[0, "answer_type"] == "math"
 
 
@@ -36,24 +36,44 @@ def test_gsm8k_gold_and_tier():
     ({"question": "", "answer": "#### 3"}, "row 0: missing or empty field 'question'"),
     ({"question": "q"}, "row 0: missing or empty field 'answer'"),
     ({"question": "q", "answer": "no final line"}, r"row 0: answer has no '#### <final answer>'"),
+    ({"question": "q", "answer": "#### twelve"}, r"row 0: gold 'twelve' cannot be parsed by math-verify"),
 ])
 def test_gsm8k_bad_rows_name_the_row(record, message):
-    with pytest.raises(ValueError, match=message):
-        tasks.gsm8k_frame([record], "bad.jsonl")
+    with pytest.raises(ValueError, match="bad.jsonl " + message):
+        tasks.gsm8k_frame([record], tasks.BadRows("bad.jsonl"))
 
 
 def test_duplicate_questions_are_an_error():
-    recs = [{"question": "same", "answer": "#### 1"}, {"question": "same", "answer": "#### 2"}]
-    with pytest.raises(ValueError, match="duplicate question at rows"):
-        tasks.gsm8k_frame(recs, "dup.jsonl")
+    recs = [{"question": "same", "answer": "#### 1"}, {"question": "same ", "answer": "#### 2"}]
+    with pytest.raises(ValueError, match=r"dup.jsonl row 1: duplicate question \(same as row 0\)"):
+        tasks.gsm8k_frame(recs, tasks.BadRows("dup.jsonl"))
+
+
+def test_bad_rows_can_be_skipped_counted_and_logged(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join([
+        b'{"question": "What is 1+1?", "answer": "#### 2"}',
+        b'{"question": "caf\xe9?", "answer": "#### 1"}',      # not UTF-8
+        b'{"question": "", "answer": "#### 3"}',                # empty question
+        b'{"question": "What is 1+1?", "answer": "#### 2"}',    # repeated
+        b'{"question": "What is 2+2?", "answer": "#### four"}', # unscorable gold
+        b'{"question": "What is 3+3?", "answer": "#### 6"}',
+    ]))
+    spec = {"loader": "gsm8k_file", "path": str(path), "bad_rows": "skip"}
+    bad = tasks.BadRows(tasks.dataset_source(spec), "skip")
+    df = tasks.load_rows(spec, bad)
+    assert df["question"].tolist() == ["What is 1+1?", "What is 3+3?"]
+    assert [m.split(": ", 1)[0] for m in bad.skipped] == [f"{path} row {i}" for i in (1, 2, 3, 4)]
+    assert bad.summary().startswith(f"{path}: skipped 4 bad row(s)")
+    with pytest.raises(ValueError, match=f"{path} row 1: not valid UTF-8"):
+        tasks.load_rows(spec, tasks.BadRows(str(path)))
 
 
 def test_gsm8k_file_loader_on_shared_data(gsm8k_dir):
-    df = tasks.load_rows({"loader": "gsm8k_file", "path": str(gsm8k_dir / "test.jsonl")})
+    df = tasks.load_rows({"loader": "gsm8k_file", "path": str(gsm8k_dir / "test.jsonl")}, tasks.BadRows("gsm8k"))
     assert len(df) == 1319
     assert df["id"].is_unique
     assert df["tier"].between(1, 12).all()
-    tasks.validate_golds(df, "gsm8k test")
     first = json.loads((gsm8k_dir / "test.jsonl").read_text().splitlines()[0])
     assert df.loc[0, "gold"] == first["answer"].rsplit("####", 1)[1].strip().replace(",", "")
 
@@ -62,7 +82,7 @@ def test_file_loader_custom_fields_and_parquet(tmp_path):
     path = tmp_path / "mine.parquet"
     pd.DataFrame({"problem": ["What is 2+2?"], "sol": ["2+2=4\n#### 4"]}).to_parquet(path)
     df = tasks.load_rows({"loader": "gsm8k_file", "path": str(path), "question_field": "problem",
-                          "answer_field": "sol"})
+                          "answer_field": "sol"}, tasks.BadRows("mine"))
     assert df.loc[0, "gold"] == "4" and df.loc[0, "tier"] == 1
 
 
@@ -74,20 +94,20 @@ def test_hub_loader_through_datasets_load_dataset(tmp_path, gsm8k_dir):
     (tmp_path / "README.md").write_text(
         "---\nconfigs:\n- config_name: main\n  data_files:\n  - split: train\n    path: main/train.jsonl\n---\n")
     df = tasks.load_rows({"loader": "gsm8k_hub", "path": str(tmp_path), "name": "main", "split": "train",
-                          "limit": 10, "seed": 1})
+                          "limit": 10, "seed": 1}, tasks.BadRows(f"{tmp_path}:train"))
     assert len(df) == 10 and set(df["source"]) == {f"{tmp_path}:train"}
 
 
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.jsonl"):
-        tasks.load_rows({"loader": "gsm8k_file", "path": str(tmp_path / "nope.jsonl")})
+        tasks.load_rows({"loader": "gsm8k_file", "path": str(tmp_path / "nope.jsonl")}, tasks.BadRows("x"))
 
 
 def test_non_utf8_file_is_an_error_naming_the_file(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(b'{"question": "caf\xe9", "answer": "#### 1"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl"):
-        tasks.load_rows({"loader": "gsm8k_file", "path": str(path)})
+    with pytest.raises(ValueError, match="bad.jsonl row 0: not valid UTF-8"):
+        tasks.load_rows({"loader": "gsm8k_file", "path": str(path)}, tasks.BadRows(str(path)))
 
 
 @pytest.mark.parametrize("completion, gold, kind, fmt, expected", [
@@ -109,7 +129,7 @@ def test_score(completion, gold, kind, fmt, expected):
 def test_unparsable_gold_is_an_error():
     df = pd.DataFrame({"gold": ["12", "not a number"], "answer_type": ["integer", "integer"]})
     with pytest.raises(ValueError, match="src row 1: gold 'not a number' is not an integer"):
-        tasks.validate_golds(df, "src")
+        tasks.validate_golds(df, tasks.BadRows("src"))
 
 
 def test_train_test_overlap_is_detected():

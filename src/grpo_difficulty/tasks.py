@@ -8,6 +8,7 @@ tier (dataset-intrinsic difficulty), subject, source.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from pathlib import Path
@@ -20,6 +21,28 @@ ANSWER_TYPES = ("integer", "math")
 
 def question_id(question: str) -> str:
     return hashlib.sha256(question.strip().encode()).hexdigest()[:16]
+
+
+class BadRow(ValueError):
+    """What is wrong with one input row (the caller adds file and row)."""
+
+
+class BadRows:
+    """Policy for bad input rows (config `datasets.<name>.bad_rows`): "error" stops with
+    a message naming the source and row; "skip" drops the row, counted and logged."""
+
+    def __init__(self, source: str, policy: str = "error"):
+        self.source, self.policy, self.skipped = source, policy, []
+
+    def report(self, row, why) -> None:
+        message = f"{self.source} row {row}: {why}"
+        if self.policy != "skip":
+            raise ValueError(message)
+        self.skipped.append(message)
+
+    def summary(self) -> str:
+        lines = [f"{self.source}: skipped {len(self.skipped)} bad row(s)", *self.skipped]
+        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -78,74 +101,105 @@ def arithmetic_rows(levels: list[int], per_level: dict[str, int], split: str, se
         for question, answer in parts[split]:
             rows.append(dict(question=question, gold=str(answer), answer_type="integer",
                              solution="", tier=level, subject="arithmetic", source="arithmetic"))
-    return _finish(pd.DataFrame(rows), "arithmetic")
+    return _finish(pd.DataFrame(rows), BadRows("arithmetic"))
 
 
 # --------------------------------------------------------------------------- GSM8K
-def gsm8k_gold(answer: str, where: str) -> tuple[str, str]:
+def gsm8k_gold(answer: str) -> tuple[str, str]:
     """Split a GSM8K answer ("...worked steps...\\n#### 72") into (solution, gold)."""
     if "####" not in answer:
-        raise ValueError(f"{where}: answer has no '#### <final answer>' line")
+        raise BadRow("answer has no '#### <final answer>' line")
     solution, final = answer.rsplit("####", 1)
     gold = final.strip().replace(",", "")
     if not gold:
-        raise ValueError(f"{where}: empty final answer after '####'")
+        raise BadRow("empty final answer after '####'")
     return solution.strip(), gold
 
 
-def gsm8k_frame(records: list[dict], source: str, question_field="question", answer_field="answer") -> pd.DataFrame:
+def gsm8k_frame(records: list[dict | None], bad: BadRows, question_field="question",
+                answer_field="answer") -> pd.DataFrame:
     rows = []
     for i, rec in enumerate(records):
-        where = f"{source} row {i}"
-        question = _required(rec, question_field, where)
-        solution, gold = gsm8k_gold(_required(rec, answer_field, where), where)
+        if rec is None:  # undecodable, already reported by read_records
+            continue
+        try:
+            question = _required(rec, question_field)
+            solution, gold = gsm8k_gold(_required(rec, answer_field))
+        except BadRow as err:
+            bad.report(i, err)
+            continue
         # tier = number of worked steps (non-empty solution lines), as in the GSM8K paper
         steps = sum(1 for line in solution.splitlines() if line.strip())
-        rows.append(dict(question=question, gold=gold, answer_type="math", solution=solution,
-                         tier=steps, subject="gsm8k", source=source))
-    return _finish(pd.DataFrame(rows), source)
+        rows.append(dict(row=i, question=question, gold=gold, answer_type="math", solution=solution,
+                         tier=steps, subject="gsm8k", source=bad.source))
+    return _finish(pd.DataFrame(rows), bad)
 
 
 # --------------------------------------------------------------------------- generic files
-def read_records(path: str | Path) -> list[dict]:
-    """Rows of a local jsonl / json / parquet / csv file, as dicts."""
+def read_records(path: str | Path, bad: BadRows) -> list[dict | None]:
+    """Rows of a local jsonl / json / parquet / csv file, as dicts. A jsonl line that is
+    not UTF-8 or not JSON is reported as a bad row (row = line number - 1) and kept as None."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset file not found: {path}")
     suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return [_json_line(line, i, bad) for i, line in enumerate(path.read_bytes().splitlines())
+                if line.strip()]
     if suffix == ".parquet":
         return pd.read_parquet(path).to_dict("records")
     if suffix == ".csv":
         return pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")
-    if suffix in (".jsonl", ".json"):
+    if suffix == ".json":
         try:
-            return pd.read_json(path, lines=suffix == ".jsonl", dtype=False).to_dict("records")
+            return pd.read_json(path, dtype=False).to_dict("records")
         except (ValueError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not valid {suffix[1:]} ({err})") from err
+            raise ValueError(f"{path}: not valid json ({err})") from err
     raise ValueError(f"{path}: unsupported file type {suffix!r} (use .jsonl, .json, .parquet, .csv)")
 
 
-def _required(rec: dict, field: str, where: str) -> str:
+def _json_line(line: bytes, row: int, bad: BadRows) -> dict | None:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        bad.report(row, f"not valid UTF-8 ({err.reason} at byte {err.start})")
+        return None
+    except json.JSONDecodeError as err:
+        bad.report(row, f"not valid JSON ({err.msg})")
+        return None
+    if not isinstance(record, dict):
+        bad.report(row, f"expected a JSON object, found {type(record).__name__}")
+        return None
+    return record
+
+
+def _required(rec: dict, field: str) -> str:
     value = rec.get(field)
     if value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip():
-        raise ValueError(f"{where}: missing or empty field {field!r}")
+        raise BadRow(f"missing or empty field {field!r}")
     return str(value)
 
 
-def _finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _finish(df: pd.DataFrame, bad: BadRows) -> pd.DataFrame:
+    """Add ids; a repeated question is a bad row (the first occurrence is kept when skipping)."""
     if df.empty:
-        raise ValueError(f"{source}: no rows")
+        raise ValueError(f"{bad.source}: no rows")
+    if "row" not in df:
+        df["row"] = range(len(df))
     df["id"] = df["question"].map(question_id)
-    duplicated = df[df["id"].duplicated(keep=False)]
-    if not duplicated.empty:
-        first = duplicated.index[:2].tolist()
-        raise ValueError(f"{source}: duplicate question at rows {first}: {df.loc[first[0], 'question'][:80]!r}")
-    df["tier"] = df["tier"].astype(int)
+    repeated = df["id"].duplicated(keep="first")
+    for _, dup in df[repeated].iterrows():
+        first = df.loc[df["id"] == dup["id"], "row"].iloc[0]
+        bad.report(dup["row"], f"duplicate question (same as row {first}): {dup['question'][:80]!r}")
+    df = validate_golds(df[~repeated].astype({"tier": int}), bad)
+    if df.empty:
+        raise ValueError(f"{bad.source}: no usable rows")
     return df[COLUMNS].reset_index(drop=True)
 
 
-def load_rows(spec: dict) -> pd.DataFrame:
-    """Load one dataset from its config entry (see config/schema.yaml, `datasets`)."""
+def load_rows(spec: dict, bad: BadRows) -> pd.DataFrame:
+    """Load one dataset from its config entry (see config/schema.yaml, `datasets`); bad rows
+    go through `bad` (an error, or a counted skip)."""
     loader = spec["loader"]
     if loader == "arithmetic":
         return arithmetic_rows(spec["levels"], spec["per_level"], spec["split"], spec["seed"])
@@ -154,12 +208,21 @@ def load_rows(spec: dict) -> pd.DataFrame:
 
         ds = datasets.load_dataset(spec.get("path", "openai/gsm8k"), spec.get("name", "main"),
                                    split=spec["split"])
-        return _limit(gsm8k_frame(list(ds), f"{spec.get('path', 'openai/gsm8k')}:{spec['split']}"), spec)
+        return _limit(gsm8k_frame(list(ds), bad), spec)
     if loader == "gsm8k_file":
-        records = read_records(spec["path"])
-        return _limit(gsm8k_frame(records, str(spec["path"]), spec.get("question_field", "question"),
+        records = read_records(spec["path"], bad)
+        return _limit(gsm8k_frame(records, bad, spec.get("question_field", "question"),
                                   spec.get("answer_field", "answer")), spec)
     raise ValueError(f"unknown dataset loader {loader!r}")
+
+
+def dataset_source(spec: dict) -> str:
+    """How bad-row messages name a dataset: its file, or hub id and split."""
+    if spec["loader"] == "gsm8k_file":
+        return str(spec["path"])
+    if spec["loader"] == "gsm8k_hub":
+        return f"{spec.get('path', 'openai/gsm8k')}:{spec['split']}"
+    return spec["loader"]
 
 
 def _limit(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
@@ -257,19 +320,28 @@ def score(completion: str, gold: str, answer_type: str, fmt: str, timeout: int =
     return ok, "correct" if ok else "wrong"
 
 
-def validate_golds(df: pd.DataFrame, source: str) -> None:
-    """Every gold answer must be scorable, or every completion would silently score wrong."""
+def gold_problem(gold, kind: str) -> str | None:
+    """Why a gold answer cannot be scored, or None if it can."""
     from math_verify import parse
 
-    for i, (gold, kind) in enumerate(zip(df["gold"], df["answer_type"])):
-        if kind == "integer":
-            if not re.fullmatch(r"-?\d+", str(gold)):
-                raise ValueError(f"{source} row {i}: gold {gold!r} is not an integer")
-        elif kind == "math":
-            if not parse(str(gold), parsing_timeout=5):
-                raise ValueError(f"{source} row {i}: gold {gold!r} cannot be parsed by math-verify")
-        else:
-            raise ValueError(f"{source} row {i}: answer_type {kind!r} not in {ANSWER_TYPES}")
+    if kind == "integer":
+        return None if re.fullmatch(r"-?\d+", str(gold)) else f"gold {gold!r} is not an integer"
+    if kind == "math":
+        return None if parse(str(gold), parsing_timeout=5) else f"gold {gold!r} cannot be parsed by math-verify"
+    return f"answer_type {kind!r} not in {ANSWER_TYPES}"
+
+
+def validate_golds(df: pd.DataFrame, bad: BadRows) -> pd.DataFrame:
+    """Every gold answer must be scorable, or every completion would silently score wrong.
+    Returns the rows that passed (all of them unless `bad` skips)."""
+    rows = df["row"] if "row" in df else range(len(df))
+    keep = []
+    for row, gold, kind in zip(rows, df["gold"], df["answer_type"]):
+        problem = gold_problem(gold, kind)
+        if problem:
+            bad.report(row, problem)
+        keep.append(problem is None)
+    return df[keep]
 
 
 def answer_problems(generator, rows: pd.DataFrame, prompt: dict, n: int, temperature: float,
