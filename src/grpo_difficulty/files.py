@@ -46,11 +46,24 @@ def _atomic(path: str | Path, write) -> None:
         raise
 
 
+CHECKSUM = "content_sha256"
+
+
+def content_checksum(df: pd.DataFrame) -> str:
+    """Hash of a table's columns and values (its CSV text: independent of dtype details
+    such as object vs string columns, which change on a parquet round trip)."""
+    return hashlib.sha256(df.to_csv(index=False).encode()).hexdigest()
+
+
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
-    """Write a DataFrame as parquet or csv (by suffix), atomically."""
+    """Write a DataFrame as parquet or csv (by suffix), atomically. Parquet files carry a
+    checksum of their contents (pandas keeps `attrs` in the file's metadata), so
+    read_table detects a cache file edited or damaged after it was written."""
     if str(path).endswith(".csv"):
         _atomic(path, lambda tmp: df.to_csv(tmp, index=False))
     else:
+        df = df.copy()
+        df.attrs = {CHECKSUM: content_checksum(df)}
         _atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
@@ -66,18 +79,24 @@ def write_json(obj, path: str | Path) -> None:
 
 
 def read_table(path: str | Path, required: list[str] | None = None) -> pd.DataFrame:
-    """Read a parquet/csv table and check its columns, naming the file if it is damaged."""
+    """Read a table written by write_table: a damaged file, a parquet file whose checksum
+    does not match its contents, or missing columns are errors naming the file."""
+    regenerate = "delete it and rerun snakemake to regenerate it"
     try:
         df = pd.read_csv(path) if str(path).endswith(".csv") else pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for truncated files
-        raise ValueError(
-            f"{path}: cannot be read ({err}); delete it and rerun snakemake to regenerate it"
-        ) from err
+        raise ValueError(f"{path}: cannot be read ({err}); {regenerate}") from err
+    if not str(path).endswith(".csv"):
+        expected = df.attrs.get(CHECKSUM)
+        if expected is None:
+            raise ValueError(f"{path}: has no {CHECKSUM} (not written by this workflow); {regenerate}")
+        if expected != content_checksum(df):
+            raise ValueError(f"{path}: contents do not match their checksum (edited or damaged "
+                             f"after it was written); {regenerate}")
+        df.attrs = {}
     missing = [c for c in (required or []) if c not in df.columns]
     if missing:
-        raise ValueError(
-            f"{path}: missing columns {missing}; delete it and rerun snakemake to regenerate it"
-        )
+        raise ValueError(f"{path}: missing columns {missing}; {regenerate}")
     return df
 
 
