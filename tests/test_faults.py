@@ -1,10 +1,18 @@
-"""Damaged cache files are detected, with a message that says how to regenerate them."""
+"""Faults: damaged cache files are detected with a message that says how to regenerate
+them; a run killed at any stage resumes without redoing finished work."""
+
+import hashlib
+import json
+import re
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from grpo_difficulty.files import read_table, write_table
+from workflow_helpers import planned_jobs, snakemake, snakemake_killed_when, test_config, write_config
 
 
 @pytest.fixture
@@ -43,3 +51,69 @@ def test_file_rewritten_by_another_tool_is_detected(table):
 def test_missing_column_is_named(table):
     with pytest.raises(ValueError, match=r"missing columns \['n_correct'\]"):
         read_table(table, required=["id", "n_correct"])
+
+
+# --------------------------------------------------------------------------- interruption
+def file_digests(root, patterns) -> dict:
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+            for pattern in patterns for p in sorted(root.glob(pattern))}
+
+
+DETERMINISTIC = ["results/data/*/*.parquet", "results/probe/**/*.parquet", "results/test/subsets/*",
+                 "results/test/eval/test/base/*"]
+
+
+def fault_config(tiny_model) -> dict:
+    config = test_config(tiny_model)
+    config["subsets"] = {"hard": {"strategy": "hard", "budget": 4}}
+    config["train"].update(steps=6, save_steps=2)
+    return config
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, tiny_model):
+    workdir = tmp_path_factory.mktemp("reference")
+    write_config(workdir, fault_config(tiny_model))
+    snakemake(workdir)
+    return workdir
+
+
+def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_model, reference_run):
+    """SIGKILL while probing, training and evaluating; each rerun of the same command redoes
+    at most the unfinished block / checkpoint interval / evaluation, and the end result is
+    the same as a run never interrupted (which also shows determinism across runs)."""
+    write_config(tmp_path, fault_config(tiny_model))
+    results = tmp_path / "results"
+
+    # 1. probing: killed as soon as the first sample block is written
+    snakemake_killed_when(tmp_path, lambda: any(results.glob("probe/**/s*_b*.parquet")), "--cores", "1")
+    finished_blocks = {p: p.stat().st_mtime_ns for p in results.glob("probe/**/s*_b*.parquet")}
+    for block in finished_blocks:
+        read_table(block)  # whole files only: written atomically
+    assert planned_jobs(tmp_path)["probe_block"] == 4 - len(finished_blocks)
+
+    # 2. training: killed after the step-2 checkpoint, before the 6 steps are done
+    checkpoint = results / "test" / "train" / "hard" / "seed0" / "checkpoints" / "checkpoint-2" / "trainer_state.json"
+    snakemake_killed_when(tmp_path, checkpoint.exists, "--cores", "1")
+    assert not (results / "test" / "train" / "hard" / "seed0" / "train_info.json").exists()
+    assert all(p.stat().st_mtime_ns == t for p, t in finished_blocks.items())  # not redone
+
+    # 3. evaluation: killed once an evaluation job has started
+    eval_logs = results / "test" / "logs" / "eval"
+    snakemake_killed_when(tmp_path, lambda: any(eval_logs.glob("*.log")), "--cores", "1")
+    assert planned_jobs(tmp_path).get("train") is None  # training finished and is kept
+
+    snakemake(tmp_path)
+    assert planned_jobs(tmp_path) == {}
+    train_log = (results / "test" / "logs" / "train" / "hard-seed0.log").read_text()
+    assert re.search(r"resuming from .*checkpoint-[24]\b", train_log)
+    info = json.loads((results / "test" / "train" / "hard" / "seed0" / "train_info.json").read_text())
+    assert info["steps"] == 6
+
+    assert file_digests(tmp_path, DETERMINISTIC) == file_digests(reference_run, DETERMINISTIC)
+    adapter = "results/test/train/hard/seed0/adapter/adapter_model.safetensors"
+    resumed, uninterrupted = load_file(tmp_path / adapter), load_file(reference_run / adapter)
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
+    metrics = [pd.read_csv(d / "results/test/train/hard/seed0/metrics.csv") for d in (tmp_path, reference_run)]
+    assert metrics[0]["reward"].tolist() == metrics[1]["reward"].tolist()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -27,11 +30,15 @@ def test_config(model_dir: str) -> dict:
 test_config.__test__ = False  # a helper: pytest would collect it wherever it is imported
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, profile: Path | None = None,
               timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run the Snakefile in `workdir` (also the cwd: sbatch writes there), optionally with a profile."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    cmd = snakemake_command(workdir, *args)
     if profile is not None:
         cmd += ["--profile", str(profile)]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=timeout)
@@ -48,3 +55,22 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M))
     return {rule: int(n) for rule, n in jobs.items() if rule != "all"}
+
+
+def snakemake_killed_when(workdir: Path, reached, *args: str, timeout: float = 600) -> None:
+    """Run the Snakefile and SIGKILL Snakemake and its jobs (one process group) as soon as
+    `reached()` is true, as a crash or a cluster preemption would."""
+    proc = subprocess.Popen(snakemake_command(workdir, *args), cwd=workdir, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    try:
+        while not reached():
+            if proc.poll() is not None:
+                raise AssertionError(f"snakemake exited ({proc.returncode}) before the kill point")
+            if time.time() > deadline:
+                raise AssertionError("kill point not reached in time")
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -4,10 +4,13 @@ Kept free of torch so the Snakefile parses fast."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -133,3 +136,65 @@ class log_to:
             os.close(fd)
         self.file.close()
         return False
+
+
+# --------------------------------------------------------------------------- GPUs per job
+_HELD_GPU_LOCKS: list = []  # open lock files: the locks live as long as this process
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this process may use: CUDA_VISIBLE_DEVICES if set, else every GPU
+    `nvidia-smi -L` lists (none on a machine without NVIDIA driver)."""
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        return [d for d in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip()]
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
+
+
+def use_own_gpus(count: int, rule: str, lock_dir: str | Path | None = None, poll_seconds: float = 2.0) -> list[str]:
+    """Make this job see exactly the GPUs it asked for (its `gpu` resource), before
+    torch or vLLM initialize CUDA.
+
+    count 0: no GPU at all (CUDA_VISIBLE_DEVICES=""), so a CPU job never lands on a GPU.
+    Under SLURM the allocation already holds only this job's devices. Elsewhere
+    (`snakemake --resources gpu=N` only counts GPUs, it does not assign them) the job
+    takes `count` devices no other job holds, by file locks that the OS releases when
+    the process ends, also when it is killed; it waits while all are taken.
+    """
+    if count == 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        return []
+    if "SLURM_JOB_ID" in os.environ:
+        return visible_gpus()
+    devices = visible_gpus()
+    if len(devices) < count:
+        raise RuntimeError(f"rule {rule} asks for {count} GPU(s) (config resources.<family>.gpu) but this "
+                           f"machine shows {len(devices)} ({devices}); set gpu: 0 to run on CPU")
+    lock_dir = Path(lock_dir or Path(tempfile.gettempdir()) / f"grpo_difficulty_gpus_{os.getuid()}")
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    waited = False
+    while True:
+        held = []
+        for device in devices:
+            handle = open(lock_dir / f"gpu-{device}.lock", "w")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            held.append((device, handle))
+            if len(held) == count:
+                _HELD_GPU_LOCKS.extend(h for _, h in held)
+                chosen = [d for d, _ in held]
+                os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(chosen)
+                print(f"{rule}: using GPU(s) {chosen} (locks in {lock_dir})", flush=True)
+                return chosen
+        for _, handle in held:
+            handle.close()  # not enough free: release and wait, never hold a partial set
+        if not waited:
+            print(f"{rule}: fewer than {count} of GPUs {devices} are free; waiting", flush=True)
+            waited = True
+        time.sleep(poll_seconds)

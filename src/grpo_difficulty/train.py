@@ -150,7 +150,9 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
                                target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
     )
     started = time.time()
-    trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
+    resume = _last_checkpoint(ckpt_dir)
+    print(f"resuming from {resume}" if resume else "no checkpoint of these settings: training from step 0")
+    trainer.train(resume_from_checkpoint=resume)
     wall = time.time() - started
 
     metrics = metrics_table(trainer.state.log_history)

@@ -4,12 +4,13 @@ Under the `__main__` guard for the vLLM backend (see probe.py)."""
 import torch
 
 from grpo_difficulty import evaluate, tasks
-from grpo_difficulty.files import log_to, read_table, write_json, write_table
+from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_json, write_table
 from grpo_difficulty.generation import make_generator
 from pathlib import Path
 
 if __name__ == "__main__":
     with log_to(snakemake.log[0]):
+        use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         rows = read_table(snakemake.input.data)
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)

@@ -7,12 +7,13 @@ the `snakemake` object) as `__mp_main__`.
 import torch
 
 from grpo_difficulty import probe
-from grpo_difficulty.files import log_to, read_table, write_table
+from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation import make_generator
 
 if __name__ == "__main__":
     settings = snakemake.params.settings
     with log_to(snakemake.log[0]):
+        use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         shard = int(snakemake.wildcards.shard)
         rows = probe.shard_rows(read_table(snakemake.input.data), shard, settings["shard_size"])

@@ -3,10 +3,11 @@ from pathlib import Path
 
 import torch
 
-from grpo_difficulty.files import log_to, read_table
+from grpo_difficulty.files import log_to, read_table, use_own_gpus
 from grpo_difficulty.train import train_adapter
 
 with log_to(snakemake.log[0]):
+    use_own_gpus(snakemake.resources.gpu, snakemake.rule)
     torch.set_num_threads(snakemake.threads)
     info = train_adapter(snakemake.params.model, read_table(snakemake.input.subset),
                          snakemake.params.prompt, snakemake.params.train,
