@@ -85,6 +85,33 @@ def test_raising_k_probes_only_new_blocks(finished_run):
                     "evaluate_adapter": 2, "report": 1}
 
 
+def test_changing_k_generates_only_the_new_samples(finished_run):
+    """K 4 → 6 generates 2 new samples per problem and rewrites no finished block;
+    K 4 → 2 generates nothing and merges the first 2 samples of the cached blocks."""
+    workdir, config = finished_run
+    k4 = next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet"))
+    blocks_before = {p: p.stat().st_mtime_ns for p in k4.parent.glob("s*_b*.parquet")}
+    n_problems = len(pd.read_parquet(k4))
+    try:
+        for k in (6, 2):
+            changed = copy.deepcopy(config)
+            changed["probe"]["k"] = k
+            write_config(workdir, changed)
+            snakemake(workdir, str(k4.with_name(f"pass_rates_k{k}.parquet")))
+    finally:
+        write_config(workdir, config)
+    new_blocks = [p for p in k4.parent.glob("s*_b*.parquet") if p not in blocks_before]
+    generated = sum(len(pd.read_parquet(p)) for p in new_blocks)
+    assert generated == n_problems * (6 - 4)
+    assert all(p.stat().st_mtime_ns == t for p, t in blocks_before.items())
+    samples = pd.concat(pd.read_parquet(p) for p in k4.parent.glob("s*_b*.parquet"))
+    assert all(sorted(ids) == list(range(6)) for _, ids in samples.groupby("id")["sample"])
+    k2 = pd.read_parquet(k4.with_name("pass_rates_k2.parquet")).set_index("id")
+    first_two = samples[samples["sample"] < 2].groupby("id")["correct"].sum()
+    assert (k2["k"] == 2).all() and k2["n_correct"].equals(first_two.reindex(k2.index).astype(k2["n_correct"].dtype))
+    assert planned_jobs(workdir) == {}  # the K=4 results are untouched
+
+
 def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
