@@ -85,8 +85,14 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
     write_config(tmp_path, fault_config(tiny_model))
     results = tmp_path / "results"
 
-    # 1. probing: killed as soon as the first sample block is written
-    snakemake_killed_when(tmp_path, lambda: any(results.glob("probe/**/s*_b*.parquet")), "--cores", "1")
+    # 1. probing: a probe job killed mid-block, after another block was written
+    def second_block_running():
+        started = [log.stem for log in results.glob("probe/**/logs/s*_b*.log")]
+        written = [block.stem for block in results.glob("probe/**/s*_b*.parquet")]
+        return written and set(started) - set(written)
+
+    code = snakemake_killed_when(tmp_path, second_block_running, "--cores", "1")
+    assert code != 0  # Snakemake reports the killed job as failed
     finished_blocks = {p: p.stat().st_mtime_ns for p in results.glob("probe/**/s*_b*.parquet")}
     for block in finished_blocks:
         read_table(block)  # whole files only: written atomically
@@ -94,13 +100,17 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
 
     # 2. training: killed after the step-2 checkpoint, before the 6 steps are done
     checkpoint = results / "test" / "train" / "hard" / "seed0" / "checkpoints" / "checkpoint-2" / "trainer_state.json"
-    snakemake_killed_when(tmp_path, checkpoint.exists, "--cores", "1")
+    assert snakemake_killed_when(tmp_path, checkpoint.exists, "--cores", "1") != 0
     assert not (results / "test" / "train" / "hard" / "seed0" / "train_info.json").exists()
     assert all(p.stat().st_mtime_ns == t for p, t in finished_blocks.items())  # not redone
 
-    # 3. evaluation: killed once an evaluation job has started
+    # 3. evaluation: the machine "crashes" (Snakemake killed with its jobs) during an
+    # evaluation; Snakemake's directory lock outlives it, so --unlock once, as its message says
     eval_logs = results / "test" / "logs" / "eval"
-    snakemake_killed_when(tmp_path, lambda: any(eval_logs.glob("*.log")), "--cores", "1")
+    snakemake_killed_when(tmp_path, lambda: any(eval_logs.glob("*.log")), "--cores", "1", kill="snakemake")
+    locked = snakemake(tmp_path, check=False)
+    assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr
+    snakemake(tmp_path, "--unlock")
     assert planned_jobs(tmp_path).get("train") is None  # training finished and is kept
 
     snakemake(tmp_path)

@@ -57,9 +57,12 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
     return {rule: int(n) for rule, n in jobs.items() if rule != "all"}
 
 
-def snakemake_killed_when(workdir: Path, reached, *args: str, timeout: float = 600) -> None:
-    """Run the Snakefile and SIGKILL Snakemake and its jobs (one process group) as soon as
-    `reached()` is true, as a crash or a cluster preemption would."""
+def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job", timeout: float = 600) -> int:
+    """Run the Snakefile and SIGKILL as soon as `reached()` is true: kill="job" kills the
+    running job's process (the OOM killer, a preempted node), kill="snakemake" kills
+    Snakemake and its jobs at once (a crashed machine). Returns Snakemake's exit code."""
+    import psutil
+
     proc = subprocess.Popen(snakemake_command(workdir, *args), cwd=workdir, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + timeout
@@ -70,7 +73,16 @@ def snakemake_killed_when(workdir: Path, reached, *args: str, timeout: float = 6
             if time.time() > deadline:
                 raise AssertionError("kill point not reached in time")
             time.sleep(0.02)
+        if kill == "snakemake":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            jobs = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                    if any("/.snakemake/scripts/" in part for part in p.cmdline())]
+            assert jobs, "no running job to kill"
+            for job in jobs:
+                job.send_signal(signal.SIGKILL)
+        return proc.wait(timeout=timeout)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+            proc.wait()
