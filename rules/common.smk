@@ -6,6 +6,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
 from grpo_difficulty.files import model_key, stable_hash  # torch-free: parsing stays fast
+from grpo_difficulty import tasks  # torch-free too (math-verify is imported only to score)
 
 validate(config, "../config/schema.yaml", set_default=True)
 
@@ -23,15 +24,22 @@ def check_config():
     if config["train_set"] in config["eval_sets"]:
         config_error("eval_sets", f"{config['train_set']!r} is the training set; evaluate on held-out data")
     for key, spec in datasets.items():
-        needed = {"arithmetic": ["levels", "per_level", "split"], "gsm8k_hub": ["split"],
-                  "gsm8k_file": ["path"]}[spec["loader"]]
-        for field in needed:
-            if field not in spec:
-                config_error(f"datasets.{key}.{field}", f"required by loader {spec['loader']!r}")
-        if spec["loader"] == "arithmetic" and spec["split"] not in spec["per_level"]:
-            config_error(f"datasets.{key}.split", f"{spec['split']!r} not in per_level {sorted(spec['per_level'])}")
-        if spec["loader"] == "gsm8k_file" and not Path(spec["path"]).exists():
-            config_error(f"datasets.{key}.path", f"file not found: {spec['path']}")
+        required, optional = tasks.LOADER_KEYS[spec["loader"]]
+        for field in sorted(required - set(spec)):
+            config_error(f"datasets.{key}.{field}", f"required by loader {spec['loader']!r}")
+        for field in sorted(set(spec) - required - optional - tasks.COMMON_KEYS):
+            config_error(f"datasets.{key}.{field}", f"not used by loader {spec['loader']!r}; its keys: "
+                         f"{sorted(required | optional | tasks.COMMON_KEYS)}")
+        if spec["loader"] in tasks.PROCEDURAL:
+            if spec["split"] not in spec["per_level"]:
+                config_error(f"datasets.{key}.split", f"{spec['split']!r} not in per_level {sorted(spec['per_level'])}")
+            allowed = sorted(tasks.PROCEDURAL[spec["loader"]][0])
+            for level in spec["levels"]:
+                if level not in allowed:
+                    config_error(f"datasets.{key}.levels", f"level {level} of loader {spec['loader']!r}; allowed {allowed}")
+        for path in tasks.input_files(spec):
+            if not Path(path).exists():
+                config_error(f"datasets.{key}.path", f"file not found: {path}")
     probe = config["probe"]
     if probe["k"] % probe["block_size"]:
         config_error("probe.k", f"{probe['k']} is not a multiple of probe.block_size={probe['block_size']}")
@@ -107,9 +115,9 @@ PROBE_DIR = (f"{RESULTS}/probe/{MODEL_KEY}/{config['train_set']}-{data_key(confi
 
 def n_train_rows():
     """Problem count of the training set; only known after loading it for hub/file data."""
-    spec = config["datasets"][config["train_set"]]
-    if spec["loader"] == "arithmetic":
-        return len(spec["levels"]) * spec["per_level"][spec["split"]]
+    size = tasks.known_size(config["datasets"][config["train_set"]])
+    if size is not None:
+        return size
     import pandas as pd
 
     return len(pd.read_parquet(checkpoints.prepare_data.get(dataset=config["train_set"],

@@ -4,9 +4,7 @@
 checkpoint prepare_data:
     # a checkpoint: probe shard counts of hub/file datasets are known once they are loaded
     input:
-        lambda wc: [config["datasets"][wc.dataset]["path"]]
-        if config["datasets"][wc.dataset]["loader"] == "gsm8k_file"
-        else [],
+        lambda wc: tasks.input_files(config["datasets"][wc.dataset]),
     output:
         f"{RESULTS}/data/{{dataset}}/{{key}}.parquet",
     log:

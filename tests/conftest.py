@@ -64,9 +64,19 @@ def fewshot_prompt() -> dict:
     return json.loads(json.dumps(FEWSHOT))
 
 
+def shared_data(name: str, probe: str) -> Path:
+    """A folder of ../shared/data, or skip the test where this checkout has none."""
+    path = SHARED_DATA / name
+    if not (path / probe).exists():
+        pytest.skip(f"../shared/data/{name} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bbh_dir() -> Path:
+    return shared_data("bbh", "tracking_shuffled_objects_three_objects.json")
+
+
 @pytest.fixture(scope="session")
 def gsm8k_dir() -> Path:
-    path = SHARED_DATA / "gsm8k"
-    if not (path / "train.jsonl").exists():
-        pytest.skip("../shared/data/gsm8k not present")
-    return path
+    return shared_data("gsm8k", "train.jsonl")

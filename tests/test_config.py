@@ -17,6 +17,15 @@ from workflow_helpers import snakemake, test_config, write_config
     (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
     (lambda c: c.update(eval_sets=["train"]), "is the training set"),
     (lambda c: c["resources"]["train"].update(gpu_model="a100"), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
+    (lambda c: c["datasets"].update(m={"loader": "math_hub"}), "datasets.m.split: required by loader 'math_hub'"),
+    (lambda c: c["datasets"].update(m={"loader": "math_hub", "split": "test", "subjects": ["algebr"]}),
+     "'algebr' is not one of"),
+    (lambda c: c["datasets"].update(b={"loader": "bbh_hub", "subjects": ["algebra"]}),
+     "datasets.b.subjects: not used by loader 'bbh_hub'"),
+    (lambda c: c["datasets"].update(b={"loader": "bbh_file", "path": "/no/bbh"}),
+     "datasets.b.path: file not found: /no/bbh/tracking_shuffled_objects_three_objects.json"),
+    (lambda c: c["datasets"].update(s={"loader": "shuffled_objects", "levels": [12], "per_level": {"a": 1}, "split": "a"}),
+     "datasets.s.levels: level 12 of loader 'shuffled_objects'; allowed [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
 ])
 def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
     config = test_config(tiny_model)

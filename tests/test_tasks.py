@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from hub_fixtures import write_hub_repo
 from grpo_difficulty import tasks
 
 
@@ -36,7 +37,7 @@ def test_gsm8k_gold_and_tier():
     ({"question": "", "answer": "#### 3"}, "row 0: missing or empty field 'question'"),
     ({"question": "q"}, "row 0: missing or empty field 'answer'"),
     ({"question": "q", "answer": "no final line"}, r"row 0: answer has no '#### <final answer>'"),
-    ({"question": "q", "answer": "#### twelve"}, r"row 0: gold 'twelve' cannot be parsed by math-verify"),
+    ({"question": "q", "answer": "#### twelve"}, r"row 0: final answer 'twelve' after '####' is not a number"),
 ])
 def test_gsm8k_bad_rows_name_the_row(record, message):
     with pytest.raises(ValueError, match="bad.jsonl " + message):
@@ -63,7 +64,7 @@ def test_bad_rows_can_be_skipped_counted_and_logged(tmp_path):
     bad = tasks.BadRows(tasks.dataset_source(spec), "skip")
     df = tasks.load_rows(spec, bad)
     assert df["question"].tolist() == ["What is 1+1?", "What is 3+3?"]
-    assert [m.split(": ", 1)[0] for m in bad.skipped] == [f"{path} row {i}" for i in (1, 2, 3, 4)]
+    assert sorted(m.split(": ", 1)[0] for m in bad.skipped) == [f"{path} row {i}" for i in (1, 2, 3, 4)]
     assert bad.summary().startswith(f"{path}: skipped 4 bad row(s)")
     with pytest.raises(ValueError, match=f"{path} row 1: not valid UTF-8"):
         tasks.load_rows(spec, tasks.BadRows(str(path)))
@@ -88,11 +89,8 @@ def test_file_loader_custom_fields_and_parquet(tmp_path):
 
 def test_hub_loader_through_datasets_load_dataset(tmp_path, gsm8k_dir):
     """The real hub code path, pointed at a local folder laid out like openai/gsm8k."""
-    (tmp_path / "main").mkdir()
-    lines = (gsm8k_dir / "train.jsonl").read_text().splitlines()
-    (tmp_path / "main" / "train.jsonl").write_text("\n".join(lines[:25]) + "\n")
-    (tmp_path / "README.md").write_text(
-        "---\nconfigs:\n- config_name: main\n  data_files:\n  - split: train\n    path: main/train.jsonl\n---\n")
+    records = [json.loads(line) for line in (gsm8k_dir / "train.jsonl").read_text().splitlines()[:25]]
+    write_hub_repo(tmp_path, {"main/train.jsonl": records}, {"main": {"train": "main/train.jsonl"}})
     df = tasks.load_rows({"loader": "gsm8k_hub", "path": str(tmp_path), "name": "main", "split": "train",
                           "limit": 10, "seed": 1}, tasks.BadRows(f"{tmp_path}:train"))
     assert len(df) == 10 and set(df["source"]) == {f"{tmp_path}:train"}
@@ -139,8 +137,93 @@ def test_train_test_overlap_is_detected():
         tasks.check_disjoint(a, b, "train", "test")
 
 
+@pytest.mark.parametrize("completion, fmt, expected", [
+    (" (B)", "fewshot", (True, "correct")),
+    (" B", "fewshot", (True, "correct")),
+    (" B) blue ball\nmore text", "fewshot", (True, "correct")),
+    (" (A)", "fewshot", (False, "wrong")),
+    (" the blue ball", "fewshot", (False, "unparsable")),
+    ("Bob ends with it, so \\boxed{B}", "boxed", (True, "correct")),
+    ("\\boxed{(B)}", "boxed", (True, "correct")),
+    ("\\boxed{\\text{(B)}}", "boxed", (True, "correct")),
+    ("\\boxed{C}", "boxed", (False, "wrong")),
+    ("the answer is (B)", "boxed", (False, "no_answer")),
+    ("<reasoning>swap twice</reasoning><answer>(B)</answer>", "xml", (True, "correct")),
+    ("<reasoning>swap twice</reasoning><answer> B </answer>", "xml", (True, "correct")),
+    ("<answer>(C) green</answer>", "xml", (False, "wrong")),
+    ("<answer>blue</answer>", "xml", (False, "unparsable")),
+    ("(B)", "xml", (False, "no_answer")),
+])
+def test_multiple_choice_scoring_in_every_format(completion, fmt, expected):
+    assert tasks.score(completion, "(B)", "choice", fmt) == expected
+
+
+@pytest.mark.parametrize("completion, gold, fmt, expected", [
+    ("so $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}", "boxed", (True, "correct")),
+    ("\\boxed{\\frac{\\sqrt{3}}{3}}", "\\frac{\\sqrt{3}}{2}", "boxed", (False, "wrong")),
+    ("first \\boxed{1}, finally \\boxed{\\{-1, 2\\}}", "\\{-1, 2\\}", "boxed", (True, "correct")),
+    ("<answer>2\\sqrt{3}</answer>", "2\\sqrt{3}", "xml", (True, "correct")),
+    ("<answer>2</answer>", "2\\sqrt{3}", "xml", (False, "wrong")),
+    ("<answer>$\\frac{1}{2}$</answer>", "0.5", "xml", (True, "correct")),
+    (" 1/2", "\\frac{1}{2}", "fewshot", (True, "correct")),
+])
+def test_latex_answers_in_every_format(completion, gold, fmt, expected):
+    assert tasks.score(completion, gold, "math", fmt) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("\\boxed{\\frac{a}{b}}", "\\frac{a}{b}"),
+    ("\\boxed{1} and then \\boxed{2}", "2"),
+    ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
+    ("\\boxed {x^{2}}", "x^{2}"),
+    ("\\fbox{7}", "7"),
+    ("so $\\boxed 5$.", "5"),
+    ("\\boxed{3} then \\boxed{\\frac{1}{2}", "3"),  # a truncated last box: the last complete one
+    ("no box", None),
+])
+def test_last_boxed(text, expected):
+    assert tasks.last_boxed(text) == expected
+
+
+CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+                 "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+
+
+@pytest.fixture
+def chat_tokenizer(tiny_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
 def test_render_prompt_formats(fewshot_prompt, tiny_model):
     text = tasks.render_prompt("What is 1 + 1?", fewshot_prompt)
     assert text.endswith("Q: What is 1 + 1?\nA:") and "Q: What is 6 * 7?\nA: 42\n\n" in text
     assert "\\boxed{}" in tasks.render_prompt("q", {"format": "boxed"})
     assert tasks.stop_strings(fewshot_prompt) == ["\n"] and tasks.stop_strings({"format": "xml"}) == []
+
+
+@pytest.mark.parametrize("fmt", ["fewshot", "boxed", "xml"])
+def test_system_prompt_and_chat_template_in_every_format(fmt, fewshot_prompt, chat_tokenizer):
+    prompt = dict(fewshot_prompt, format=fmt, system="You are careful.")
+    plain = tasks.render_prompt("What is 1 + 1?", prompt)
+    assert plain.startswith("You are careful.\n\n") and "What is 1 + 1?" in plain
+    chat = tasks.render_prompt("What is 1 + 1?", dict(prompt, chat_template=True), chat_tokenizer)
+    assert chat.startswith("<|system|>You are careful.\n") and chat.endswith("<|assistant|>")
+    if fmt == "fewshot":  # examples become turns; no Q:/A: scaffolding inside a chat
+        assert "<|user|>What is 3 + 4?\n<|assistant|>7\n<|user|>What is 6 * 7?\n<|assistant|>42\n" in chat
+        assert chat.endswith("<|user|>What is 1 + 1?\n<|assistant|>")
+    else:
+        assert f"<|user|>{tasks.FORMAT_INSTRUCTIONS[fmt]}\n\nWhat is 1 + 1?\n<|assistant|>" in chat
+        assert "3 + 4" not in chat and "3 + 4" not in plain  # few-shot examples belong to fewshot only
+    no_system = tasks.render_prompt("q", dict(prompt, system=None, chat_template=True), chat_tokenizer)
+    assert "<|system|>" not in no_system
+
+
+def test_chat_template_needs_one(fewshot_prompt, tiny_model):
+    from transformers import AutoTokenizer
+
+    with pytest.raises(ValueError, match="prompt.chat_template is true but the model's tokenizer has no chat template"):
+        tasks.render_prompt("q", dict(fewshot_prompt, chat_template=True), AutoTokenizer.from_pretrained(tiny_model))
