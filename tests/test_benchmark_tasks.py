@@ -181,18 +181,21 @@ def test_bbh_file_on_shared_data(bbh_dir):
 
 
 def test_bbh_hub(tmp_path):
-    """lukaemon/bbh: one config per task, split test, fields input/target."""
-    files, configs = {}, {}
+    """lukaemon/bbh as `datasets` can read it: the hub's parquet export, one folder per
+    task (<task>/test/0000.parquet), fields input/target."""
+    files = {}
     for objects, level in ((3, 3), (7, 9)):  # generator levels with BBH's object counts
         rows = tasks.shuffled_objects_rows([level], {"test": 4}, "test", seed=1)
-        name = f"{tasks.bbh_task(objects)}/test-00000-of-00001.parquet"
-        files[name] = [{"input": q, "target": g} for q, g in rows[["question", "gold"]].values]
-        configs[tasks.bbh_task(objects)] = {"test": name}
-    repo = write_hub_repo(tmp_path, files, configs)
+        files[f"{tasks.bbh_task(objects)}/test/0000.parquet"] = [
+            {"input": q, "target": g} for q, g in rows[["question", "gold"]].values]
+    repo = write_hub_repo(tmp_path, files)
     df, _ = load({"loader": "bbh_hub", "path": repo, "objects": [3, 7]})
     assert df["tier"].tolist() == [3] * 4 + [7] * 4
-    assert df["gold"].tolist() == [r["target"] for name in files for r in files[name]]
-    assert set(df["subject"]) == set(configs) and set(df["answer_type"]) == {"choice"}
+    assert df["gold"].tolist() == [r["target"] for records in files.values() for r in records]
+    assert df["subject"].tolist() == [tasks.bbh_task(3)] * 4 + [tasks.bbh_task(7)] * 4
+    assert set(df["answer_type"]) == {"choice"}
+    with pytest.raises(ValueError, match=r"load_dataset\(.*\) failed"):
+        load({"loader": "bbh_hub", "path": repo, "objects": [5]})
 
 
 def test_bbh_bad_rows(tmp_path):

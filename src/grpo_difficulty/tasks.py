@@ -215,7 +215,7 @@ def _required(rec: dict, field: str) -> str:
     return str(value)
 
 
-def _hub_parts(spec: dict, configs: list[str]) -> list[tuple[str, list]]:
+def _hub_parts(spec: dict, configs: list[str | None], **load_args) -> list[tuple[str, list]]:
     """Records of each hub config (real `datasets.load_dataset`; tests point `path` at a
     local folder laid out like the hub repository)."""
     import datasets
@@ -224,10 +224,20 @@ def _hub_parts(spec: dict, configs: list[str]) -> list[tuple[str, list]]:
     parts = []
     for name in configs:
         try:
-            parts.append((name, list(datasets.load_dataset(path, name, split=split))))
-        except (ValueError, FileNotFoundError) as err:
+            parts.append((name, list(datasets.load_dataset(path, name, split=split, **load_args))))
+        except (ValueError, OSError, RuntimeError) as err:
             raise ValueError(f"datasets.load_dataset({path!r}, {name!r}, split={split!r}) failed: {err}") from err
     return parts
+
+
+def _bbh_hub_parts(spec: dict) -> list[tuple[str, list]]:
+    """lukaemon/bbh's main branch holds only a loading script, which `datasets` no longer
+    runs; the hub's parquet export of it (revision refs/convert/parquet) has one folder
+    per task: <task>/<split>/0000.parquet."""
+    split = spec.get("split", "test")
+    return [(task, records) for task in (bbh_task(n) for n in spec.get("objects", list(BBH_OBJECTS)))
+            for _, records in _hub_parts(spec, [None], data_files={split: f"{task}/{split}/*.parquet"},
+                                         revision=spec.get("revision", "refs/convert/parquet"))]
 
 
 # --------------------------------------------------------------------------- GSM8K
@@ -427,8 +437,7 @@ LOADERS = {
     "math500_hub": lambda spec, bad: _frame(_hub_parts(spec, [spec.get("name")]), bad,
                                             partial(_math_row, subject_field="subject", answer_field="answer")),
     "aime_hub": lambda spec, bad: _frame(_hub_parts(spec, spec.get("configs", AIME_CONFIGS)), bad, _aime_row),
-    "bbh_hub": lambda spec, bad: _frame(_hub_parts(spec, [bbh_task(n) for n in spec.get("objects", list(BBH_OBJECTS))]),
-                                        bad, _bbh_row),
+    "bbh_hub": lambda spec, bad: _frame(_bbh_hub_parts(spec), bad, _bbh_row),
     "bbh_file": lambda spec, bad: _frame([(p.name, _bbh_examples(p)) for p in bbh_files(spec)], bad, _bbh_row),
 }
 
@@ -443,7 +452,7 @@ LOADER_KEYS = {  # loader → (required, optional)
     "math_hub": ({"split"}, {"path", "name", "subjects"}),
     "math500_hub": (set(), {"path", "name", "split"}),
     "aime_hub": (set(), {"path", "split", "configs"}),
-    "bbh_hub": (set(), {"path", "split", "objects"}),
+    "bbh_hub": (set(), {"path", "split", "objects", "revision"}),
     "bbh_file": ({"path"}, {"objects"}),
 }
 
