@@ -106,8 +106,9 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
 
     # 3. evaluation: the machine "crashes" (Snakemake killed with its jobs) during an
     # evaluation; Snakemake's directory lock outlives it, so --unlock once, as its message says
-    eval_logs = results / "test" / "logs" / "eval"
-    snakemake_killed_when(tmp_path, lambda: any(eval_logs.glob("*.log")), "--cores", "1", kill="snakemake")
+    adapter_eval_log = results / "test" / "logs" / "eval" / "test-hard-seed0.log"
+    snakemake_killed_when(tmp_path, adapter_eval_log.exists, "--cores", "1", kill="snakemake")
+    assert not (results / "test" / "eval" / "test" / "hard" / "seed0" / "summary.json").exists()
     locked = snakemake(tmp_path, check=False)
     assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr
     snakemake(tmp_path, "--unlock")

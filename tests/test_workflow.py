@@ -85,6 +85,18 @@ def test_raising_k_probes_only_new_blocks(finished_run):
                     "evaluate_adapter": 2, "report": 1}
 
 
+def test_another_experiment_shares_the_probe_cache(finished_run):
+    """A second experiment (other name, other subsets and training) with the same model,
+    data, prompt and sampling reuses the probe files: it runs no probe job."""
+    def other_experiment(c):
+        c["name"] = "other"
+        c["subsets"] = {"random": {"strategy": "random", "budget": 3}}
+        c["train"]["learning_rate"] = 2e-3
+
+    plan = plan_with(finished_run, other_experiment)
+    assert plan == {"select_subset": 1, "train": 1, "evaluate_base": 1, "evaluate_adapter": 1, "report": 1}
+
+
 def test_changing_k_generates_only_the_new_samples(finished_run):
     """K 4 → 6 generates 2 new samples per problem and rewrites no finished block;
     K 4 → 2 generates nothing and merges the first 2 samples of the cached blocks."""
