@@ -1,10 +1,13 @@
 """GRPO+LoRA training on the tiny model, and the TRL CPU override's exactness."""
 
 import json
+import re
+import shutil
 
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from grpo_difficulty import tasks, train
 
@@ -64,9 +67,9 @@ def test_train_adapter_writes_adapter_metrics_and_info(tiny_model, subset, fewsh
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["step"].tolist() == [1, 2, 3]
     for column in ["reward", "reward_std", "frac_reward_zero_std", "rewards/correctness/mean",
-                   "rewards/format_ok/mean", "rewards/length/mean"]:
+                   "rewards/format/mean", "rewards/length/mean"]:
         assert metrics[column].notna().all(), column
-    assert (metrics["rewards/length/mean"] < 0).all() and metrics["rewards/format_ok/mean"].between(0, 1).all()
+    assert (metrics["rewards/length/mean"] < 0).all() and metrics["rewards/format/mean"].between(0, 1).all()
     assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
     assert json.loads((tmp_path / "train_info.json").read_text())["steps"] == 3
     assert (tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
@@ -88,6 +91,72 @@ def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewsh
     assert info["steps"] == 2
     log = json.loads((stale / "trainer_state.json").read_text())
     assert log["log_history"][0]["learning_rate"] == pytest.approx(5e-4)  # retrained, not resumed
+
+
+# Two groups of G=4 per step, correctness only (0/1): a group whose rewards all agree has
+# advantages exactly 0, one whose rewards differ has none that is 0.
+DYNAMIC_CFG = dict(TRAIN_CFG, steps=4, prompts_per_step=2, save_steps=2, rewards=dict(correctness=1.0))
+DYNAMIC_ON = dict(enabled=True, max_extra_rounds=3)
+
+
+@pytest.fixture
+def loss_inputs(monkeypatch):
+    """What the loss sees: per compute_loss call, the optimizer step and the advantages of
+    each group (rows told apart by their prompt tokens). TRL's compute_loss still runs."""
+    import trl.trainer.utils as trl_utils
+    from trl import GRPOTrainer
+
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
+    seen = []
+    compute_loss = GRPOTrainer.compute_loss
+
+    def recording(self, model, inputs, *args, **kwargs):
+        groups = {}
+        for ids, mask, advantage in zip(inputs["prompt_ids"], inputs["prompt_mask"], inputs["advantages"].tolist()):
+            groups.setdefault(tuple(ids[mask.bool()].tolist()), []).append(advantage)
+        seen.append((self.state.global_step, list(groups.values())))
+        return compute_loss(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(GRPOTrainer, "compute_loss", recording)
+    return seen
+
+
+def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(tiny_model, subset, fewshot_prompt,
+                                                                           tmp_path, loss_inputs):
+    train.train_adapter(tiny_model, subset, fewshot_prompt, DYNAMIC_CFG, seed=0, out_dir=tmp_path / "off")
+    off = list(loss_inputs)
+    assert any(all(a == 0 for a in group) for _, groups in off for group in groups)  # zero-variance groups occur
+
+    loss_inputs.clear()
+    train.train_adapter(tiny_model, subset, fewshot_prompt, dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON), seed=0,
+                        out_dir=tmp_path / "on")
+    assert [step for step, _ in loss_inputs] == [0, 1, 2, 3]  # one loss call per optimizer step
+    for step, groups in loss_inputs:
+        assert sorted(len(g) for g in groups) == [4, 4], step  # two whole groups of distinct prompts
+        assert all(any(a != 0 for a in group) for group in groups), step
+    metrics = pd.read_csv(tmp_path / "on" / "metrics.csv")
+    dropped, rounds, unfilled = (metrics[f"dynamic_sampling/{c}"] for c in ("dropped_groups", "extra_rounds", "unfilled_groups"))
+    assert dropped.sum() > 0 and (unfilled == 0).all()
+    assert ((rounds == 0) == (dropped == 0)).all()  # extra rounds ran exactly when groups were dropped
+    assert (dropped <= 2 * rounds).all() and (rounds <= DYNAMIC_ON["max_extra_rounds"]).all()
+
+
+def test_dynamic_sampling_resumes_like_an_uninterrupted_run(tiny_model, subset, fewshot_prompt, tmp_path,
+                                                           loss_inputs, capsys):
+    """The prompts of extra rounds depend on (seed, step, round) only, so a run resumed from
+    its step-2 checkpoint trains the same adapter as the run that was not interrupted."""
+    cfg = dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)
+    train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+    uninterrupted = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    shutil.rmtree(tmp_path / "checkpoints" / "checkpoint-4")  # as if killed during steps 3-4
+    train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+    assert re.search(r"resuming from \S*checkpoint-2\n", capsys.readouterr().out)
+    resumed = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
+    same = ["step", "reward", "frac_reward_zero_std", "dynamic_sampling/dropped_groups", "dynamic_sampling/extra_rounds"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv")[same], metrics[same])
 
 
 def test_reward_functions_and_weights():

@@ -6,6 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -67,10 +68,12 @@ def length_penalty(max_tokens: int):
 
 def reward_functions(cfg: dict, fmt: str) -> tuple[list, list[float]]:
     """The reward callables with non-zero weight, and their weights (TRL `reward_weights`).
-    TRL logs each one as rewards/<name>/mean and /std."""
+    TRL logs each one as rewards/<name>/mean and /std, <name> being its train.rewards key."""
     weights = cfg["rewards"]
     made = dict(correctness=correctness_reward(fmt), format=format_reward(fmt),
                 length=length_penalty(cfg["max_completion_length"]))
+    for name, func in made.items():
+        func.__name__ = name  # TRL names the logged columns after __name__
     chosen = [(made[name], float(w)) for name, w in weights.items() if w]
     if not chosen:
         raise ValueError("train.rewards: every weight is 0; no reward to learn from")
@@ -99,6 +102,115 @@ def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[floa
         logging_steps=1, save_steps=cfg["save_steps"], save_strategy="steps",
         report_to="none", disable_tqdm=False,
     )
+
+
+def dynamic_sampling_trainer():
+    """GRPOTrainer with DAPO-style dynamic sampling (built on first use: importing trl is slow).
+
+    TRL 1.16 has no such option (trl#3708). The subclass changes one thing: after TRL
+    generated and scored a generation batch (`_generate_and_score_completions`, which
+    `_prepare_inputs` calls once per `steps_per_generation` optimizer steps and buffers),
+    groups whose rewards all agree are dropped, and further rounds of the same size
+    with fresh prompts from the training set are generated and scored by TRL's own code
+    until enough groups with differing rewards fill the batch or `max_extra_rounds` is
+    reached. If the cap is reached first, the remaining slots keep zero-variance groups
+    (zero advantage: no policy gradient, as without dynamic sampling) and are counted.
+    TRL's own metrics (reward, frac_reward_zero_std, ...) average over every round, so
+    learnable % still describes all sampled groups.
+    """
+    from trl import GRPOTrainer
+    from trl.trainer.utils import nanstd
+
+    # What TRL's generation batch may hold, and how to pad it when batches are merged:
+    # prompts are left-padded, completions (and their per-token values) right-padded.
+    left_padded = {"prompt_ids", "prompt_mask"}
+    right_padded = {"completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps"}
+
+    class DynamicSamplingGRPOTrainer(GRPOTrainer):
+        def __init__(self, *args, max_extra_rounds: int, draw_seed: int, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.accelerator.num_processes > 1:
+                raise ValueError("train.dynamic_sampling runs in a single process (its groups are not "
+                                 "gathered across processes)")
+            self.max_extra_rounds = max_extra_rounds
+            self.draw_seed = draw_seed
+            self._prompt_texts = [str(p) for p in self.train_dataset["prompt"]]
+
+        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+            self._last_rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+            return self._last_rewards_per_func
+
+        def _groups_with_variance(self) -> torch.Tensor:
+            """Per group of the batch just scored: do its total rewards differ? (TRL's own
+            weighted sum and zero-std test, `is_std_zero` in _generate_and_score_completions.)"""
+            per_func = self._last_rewards_per_func
+            rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
+            rewards[torch.isnan(per_func).all(dim=1)] = torch.nan  # unscorable completions
+            std = torch.nan_to_num(nanstd(rewards.view(-1, self.num_generations), dim=1), nan=0.0)
+            return ~torch.isclose(std, torch.zeros_like(std))
+
+        def _fresh_inputs(self, n_groups: int, round_no: int, tried: set[str]) -> list[dict]:
+            """Rows of n_groups prompts not yet tried in this step (all prompts once every one
+            was), each repeated G times like TRL's RepeatSampler. The draw depends only on
+            (seed, step, round), so a run resumed from a checkpoint draws the same prompts."""
+            rng = np.random.default_rng([self.draw_seed % 2**32, self.state.global_step, round_no])
+            untried = [i for i, text in enumerate(self._prompt_texts) if text not in tried]
+            pool = untried if len(untried) >= n_groups else list(range(len(self._prompt_texts)))
+            picks = rng.choice(pool, size=n_groups, replace=len(pool) < n_groups)
+            tried.update(self._prompt_texts[i] for i in picks)
+            return [self.train_dataset[int(i)] for i in picks for _ in range(self.num_generations)]
+
+        def _generate_and_score_completions(self, inputs):
+            batch = super()._generate_and_score_completions(inputs)
+            if not self.model.training:
+                return batch
+            unsupported = sorted(k for k, v in batch.items() if v is not None and k not in
+                                 left_padded | right_padded | {"advantages", "num_items_in_batch"})
+            if unsupported:
+                raise ValueError(f"train.dynamic_sampling: cannot merge generation batches holding {unsupported}")
+            G = self.num_generations
+            n_groups = len(inputs) // G
+            rounds = [(batch, self._groups_with_variance())]
+            tried = {str(x["prompt"]) for x in inputs}
+            while sum(int(v.sum()) for _, v in rounds) < n_groups and len(rounds) <= self.max_extra_rounds:
+                fresh = self._fresh_inputs(n_groups, len(rounds), tried)
+                rounds.append((super()._generate_and_score_completions(fresh), self._groups_with_variance()))
+            # Groups with differing rewards first, in the order generated; zero-variance
+            # groups only fill what the cap left empty.
+            varied = [(r, g) for r, (_, v) in enumerate(rounds) for g in range(len(v)) if v[g]]
+            flat = [(r, g) for r, (_, v) in enumerate(rounds) for g in range(len(v)) if not v[g]]
+            chosen = (varied + flat)[:n_groups]
+            unfilled = max(0, n_groups - len(varied))
+            merged = merge_rows([b for b, _ in rounds], [(r, g * G + j) for r, g in chosen for j in range(G)],
+                                pad_token_id=self._tokenizer.pad_token_id, left=left_padded, right=right_padded)
+            self._metrics["train"]["dynamic_sampling/dropped_groups"].append(len(flat) - unfilled)
+            self._metrics["train"]["dynamic_sampling/extra_rounds"].append(len(rounds) - 1)
+            self._metrics["train"]["dynamic_sampling/unfilled_groups"].append(unfilled)
+            return merged
+
+    return DynamicSamplingGRPOTrainer
+
+
+def merge_rows(batches: list[dict], rows: list[tuple[int, int]], pad_token_id: int,
+               left: set[str], right: set[str]) -> dict:
+    """One generation batch made of the given (batch index, row) pairs of several: 2-D
+    tensors are padded to a common width (on the left for `left` keys, on the right for
+    `right` keys; ids with the pad token, masks and log-probs with 0); advantages are
+    concatenated; num_items_in_batch (TRL's loss normalizer) is recounted."""
+    merged = {}
+    for key in sorted(left | right):
+        if batches[0].get(key) is None:
+            continue
+        width = max(b[key].shape[1] for b in batches)
+        value = pad_token_id if key.endswith("_ids") else 0
+        padded = []
+        for b in batches:
+            filler = b[key].new_full((b[key].shape[0], width - b[key].shape[1]), value)
+            padded.append(torch.cat([filler, b[key]] if key in left else [b[key], filler], dim=1))
+        merged[key] = torch.stack([padded[b][i] for b, i in rows])
+    merged["advantages"] = torch.stack([batches[b]["advantages"][i] for b, i in rows])
+    merged["num_items_in_batch"] = merged["completion_mask"].sum()
+    return merged
 
 
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -143,11 +255,17 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
         gold=subset["gold"].astype(str).tolist(), answer_type=subset["answer_type"].tolist())))
     lora = cfg["lora"]
     rewards, weights = reward_functions(cfg, prompt["format"])
-    trainer = GRPOTrainer(
+    dynamic = cfg.get("dynamic_sampling") or {}
+    trainer_class, extra = GRPOTrainer, {}
+    if dynamic.get("enabled"):
+        trainer_class = dynamic_sampling_trainer()
+        extra = dict(max_extra_rounds=dynamic["max_extra_rounds"], draw_seed=seed)
+    trainer = trainer_class(
         model=model, reward_funcs=rewards, train_dataset=data,
         args=grpo_config(cfg, str(ckpt_dir), seed, weights), processing_class=tokenizer,
         peft_config=LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                                target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
+        **extra,
     )
     started = time.time()
     resume = _last_checkpoint(ckpt_dir)
