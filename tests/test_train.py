@@ -93,10 +93,11 @@ def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewsh
     assert log["log_history"][0]["learning_rate"] == pytest.approx(5e-4)  # retrained, not resumed
 
 
-# Two groups of G=4 per step, correctness only (0/1): a group whose rewards all agree has
+# Two groups of G=8 per step, correctness only (0/1): a group whose rewards all agree has
 # advantages exactly 0, one whose rewards differ has none that is 0.
-DYNAMIC_CFG = dict(TRAIN_CFG, steps=4, prompts_per_step=2, save_steps=2, rewards=dict(correctness=1.0))
-DYNAMIC_ON = dict(enabled=True, max_extra_rounds=3)
+DYNAMIC_CFG = dict(TRAIN_CFG, steps=4, prompts_per_step=2, num_generations=8, save_steps=2,
+                   rewards=dict(correctness=1.0))
+DYNAMIC_ON = dict(enabled=True, max_extra_rounds=6)
 
 
 @pytest.fixture
@@ -132,7 +133,7 @@ def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(tiny_
                         out_dir=tmp_path / "on")
     assert [step for step, _ in loss_inputs] == [0, 1, 2, 3]  # one loss call per optimizer step
     for step, groups in loss_inputs:
-        assert sorted(len(g) for g in groups) == [4, 4], step  # two whole groups of distinct prompts
+        assert sorted(len(g) for g in groups) == [8, 8], step  # two whole groups of distinct prompts
         assert all(any(a != 0 for a in group) for group in groups), step
     metrics = pd.read_csv(tmp_path / "on" / "metrics.csv")
     dropped, rounds, unfilled = (metrics[f"dynamic_sampling/{c}"] for c in ("dropped_groups", "extra_rounds", "unfilled_groups"))
