@@ -109,7 +109,7 @@ def test_changing_k_generates_only_the_new_samples(finished_run):
             changed = copy.deepcopy(config)
             changed["probe"]["k"] = k
             write_config(workdir, changed)
-            snakemake(workdir, str(k4.with_name(f"pass_rates_k{k}.parquet")))
+            snakemake(workdir, str(k4.relative_to(workdir).with_name(f"pass_rates_k{k}.parquet")))
     finally:
         write_config(workdir, config)
     new_blocks = [p for p in k4.parent.glob("s*_b*.parquet") if p not in blocks_before]
