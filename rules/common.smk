@@ -53,6 +53,7 @@ def check_config():
             config_error(f"subsets.{name}.tiers", "strategy tier needs a list of tiers")
         if spec["strategy"] in ("easy", "medium", "hard", "random") and "budget" not in spec:
             config_error(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
+    check_curriculum()
     for family, res in config["resources"].items():
         # the SLURM plugin turns gpu_model into --gpus=<model>:<gpu>, a request for 0 GPUs here
         if res["gpu_model"] and not res["gpu"]:
@@ -60,6 +61,32 @@ def check_config():
     model = config["model"]
     if model.startswith("path:") and not Path(model[5:]).is_dir():
         config_error("model", f"model folder not found: {model[5:]}")
+
+
+def check_curriculum():
+    """train.steps vs the levels' steps, and each level's tiers against the training data's
+    tiers where they are known before loading it (a procedural generator's levels) and
+    against tier subsets; train.py names a level whose tiers a subset lacks at run time."""
+    train = config["train"]
+    curriculum = train.get("curriculum")
+    if not curriculum:
+        if "steps" not in train:
+            config_error("train.steps", "required (the number of optimizer steps) unless train.curriculum is given")
+        return
+    total = sum(level["steps"] for level in curriculum)
+    if "steps" in train and train["steps"] != total:
+        config_error("train.steps", f"{train['steps']}, but the curriculum levels' steps add up to {total}; with "
+                     "train.curriculum, train.steps is the total: set it to that or leave it out")
+    spec = config["datasets"][config["train_set"]]
+    known = spec["levels"] if spec["loader"] in tasks.PROCEDURAL else None
+    for i, level in enumerate(curriculum):
+        if known is not None and not set(level["tiers"]) <= set(known):
+            config_error(f"train.curriculum[{i}].tiers", f"{sorted(set(level['tiers']) - set(known))} not among "
+                         f"the tiers of training set {config['train_set']!r}: {sorted(known)}")
+        for name, subset in config["subsets"].items():
+            if subset["strategy"] == "tier" and not set(level["tiers"]) & set(subset["tiers"]):
+                config_error(f"train.curriculum[{i}].tiers", f"{level['tiers']} share no tier with subset "
+                             f"{name!r} (tiers {subset['tiers']}): that level would have no problem")
 
 
 check_config()

@@ -26,6 +26,16 @@ from workflow_helpers import snakemake, test_config, write_config
      "datasets.b.path: file not found: /no/bbh/tracking_shuffled_objects_three_objects.json"),
     (lambda c: c["datasets"].update(s={"loader": "shuffled_objects", "levels": [12], "per_level": {"a": 1}, "split": "a"}),
      "datasets.s.levels: level 12 of loader 'shuffled_objects'; allowed [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+    (lambda c: c["train"].pop("steps"), "config error at train.steps: required"),
+    (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [3], "steps": 1}]),
+     "config error at train.curriculum[1].tiers: [3] not among the tiers of training set 'train': [1, 4]"),
+    (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 2}]),
+     "config error at train.steps: 2, but the curriculum levels' steps add up to 3"),
+    (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 0}]), "0 is less than the minimum of 1"),
+    (lambda c: c["train"].update(curriculum=[{"tiers": [], "steps": 2}]), "should be non-empty"),
+    (lambda c: (c["subsets"].update(t={"strategy": "tier", "tiers": [4]}),
+                c["train"].update(curriculum=[{"tiers": [1], "steps": 2}])),
+     "config error at train.curriculum[0].tiers: [1] share no tier with subset 't' (tiers [4])"),
 ])
 def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
     config = test_config(tiny_model)

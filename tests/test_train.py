@@ -102,8 +102,9 @@ DYNAMIC_ON = dict(enabled=True, max_extra_rounds=6)
 
 @pytest.fixture
 def loss_inputs(monkeypatch):
-    """What the loss sees: per compute_loss call, the optimizer step and the advantages of
-    each group (rows told apart by their prompt tokens). TRL's compute_loss still runs."""
+    """What the loss sees, per compute_loss call (TRL's compute_loss still runs): the step,
+    each group's advantages (rows told apart by their prompt), each group's question, the
+    completion width, the trainer's length and clip settings, and the adapter's |lora_B| sum."""
     import trl.trainer.utils as trl_utils
     from trl import GRPOTrainer
 
@@ -115,7 +116,13 @@ def loss_inputs(monkeypatch):
         groups = {}
         for ids, mask, advantage in zip(inputs["prompt_ids"], inputs["prompt_mask"], inputs["advantages"].tolist()):
             groups.setdefault(tuple(ids[mask.bool()].tolist()), []).append(advantage)
-        seen.append((self.state.global_step, list(groups.values())))
+        texts = [self.processing_class.decode(list(ids), skip_special_tokens=True) for ids in groups]
+        seen.append(dict(step=self.state.global_step, groups=list(groups.values()),
+                         questions=[text.rsplit("Q: ", 1)[1].removesuffix("\nA:") for text in texts],
+                         completion_width=inputs["completion_ids"].shape[1],
+                         max_completion_length=self.max_completion_length,
+                         epsilon=(self.epsilon_low, self.epsilon_high),
+                         lora_b=sum(float(p.detach().abs().sum()) for n, p in model.named_parameters() if "lora_B" in n)))
         return compute_loss(self, model, inputs, *args, **kwargs)
 
     monkeypatch.setattr(GRPOTrainer, "compute_loss", recording)
@@ -125,16 +132,17 @@ def loss_inputs(monkeypatch):
 def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(tiny_model, subset, fewshot_prompt,
                                                                            tmp_path, loss_inputs):
     train.train_adapter(tiny_model, subset, fewshot_prompt, DYNAMIC_CFG, seed=0, out_dir=tmp_path / "off")
-    off = list(loss_inputs)
-    assert any(all(a == 0 for a in group) for _, groups in off for group in groups)  # zero-variance groups occur
+    off = [record["groups"] for record in loss_inputs]
+    assert any(all(a == 0 for a in group) for groups in off for group in groups)  # zero-variance groups occur
 
     loss_inputs.clear()
     train.train_adapter(tiny_model, subset, fewshot_prompt, dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON), seed=0,
                         out_dir=tmp_path / "on")
-    assert [step for step, _ in loss_inputs] == [0, 1, 2, 3]  # one loss call per optimizer step
-    for step, groups in loss_inputs:
-        assert sorted(len(g) for g in groups) == [8, 8], step  # two whole groups of distinct prompts
-        assert all(any(a != 0 for a in group) for group in groups), step
+    assert [record["step"] for record in loss_inputs] == [0, 1, 2, 3]  # one loss call per optimizer step
+    for record in loss_inputs:
+        groups = record["groups"]
+        assert sorted(len(g) for g in groups) == [8, 8], record  # two whole groups of distinct prompts
+        assert all(any(a != 0 for a in group) for group in groups), record
     metrics = pd.read_csv(tmp_path / "on" / "metrics.csv")
     dropped, rounds, unfilled = (metrics[f"dynamic_sampling/{c}"] for c in ("dropped_groups", "extra_rounds", "unfilled_groups"))
     assert dropped.sum() > 0 and (unfilled == 0).all()
@@ -150,7 +158,8 @@ def test_dynamic_sampling_resumes_like_an_uninterrupted_run(tiny_model, subset, 
     train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
     uninterrupted = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     metrics = pd.read_csv(tmp_path / "metrics.csv")
-    shutil.rmtree(tmp_path / "checkpoints" / "checkpoint-4")  # as if killed during steps 3-4
+    # as if killed during steps 3-4: no step-4 checkpoint, no finished level
+    forget(tmp_path / "checkpoints", "checkpoint-4", "adapter", "metrics.csv", "level_info.json")
     train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
     assert re.search(r"resuming from \S*checkpoint-2\n", capsys.readouterr().out)
     resumed = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
@@ -158,6 +167,92 @@ def test_dynamic_sampling_resumes_like_an_uninterrupted_run(tiny_model, subset, 
         torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
     same = ["step", "reward", "frac_reward_zero_std", "dynamic_sampling/dropped_groups", "dynamic_sampling/extra_rounds"]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv")[same], metrics[same])
+
+
+CURRICULUM_CFG = dict(TRAIN_CFG, steps=6, curriculum=[dict(tiers=[1], steps=2, max_completion_length=4, epsilon=0.1),
+                                                      dict(tiers=[2], steps=4, epsilon_high=0.3)])
+
+
+def test_curriculum_trains_its_levels_in_order_on_one_adapter(tiny_model, subset, fewshot_prompt, tmp_path,
+                                                             loss_inputs):
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, CURRICULUM_CFG, seed=0, out_dir=tmp_path)
+    assert info["steps"] == 6
+    assert [(level["tiers"], level["steps"], level["n_problems"]) for level in info["levels"]] == [([1], 2, 4), ([2], 4, 4)]
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert metrics["level"].tolist() == [0, 0, 1, 1, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
+
+    levels = [0, 0, 1, 1, 1, 1]
+    assert [record["step"] for record in loss_inputs] == [0, 1, 0, 1, 2, 3]  # each level is a TRL run of its own
+    settings = {0: (4, (0.1, 0.1)), 1: (6, (0.2, 0.3))}  # level 1 takes train's completion length and epsilon
+    for level, record in zip(levels, loss_inputs):
+        assert (record["max_completion_length"], record["epsilon"]) == settings[level]
+        assert record["completion_width"] <= settings[level][0]
+        tier = CURRICULUM_CFG["curriculum"][level]["tiers"][0]
+        assert set(record["questions"]) <= set(subset.loc[subset["tier"] == tier, "question"]), record
+    # one shared adapter: level 1 starts from the weights level 0 saved, not from a new adapter
+    level0 = load_file(tmp_path / "checkpoints" / "level0" / "adapter" / "adapter_model.safetensors")
+    level0_b = sum(float(t.abs().sum()) for name, t in level0.items() if "lora_B" in name)
+    assert loss_inputs[0]["lora_b"] == 0 and level0_b > 0
+    assert loss_inputs[2]["lora_b"] == pytest.approx(level0_b, rel=1e-5)
+    final = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    level1 = load_file(tmp_path / "checkpoints" / "level1" / "adapter" / "adapter_model.safetensors")
+    assert all(torch.equal(final[name], level1[name]) for name in final)
+
+
+def forget(folder, *names):
+    """Remove what a job killed at that point would not have written."""
+    for name in names:
+        path = folder / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def test_curriculum_resumes_mid_level_and_at_a_level_boundary(tiny_model, subset, fewshot_prompt, tmp_path,
+                                                             loss_inputs, capsys):
+    train.train_adapter(tiny_model, subset, fewshot_prompt, CURRICULUM_CFG, seed=0, out_dir=tmp_path)
+    uninterrupted = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+    rewards = pd.read_csv(tmp_path / "metrics.csv")["reward"]
+    level1 = tmp_path / "checkpoints" / "level1"
+    kills = {"killed in level 1 after its step-2 checkpoint": (
+                 lambda: forget(level1, "checkpoint-4", "adapter", "metrics.csv", "level_info.json"),
+                 r"resuming from \S*level1/checkpoint-2\n"),
+             "killed right after level 0 finished": (
+                 lambda: shutil.rmtree(level1), r"level 0: finished earlier, kept\n[\s\S]*no checkpoint of these settings")}
+    for kill, (lose, log) in kills.items():
+        lose()
+        capsys.readouterr()
+        train.train_adapter(tiny_model, subset, fewshot_prompt, CURRICULUM_CFG, seed=0, out_dir=tmp_path)
+        assert re.search(log, capsys.readouterr().out), kill
+        resumed = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
+        for name, tensor in uninterrupted.items():
+            torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6, msg=kill)
+        assert pd.read_csv(tmp_path / "metrics.csv")["reward"].tolist() == rewards.tolist(), kill
+
+    # editing the last level keeps the first one
+    shorter = dict(CURRICULUM_CFG, steps=4, curriculum=[CURRICULUM_CFG["curriculum"][0], dict(tiers=[2], steps=2)])
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, shorter, seed=0, out_dir=tmp_path)
+    assert "level 0: finished earlier, kept" in capsys.readouterr().out and info["steps"] == 4
+
+
+def test_a_level_without_problems_is_named(tiny_model, subset, fewshot_prompt, tmp_path):
+    cfg = dict(TRAIN_CFG, steps=None, curriculum=[dict(tiers=[1], steps=1), dict(tiers=[4], steps=1)])
+    with pytest.raises(ValueError, match=r"train.curriculum\[1\].tiers=\[4\]: the training subset has no problem .*\[1, 2\]"):
+        train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+
+
+def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
+    """The config's loss options arrive unchanged in TRL's GRPOConfig and trainer."""
+    from grpo_difficulty.generation import load_tokenizer
+
+    variants = dict(loss_type="bnpo", scale_rewards="batch", epsilon=0.15, epsilon_high=0.28, beta=0.04,
+                    mask_truncated_completions=True)
+    trainer = train.build_trainer(tiny_model, load_tokenizer(tiny_model), subset, fewshot_prompt,
+                                  dict(TRAIN_CFG, **variants), seed=0, output_dir=tmp_path)
+    for key, value in variants.items():
+        assert getattr(trainer.args, key) == value, key
+    assert (trainer.loss_type, trainer.scale_rewards, trainer.epsilon_low, trainer.epsilon_high, trainer.beta,
+            trainer.mask_truncated_completions) == ("bnpo", "batch", 0.15, 0.28, 0.04, True)
+    assert trainer.reward_func_names == ["correctness", "format", "length"]
 
 
 def test_reward_functions_and_weights():

@@ -59,6 +59,15 @@ def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run)
     assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
 
 
+@pytest.mark.parametrize("option", [
+    {"dynamic_sampling": {"enabled": True, "max_extra_rounds": 2}},
+    {"curriculum": [{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 4}]},
+])
+def test_training_options_rerun_train_evaluate_report_only(finished_run, option):
+    plan = plan_with(finished_run, lambda c: c["train"].update(option))
+    assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
+
+
 def test_new_eval_set_runs_evaluation_and_report_only(finished_run):
     def add_eval_set(c):
         c["datasets"]["other"] = dict(loader="arithmetic", levels=[2], per_level={"test": 3}, split="test", seed=0)

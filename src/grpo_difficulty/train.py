@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -127,7 +128,7 @@ def dynamic_sampling_trainer():
     right_padded = {"completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps"}
 
     class DynamicSamplingGRPOTrainer(GRPOTrainer):
-        def __init__(self, *args, max_extra_rounds: int, draw_seed: int, **kwargs):
+        def __init__(self, *args, max_extra_rounds: int, draw_seed: list[int], **kwargs):
             super().__init__(*args, **kwargs)
             if self.accelerator.num_processes > 1:
                 raise ValueError("train.dynamic_sampling runs in a single process (its groups are not "
@@ -152,8 +153,8 @@ def dynamic_sampling_trainer():
         def _fresh_inputs(self, n_groups: int, round_no: int, tried: set[str]) -> list[dict]:
             """Rows of n_groups prompts not yet tried in this step (all prompts once every one
             was), each repeated G times like TRL's RepeatSampler. The draw depends only on
-            (seed, step, round), so a run resumed from a checkpoint draws the same prompts."""
-            rng = np.random.default_rng([self.draw_seed % 2**32, self.state.global_step, round_no])
+            (seed, level, step, round), so a resumed run draws the same prompts."""
+            rng = np.random.default_rng([*self.draw_seed, self.state.global_step, round_no])
             untried = [i for i, text in enumerate(self._prompt_texts) if text not in tried]
             pool = untried if len(untried) >= n_groups else list(range(len(self._prompt_texts)))
             picks = rng.choice(pool, size=n_groups, replace=len(pool) < n_groups)
@@ -219,29 +220,123 @@ def _last_checkpoint(ckpt_dir: Path) -> str | None:
     return str(complete[-1]) if complete else None
 
 
+# Settings a curriculum level may give itself; unset ones come from train.
+LEVEL_SETTINGS = ("max_completion_length", "epsilon", "epsilon_high")
+
+
+def curriculum_levels(cfg: dict) -> list[dict]:
+    """The levels training runs through, in order: train.curriculum, or one level of every
+    tier for train.steps. Each is {tiers (None = all), steps, max_completion_length,
+    epsilon, epsilon_high}. With a curriculum, train.steps is optional and, if given, must
+    be the levels' total (rules/common.smk checks it before any job runs)."""
+    curriculum = cfg.get("curriculum")
+    if not curriculum:
+        return [dict(tiers=None, steps=cfg["steps"], **{k: cfg.get(k) for k in LEVEL_SETTINGS})]
+    total = sum(level["steps"] for level in curriculum)
+    if cfg.get("steps") not in (None, total):
+        raise ValueError(f"train.steps={cfg['steps']} but train.curriculum's steps add up to {total}")
+    return [dict(tiers=list(level["tiers"]), steps=level["steps"],
+                 **{k: level.get(k, cfg.get(k)) for k in LEVEL_SETTINGS}) for level in curriculum]
+
+
+def _checkpoint_dirs(ckpt_dir: Path, n_levels: int, curriculum: bool) -> list[Path]:
+    """Checkpoint folder of each level: checkpoints/ itself without a curriculum,
+    checkpoints/level<i>/ with one. Anything else in checkpoints/ (another layout's or a
+    removed level's) is deleted: it can never be resumed."""
+    if not curriculum:
+        return [ckpt_dir]
+    dirs = [ckpt_dir / f"level{i}" for i in range(n_levels)]
+    for path in ckpt_dir.glob("*"):
+        if path not in dirs:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return dirs
+
+
+def _guard(level_dir: Path, fingerprint: str) -> None:
+    """Checkpoints of other settings must not be resumed: start the level over."""
+    stamp = level_dir / "settings.hash"
+    if level_dir.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
+        shutil.rmtree(level_dir)
+    level_dir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint)
+
+
+def _save_adapter(model, target: Path) -> None:
+    """save_pretrained into a temp folder, then rename: a killed job leaves no half adapter."""
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
 def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
                   out_dir: str | Path) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
 
-    Checkpoints go to out_dir/checkpoints every `save_steps`; a rerun with the same
-    settings resumes from the last complete one, a rerun with other settings starts over.
+    Levels (curriculum_levels) train one after the other on the same adapter, each a TRL
+    run of its own (own steps, completion length, clip range, optimizer and learning-rate
+    schedule) that starts from the adapter the level before saved. A level's checkpoints,
+    every `save_steps`, and its finished adapter, metrics and level_info.json go to its
+    checkpoint folder; a rerun skips finished levels and resumes the unfinished one from
+    its last checkpoint. Each level's settings hash covers the levels up to it, so an edit
+    of a later level keeps the earlier ones, and any other edit starts over.
     """
+    score_completion_tokens_only()
+    out_dir = Path(out_dir)
+    levels = curriculum_levels(cfg)
+    level_dirs = _checkpoint_dirs(out_dir / "checkpoints", len(levels), bool(cfg.get("curriculum")))
+    # settings of every level; each level carries its own steps and LEVEL_SETTINGS
+    shared = {k: v for k, v in cfg.items() if k not in ("curriculum", "steps", *LEVEL_SETTINGS)}
+    level_rows = [subset if level["tiers"] is None else subset[subset["tier"].isin(level["tiers"])] for level in levels]
+    for i, rows in enumerate(level_rows):
+        if rows.empty:
+            raise ValueError(f"train.curriculum[{i}].tiers={levels[i]['tiers']}: the training subset has no problem "
+                             f"of these tiers (its tiers: {sorted(subset['tier'].unique().tolist())})")
+    tokenizer = load_tokenizer(model_ref)
+    start_adapter, tables, infos = None, [], []
+    for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows)):
+        _guard(level_dir, stable_hash([model_ref, subset["id"].tolist(), prompt, shared, levels[:i + 1], seed]))
+        if (level_dir / "level_info.json").exists():
+            print(f"level {i}: finished earlier, kept")
+        else:
+            level_cfg = dict(shared, **{k: v for k, v in level.items() if k != "tiers"})
+            train_level(model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, draw_seed=(seed, i))
+        start_adapter = level_dir / "adapter"
+        info = json.loads((level_dir / "level_info.json").read_text())
+        table = pd.read_csv(level_dir / "metrics.csv")
+        table.insert(1, "level", i)
+        table["step"] += sum(done["steps"] for done in infos)
+        tables.append(table)
+        infos.append(dict(info, tiers=level["tiers"]))
+
+    metrics = pd.concat(tables, ignore_index=True)
+    adapter_tmp = out_dir / "adapter.tmp"
+    shutil.rmtree(adapter_tmp, ignore_errors=True)
+    shutil.copytree(start_adapter, adapter_tmp)
+    shutil.rmtree(out_dir / "adapter", ignore_errors=True)
+    adapter_tmp.rename(out_dir / "adapter")
+    write_table(metrics, out_dir / "metrics.csv")
+    info = dict(steps=sum(done["steps"] for done in infos),
+                wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
+                learnable_pct=learnable_pct(metrics), n_problems=len(subset), seed=seed)
+    if cfg.get("curriculum"):
+        info["levels"] = infos
+    write_json(info, out_dir / "train_info.json")
+    return info
+
+
+def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
+                  output_dir: Path, draw_seed: tuple[int, ...] = (0,)):
+    """TRL GRPOTrainer (with dynamic sampling when train.dynamic_sampling.enabled) and a
+    fresh LoRA adapter on the model, for the problems in `rows`."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM
+    from transformers import set_seed
     from trl import GRPOTrainer
 
-    score_completion_tokens_only()
-    out_dir = Path(out_dir)
-    ckpt_dir = out_dir / "checkpoints"
-    fingerprint = stable_hash([model_ref, subset["id"].tolist(), prompt, cfg, seed])
-    stamp = ckpt_dir / "settings.hash"
-    if ckpt_dir.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
-        shutil.rmtree(ckpt_dir)  # checkpoints of other settings must not be resumed
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
-
-    tokenizer = load_tokenizer(model_ref)
+    set_seed(seed)  # the new adapter's initial weights depend on the seed only, not on what ran before
     _, dtype = device_and_dtype(cfg.get("dtype", "auto"))
     model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
     if "\n" in tasks.stop_strings(prompt):
@@ -251,39 +346,47 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
     data = Dataset.from_pandas(pd.DataFrame(dict(
-        prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in subset["question"]],
-        gold=subset["gold"].astype(str).tolist(), answer_type=subset["answer_type"].tolist())))
+        prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in rows["question"]],
+        gold=rows["gold"].astype(str).tolist(), answer_type=rows["answer_type"].tolist())))
     lora = cfg["lora"]
     rewards, weights = reward_functions(cfg, prompt["format"])
     dynamic = cfg.get("dynamic_sampling") or {}
     trainer_class, extra = GRPOTrainer, {}
     if dynamic.get("enabled"):
         trainer_class = dynamic_sampling_trainer()
-        extra = dict(max_extra_rounds=dynamic["max_extra_rounds"], draw_seed=seed)
-    trainer = trainer_class(
+        extra = dict(max_extra_rounds=dynamic["max_extra_rounds"], draw_seed=[s % 2**32 for s in draw_seed])
+    return trainer_class(
         model=model, reward_funcs=rewards, train_dataset=data,
-        args=grpo_config(cfg, str(ckpt_dir), seed, weights), processing_class=tokenizer,
+        args=grpo_config(cfg, str(output_dir), seed, weights), processing_class=tokenizer,
         peft_config=LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                                target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
         **extra,
     )
+
+
+def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
+                level_dir: Path, start_adapter: Path | None, draw_seed: tuple[int, ...]) -> None:
+    """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
+    resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
+    metrics.csv, level_info.json}, level_info.json last (it marks the level finished)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    trainer = build_trainer(model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed)
+    if start_adapter is not None:
+        # Loaded into TRL's new adapter rather than passed as a PeftModel: TRL then keeps
+        # the base model (adapter disabled) as the KL reference for beta > 0 at every level.
+        loaded = set_peft_model_state_dict(trainer.model, load_file(start_adapter / "adapter_model.safetensors"))
+        if loaded.unexpected_keys:
+            raise RuntimeError(f"{start_adapter}: weights that fit no LoRA module: {loaded.unexpected_keys[:3]}")
     started = time.time()
-    resume = _last_checkpoint(ckpt_dir)
+    resume = _last_checkpoint(level_dir)
     print(f"resuming from {resume}" if resume else "no checkpoint of these settings: training from step 0")
     trainer.train(resume_from_checkpoint=resume)
-    wall = time.time() - started
-
-    metrics = metrics_table(trainer.state.log_history)
-    adapter_tmp = out_dir / "adapter.tmp"
-    shutil.rmtree(adapter_tmp, ignore_errors=True)
-    trainer.model.save_pretrained(adapter_tmp)
-    shutil.rmtree(out_dir / "adapter", ignore_errors=True)
-    adapter_tmp.rename(out_dir / "adapter")
-    write_table(metrics, out_dir / "metrics.csv")
-    info = dict(steps=int(trainer.state.global_step), wall_seconds=round(wall, 1),
-                learnable_pct=learnable_pct(metrics), n_problems=len(subset), seed=seed)
-    write_json(info, out_dir / "train_info.json")
-    return info
+    _save_adapter(trainer.model, level_dir / "adapter")
+    write_table(metrics_table(trainer.state.log_history), level_dir / "metrics.csv")
+    write_json(dict(steps=int(trainer.state.global_step), wall_seconds=round(time.time() - started, 1),
+                    n_problems=len(rows)), level_dir / "level_info.json")
 
 
 def metrics_table(log_history: list[dict]) -> pd.DataFrame:
