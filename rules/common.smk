@@ -58,6 +58,14 @@ def check_config():
         # the SLURM plugin turns gpu_model into --gpus=<model>:<gpu>, a request for 0 GPUs here
         if res["gpu_model"] and not res["gpu"]:
             config_error(f"resources.{family}.gpu_model", f"{res['gpu_model']!r} needs gpu >= 1")
+    evaluation = config["evaluate"]
+    for k in evaluation["pass_k"]:
+        if k > evaluation["samples"]:
+            config_error("evaluate.pass_k", f"pass@{k} needs evaluate.samples >= {k} (samples = {evaluation['samples']})")
+    every = evaluation["every_steps"]
+    if every is not None and every % config["train"]["save_steps"]:
+        # step adapters are exported from the trainer's checkpoints
+        config_error("evaluate.every_steps", f"{every} is not a multiple of train.save_steps={config['train']['save_steps']}")
     model = config["model"]
     if model.startswith("path:") and not Path(model[5:]).is_dir():
         config_error("model", f"model folder not found: {model[5:]}")
@@ -177,6 +185,47 @@ def run_dir(subset, seed):
 
 def eval_path(eval_set, run):
     return f"{EXP}/eval/{eval_set}/{run}/predictions.parquet"
+
+
+def eval_settings():
+    """What an evaluation's answers depend on: sampling settings only when it samples, so
+    that a temperature edit does not rerun greedy-only evaluations; pass_k and every_steps
+    are the report's business (pass@k comes from the per-problem counts)."""
+    evaluation = config["evaluate"]
+    keys = ["max_new_tokens", "samples"]
+    if evaluation["samples"]:
+        keys += ["temperature", "top_p", "seed"]
+    return {k: evaluation[k] for k in keys}
+
+
+def eval_steps():
+    """Intermediate checkpoints evaluated for accuracy-vs-steps curves (the final step is
+    the run's own adapter): every `evaluate.every_steps` steps, none when unset."""
+    every = config["evaluate"]["every_steps"]
+    return list(range(every, config["train"]["steps"], every)) if every else []
+
+
+def step_adapter(run, step):
+    return f"{run}/steps/{step}/adapter/adapter_config.json"
+
+
+def report_points():
+    """Every adapter evaluation the report reads: one dict per (eval set, run, step) with
+    its predictions path; step None = the run's final adapter."""
+    points = []
+    for eval_set in config["eval_sets"]:
+        for subset, seed in runs():
+            run = f"{subset}/seed{seed}"
+            for step in [*eval_steps(), None]:
+                points.append(dict(eval_set=eval_set, subset=subset, seed=seed, step=step,
+                                   strategy=config["subsets"][subset]["strategy"],
+                                   path=eval_path(eval_set, run if step is None else f"{run}/step{step}")))
+    return points
+
+
+def full_data_subset():
+    """The full-data reference of steps-to-match: the first subset with strategy `all`."""
+    return next((name for name, spec in config["subsets"].items() if spec["strategy"] == "all"), None)
 
 
 def all_targets():

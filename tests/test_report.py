@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,53 +7,126 @@ import pytest
 from grpo_difficulty import evaluate, report
 
 
-def predictions(correct, tiers=None):
+def predictions(correct, tiers=None, n_samples=0, n_correct=None, subjects=None):
     n = len(correct)
-    return pd.DataFrame(dict(id=[f"p{i}" for i in range(n)], tier=tiers or [1] * n, completion=[""] * n,
-                             n_tokens=[1] * n, correct=correct, reason=["correct" if c else "wrong" for c in correct]))
+    return pd.DataFrame(dict(id=[f"p{i}" for i in range(n)], tier=tiers or [1] * n,
+                             subject=subjects or ["s"] * n, completion=[""] * n, n_tokens=[1] * n,
+                             correct=correct, reason=["correct" if c else "wrong" for c in correct],
+                             n_samples=n_samples, n_samples_correct=n_correct or [0] * n))
 
 
-def test_summarize_per_tier_and_reasons():
+def test_pass_at_k_matches_the_combinatorial_formula():
+    assert evaluate.pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    assert evaluate.pass_at_k(4, 1, 2) == pytest.approx(0.5)  # 1 - C(3,2)/C(4,2)
+    assert evaluate.pass_at_k(8, 0, 8) == 0.0 and evaluate.pass_at_k(8, 1, 8) == 1.0
+    for n, c, k in [(10, 3, 4), (64, 5, 8), (200, 17, 32)]:
+        assert evaluate.pass_at_k(n, c, k) == pytest.approx(1 - math.comb(n - c, k) / math.comb(n, k))
+    with pytest.raises(ValueError, match="pass@9 needs 1 <= k <= n"):
+        evaluate.pass_at_k(8, 2, 9)
+
+
+def test_summarize_per_tier_subject_and_pass_k():
     s = evaluate.summarize(predictions([True, False, True, True], [1, 1, 2, 2]))
     assert s["accuracy"] == 0.75 and s["per_tier"] == {1: {"accuracy": 0.5, "n": 2}, 2: {"accuracy": 1.0, "n": 2}}
-    assert s["reasons"] == {"correct": 3, "wrong": 1}
+    assert s["reasons"] == {"correct": 3, "wrong": 1} and s["per_subject"] == {"s": {"accuracy": 0.75, "n": 4}}
+    sampled = predictions([True, False, False, True], [1, 1, 2, 2], n_samples=4, n_correct=[4, 0, 1, 2],
+                          subjects=["a", "a", "b", "b"])
+    s = evaluate.summarize(sampled)
+    assert s["sampled_accuracy"] == pytest.approx((1 + 0 + 0.25 + 0.5) / 4)
+    assert set(s) >= {"pass@1", "pass@2", "pass@4"}  # powers of two up to n, and n
+    assert s["pass@4"] == pytest.approx(3 / 4) and s["pass@1"] == pytest.approx(s["sampled_accuracy"])
+    assert s["per_subject"]["b"]["pass@2"] == pytest.approx((0.5 + (1 - 1 / 6)) / 2)
+    assert evaluate.default_pass_k(10) == [1, 2, 4, 8, 10] and evaluate.default_pass_k(0) == []
 
 
-def test_paired_delta_interval():
-    base = predictions([False] * 50 + [True] * 50)
-    run = predictions([True] * 60 + [False] * 40)  # +10 new right, 0 lost... paired diffs
-    delta, lo, hi = report.paired_delta(run, base)
-    diff = run["correct"].astype(float) - base["correct"].astype(float)
-    half = 1.959964 * diff.std(ddof=1) / np.sqrt(100)
-    assert delta == pytest.approx(0.10) and lo == pytest.approx(0.10 - half) and hi == pytest.approx(0.10 + half)
+def test_bootstrap_is_seeded_and_resamples_seeds_and_problems():
+    rng = np.random.default_rng(1)
+    same = np.tile(rng.random(200) < 0.5, (3, 1)).astype(float)
+    mean, lo, hi = report.bootstrap(same)
+    assert (mean, lo, hi) == report.bootstrap(same)  # reproducible
+    assert lo < mean < hi and hi - lo == pytest.approx(2 * 1.96 * 0.5 / np.sqrt(200), rel=0.25)
+    # seeds that disagree widen the interval beyond the problem sampling alone
+    spread = same.copy()
+    spread[0, :] = 1.0
+    spread[2, :] = 0.0
+    _, slo, shi = report.bootstrap(spread)
+    assert shi - slo > 1.5 * (hi - lo)
+    assert np.isnan(report.bootstrap(np.ones((2, 1)))[1])
 
 
 def test_paired_delta_pools_seeds_per_problem():
     base = predictions([False, False])
-    runs = pd.concat([predictions([True, False]), predictions([True, True])])
-    delta, _, _ = report.paired_delta(runs, base)
-    assert delta == pytest.approx(0.75)
+    delta, lo, hi = report.paired_delta([predictions([True, False]), predictions([True, True])], base)
+    assert delta == pytest.approx(0.75) and lo <= delta <= hi
+    with pytest.raises(ValueError, match="evaluated on different problems"):
+        report.paired_delta([predictions([True, False, True])], base)
 
 
-def test_summary_table_markdown_and_plots(tmp_path):
-    base = {"test": predictions([True, False] * 10, [1, 2] * 10)}
-    runs = [dict(eval_set="test", subset=s, strategy=s, seed=seed, predictions=predictions(c, [1, 2] * 10),
-                 train_info=dict(learnable_pct=lp, steps=5, wall_seconds=3.0))
-            for s, seed, c, lp in [("easy", 0, [True] * 20, 40.0), ("easy", 1, [True, True] * 10, 50.0),
-                                   ("hard", 0, [False] * 20, 10.0)]]
-    table = report.summary_table(runs, base)
+def test_linear_fit():
+    fit = report.linear_fit([0, 1, 2, 3], [1, 3, 5, 7])
+    assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1) and fit["r2"] == pytest.approx(1)
+    assert np.isnan(report.linear_fit([1, 1, 1], [0, 1, 2])["r2"])
+
+
+def runs_for_report():
+    """Three runs of two subsets on one eval set, with a checkpoint at step 5 of 10."""
+    base = {"test": predictions([True, False] * 10, [1, 2] * 10, n_samples=4, n_correct=[2, 0] * 10)}
+    points = []
+    for subset, strategy, seed, mid, final, lp in [("all", "all", 0, [True] * 10 + [False] * 10, [True] * 16 + [False] * 4, 40.0),
+                                                   ("all", "all", 1, [True] * 12 + [False] * 8, [True] * 18 + [False] * 2, 50.0),
+                                                   ("hard", "hard", 0, [True] * 17 + [False] * 3, [True] * 18 + [False] * 2, 10.0)]:
+        for step, correct in [(5, mid), (None, final)]:
+            points.append(dict(eval_set="test", subset=subset, strategy=strategy, seed=seed, step=step,
+                               predictions=predictions(correct, [1, 2] * 10, n_samples=4, n_correct=[3, 1] * 10)))
+    info = {(p["subset"], p["seed"]): dict(learnable_pct=lp, steps=10, wall_seconds=3.0)
+            for p, lp in zip(points[1::2], [40.0, 50.0, 10.0])}
+    metrics = {key: pd.DataFrame({"step": [1, 2], "reward": [0.1, 0.3], "reward_std": [0.2, 0.3],
+                                  "frac_reward_zero_std": [0.5, 0.4], "completions/mean_length": [5, 6]})
+               for key in info}
+    return base, points, info, metrics
+
+
+def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
+    base, points, info, metrics = runs_for_report()
+    rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
+    out = {name: tmp_path / f"{name}.{'png' if name in report.PLOTS else 'csv'}" for name in report.PLOTS
+           + ["csv", "tiers_csv", "curves_csv", "steps_csv"]}
+    out["markdown"] = tmp_path / "summary.md"
+    settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train")
+    text = report.make_report(base, points, info, metrics, rates, settings, out)
+    table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows
-    pooled = table[(table["subset"] == "easy") & table["seed"].str.startswith("all")].iloc[0]
-    assert pooled["accuracy"] == 1.0 and pooled["delta"] == pytest.approx(0.5)
-    md = report.markdown(table)
-    assert "| test | hard | hard | 0 | 0.0 | 50.0 | -50.0" in md
-    rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1]})
-    report.plot_pass_rates(rates, 8, tmp_path / "a.png")
-    per_tier = pd.concat([base["test"].assign(model="base")] + [r["predictions"].assign(model=r["subset"]) for r in runs])
-    report.plot_tier_accuracy(per_tier, tmp_path / "b.png")
-    report.plot_learnable_vs_gain(table, tmp_path / "c.png")
-    for name in "abc":
-        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    pooled = table[(table["subset"] == "all") & table["seed"].str.startswith("all")].iloc[0]
+    assert pooled["accuracy"] == pytest.approx(0.85) and pooled["delta"] == pytest.approx(0.35)
+    assert pooled["accuracy_lo"] < 0.85 < pooled["accuracy_hi"]
+    assert pooled["pass@4"] == pytest.approx((1.0 + 1.0) / 2) and pooled["base_pass@4"] == pytest.approx(0.5)
+    assert "| test | hard | hard | 0 | 90.0 [" in text
+    assert f"R² = {report.linear_fit([40, 50, 10], [30, 40, 40])['r2']:.2f}, 3 points" in text
+    # the full run ends at 85% [lo, hi]; hard (90% at step 10, 85% at step 5) enters it at step 5
+    steps = pd.read_csv(out["steps_csv"]).set_index("subset")
+    assert steps.loc["hard", "status"] == "reached" and steps.loc["hard", "step"] == 5
+    assert steps.loc["hard", "fraction"] == pytest.approx(0.5) and steps.loc["all", "status"] == "full run"
+    curves = pd.read_csv(out["curves_csv"])
+    assert sorted(curves[curves["subset"] == "hard"]["step"]) == [0, 5, 10]
+    tiers = pd.read_csv(out["tiers_csv"])
+    assert set(tiers["model"]) == {"base", "all", "hard"} and set(tiers["tier"]) == {1, 2}
+    for name in report.PLOTS:
+        assert out[name].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_steps_to_match_not_reached_and_absent():
+    curves = pd.DataFrame(dict(eval_set="t", subset=["all", "all", "easy", "easy"], strategy=["all", "all", "easy", "easy"],
+                               step=[0, 10, 0, 10], accuracy=[0.2, 0.6, 0.2, 0.3], accuracy_lo=[0.1, 0.5, 0.1, 0.2],
+                               accuracy_hi=[0.3, 0.7, 0.3, 0.4]))
+    steps = report.steps_to_match(curves, "all").set_index("subset")
+    assert steps.loc["easy", "status"] == "not reached" and np.isnan(steps.loc["easy", "fraction"])
+    assert report.steps_to_match(curves, None).empty
+    table = report.summary_table([dict(eval_set="t", subset="easy", strategy="easy", seed=0,
+                                       predictions=predictions([True, False]),
+                                       train_info=dict(learnable_pct=5.0, steps=10, wall_seconds=1.0))],
+                                 {"t": predictions([False, False])}, n_boot=200)
+    text = report.markdown(table, report.linear_fit([1], [1]), report.steps_to_match(curves, None), full_subset=None)
+    assert "not computed: no subset has strategy `all`" in text and "no fit (1 points" in text
 
 
 def test_unanswered_counts_empty_and_unparsable_not_wrong():

@@ -23,10 +23,12 @@ def test_whole_dag_produces_every_artifact(finished_run):
     exp = workdir / "results" / "test"
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == {"easy", "hard"}
-    assert {"accuracy", "base_accuracy", "delta", "delta_lo", "delta_hi", "no_answer", "learnable_pct", "steps",
+    assert {"accuracy", "accuracy_lo", "accuracy_hi", "base_accuracy", "delta", "delta_lo", "delta_hi", "no_answer",
+            "sampled_accuracy", "pass@1", "pass@2", "base_pass@2", "learnable_pct", "steps",
             "wall_seconds"} <= set(summary.columns)
-    assert (summary["steps"] == 2).all()
-    for png in ["pass_rates", "tier_accuracy", "learnable_vs_gain"]:
+    assert (summary["steps"] == 2).all() and summary["pass@2"].between(0, 1).all()
+    assert (summary["pass@2"] >= summary["pass@1"]).all()  # pass@k cannot fall as k grows
+    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "training_curves"]:
         assert (exp / "report" / f"{png}.png").stat().st_size > 1000
     assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
     rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
@@ -34,7 +36,9 @@ def test_whole_dag_produces_every_artifact(finished_run):
     easy = pd.read_parquet(exp / "subsets" / "easy.parquet")
     assert len(easy) == 4 and easy["pass_rate"].min() >= rates["pass_rate"].median()
     base = json.loads((exp / "eval" / "test" / "base" / "summary.json").read_text())
-    assert base["n"] == 8 and set(base["per_tier"]) == {"1", "4"}
+    assert base["n"] == 8 and set(base["per_tier"]) == {"1", "4"} and set(base["per_subject"]) == {"arithmetic"}
+    samples = pd.read_parquet(exp / "eval" / "test" / "base" / "samples.parquet")
+    assert len(samples) == 8 * 2 and base["sampled_accuracy"] == pytest.approx(samples["correct"].mean())
     assert (exp / "train" / "hard" / "seed0" / "adapter" / "adapter_model.safetensors").exists()
     assert (exp / "logs" / "train" / "hard-seed0.log").read_text().strip()
 
@@ -137,4 +141,5 @@ def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
-    assert "pass_rates.png" in html and "learnable_vs_gain.png" in html
+    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "training_curves"]:
+        assert f"{png}.png" in html

@@ -1,26 +1,77 @@
-"""Evaluate: greedy accuracy of a model (base or base+adapter) on a held-out set."""
+"""Evaluate a model (base or base+adapter) on a held-out set: greedy accuracy, and
+optionally sampled accuracy and unbiased pass@k from n samples per problem."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 
 from . import tasks
 
-PREDICTION_COLUMNS = ["id", "tier", "completion", "n_tokens", "correct", "reason"]
+PREDICTION_COLUMNS = ["id", "tier", "subject", "completion", "n_tokens", "correct", "reason",
+                      "n_samples", "n_samples_correct"]
+SAMPLE_COLUMNS = ["id", "sample", "completion", "n_tokens", "correct", "reason"]
 
 
-def predict(generator, rows: pd.DataFrame, prompt: dict, max_new_tokens: int, desc: str) -> pd.DataFrame:
-    """Per-problem table: one greedy answer per problem, scored."""
-    answers = tasks.answer_problems(generator, rows, prompt, n=1, temperature=0.0, top_p=1.0,
-                                    max_new_tokens=max_new_tokens, seed=0, desc=desc)
-    return answers.merge(rows[["id", "tier"]], on="id")[PREDICTION_COLUMNS]
+def predict(generator, rows: pd.DataFrame, prompt: dict, settings: dict, desc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-problem table, per-sample table).
+
+    The per-problem table holds one greedy answer per problem, scored, plus how many of
+    `settings["samples"]` sampled answers were correct; the per-sample table keeps every
+    sampled completion for audit (empty when `samples` is 0, the cheap default).
+    """
+    greedy = tasks.answer_problems(generator, rows, prompt, n=1, temperature=0.0, top_p=1.0,
+                                   max_new_tokens=settings["max_new_tokens"], seed=0, desc=f"{desc} greedy")
+    n = settings.get("samples", 0)
+    if n:
+        samples = tasks.answer_problems(generator, rows, prompt, n=n, temperature=settings["temperature"],
+                                        top_p=settings["top_p"], max_new_tokens=settings["max_new_tokens"],
+                                        seed=settings["seed"], desc=f"{desc} samples")
+        counts = samples.groupby("id")["correct"].sum()
+    else:
+        samples = pd.DataFrame(columns=SAMPLE_COLUMNS).astype({"sample": int, "n_tokens": int, "correct": bool})
+        counts = pd.Series(dtype=int)
+    table = greedy.merge(rows[["id", "tier", "subject"]], on="id")
+    table["n_samples"] = n
+    table["n_samples_correct"] = table["id"].map(counts).fillna(0).astype(int)
+    return table[PREDICTION_COLUMNS], samples[SAMPLE_COLUMNS]
 
 
-def summarize(predictions: pd.DataFrame) -> dict:
-    """Accuracy overall and per tier, and how wrong answers failed (reason codes)."""
-    per_tier = predictions.groupby("tier")["correct"].agg(["mean", "size"])
-    return dict(
-        n=len(predictions), accuracy=float(predictions["correct"].mean()),
-        per_tier={int(t): dict(accuracy=float(r["mean"]), n=int(r["size"])) for t, r in per_tier.iterrows()},
-        reasons={str(k): int(v) for k, v in predictions["reason"].value_counts().sort_index().items()},
-    )
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k) (Chen et
+    al. 2021), as a running product so that large n does not overflow."""
+    if not 1 <= k <= n:
+        raise ValueError(f"pass@{k} needs 1 <= k <= n samples (n = {n})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def _scores(predictions: pd.DataFrame, pass_k: list[int]) -> dict:
+    """Greedy accuracy, and with samples the sampled accuracy and mean pass@k."""
+    out = dict(accuracy=float(predictions["correct"].mean()), n=len(predictions))
+    n = int(predictions["n_samples"].iloc[0]) if len(predictions) else 0
+    if n:
+        out["sampled_accuracy"] = float((predictions["n_samples_correct"] / n).mean())
+        for k in pass_k:
+            out[f"pass@{k}"] = float(np.mean([pass_at_k(n, int(c), k) for c in predictions["n_samples_correct"]]))
+    return out
+
+
+def default_pass_k(n: int) -> list[int]:
+    """pass@k written to summary.json: powers of two up to n, and n (the report computes
+    the configured `evaluate.pass_k` from the per-problem counts, without re-evaluating)."""
+    return sorted({2**i for i in range(n.bit_length()) if 2**i <= n} | ({n} if n else set()))
+
+
+def summarize(predictions: pd.DataFrame, pass_k: list[int] | None = None) -> dict:
+    """Scores overall, per tier and per subject, and how wrong greedy answers failed."""
+    if pass_k is None:
+        pass_k = default_pass_k(int(predictions["n_samples"].iloc[0]) if len(predictions) else 0)
+    summary = _scores(predictions, pass_k)
+    summary["per_tier"] = {int(t): _scores(g, pass_k) for t, g in predictions.groupby("tier")}
+    summary["per_subject"] = {str(s): _scores(g, pass_k) for s, g in predictions.groupby("subject")}
+    summary["reasons"] = {str(k): int(v) for k, v in predictions["reason"].value_counts().sort_index().items()}
+    return summary

@@ -402,3 +402,24 @@ def metrics_table(log_history: list[dict]) -> pd.DataFrame:
 def learnable_pct(metrics: pd.DataFrame) -> float:
     """Share of groups with differing rewards (the only ones GRPO learns from), in %."""
     return round(100.0 * (1.0 - float(metrics["frac_reward_zero_std"].mean())), 2)
+
+
+def export_step_adapters(out_dir: str | Path, steps: list[int]) -> None:
+    """Copy the adapter of each listed checkpoint to out_dir/steps/<step>/adapter, for the
+    accuracy-vs-steps evaluation. Each is assembled in a temp folder and renamed, so an
+    interrupted export never leaves a folder that looks complete."""
+    out_dir = Path(out_dir)
+    for step in steps:
+        source = out_dir / "checkpoints" / f"checkpoint-{step}"
+        files = sorted(source.glob("adapter_*"))
+        if not (source / "adapter_config.json").exists():
+            raise FileNotFoundError(f"{source}: no adapter saved at step {step} (evaluate.every_steps must "
+                                    f"be a multiple of train.save_steps; delete the run folder and rerun)")
+        dest = out_dir / "steps" / str(step) / "adapter"
+        tmp = dest.with_name("adapter.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for file in files:
+            shutil.copy2(file, tmp / file.name)
+        shutil.rmtree(dest, ignore_errors=True)
+        tmp.rename(dest)

@@ -1,4 +1,5 @@
-"""Greedy evaluation of the base model or one adapter on one eval set (rules evaluate_*).
+"""Evaluate the base model, an adapter or a checkpoint's adapter on one eval set (rules
+evaluate_*): greedy answers, plus sampled answers and pass@k when configured.
 
 Under the `__main__` guard for the vLLM backend (see probe.py)."""
 import torch
@@ -16,9 +17,11 @@ if __name__ == "__main__":
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
         generator = make_generator(snakemake.params.backend, snakemake.params.model, adapter)
-        predictions = evaluate.predict(generator, rows, snakemake.params.prompt,
-                                       snakemake.params.evaluate["max_new_tokens"], desc=snakemake.rule)
+        settings = snakemake.params.evaluate
+        predictions, samples = evaluate.predict(generator, rows, snakemake.params.prompt, settings,
+                                                desc=snakemake.rule)
         write_table(predictions, snakemake.output.predictions)
+        write_table(samples, snakemake.output.samples)
         summary = evaluate.summarize(predictions)
         write_json(summary, snakemake.output.summary)
         print(summary)

@@ -1,27 +1,20 @@
-"""Summary table and plots across strategies and seeds (rule report)."""
+"""Summary tables and plots across strategies, seeds and checkpoints (rule report)."""
 import json
 
 import pandas as pd
 
 from grpo_difficulty import report
-from grpo_difficulty.files import log_to, read_table, write_table, write_text
+from grpo_difficulty.files import log_to, read_table
 
 with log_to(snakemake.log[0]):
-    out = snakemake.output
-    eval_sets = snakemake.params.eval_sets
-    base = {e: read_table(p) for e, p in zip(eval_sets, snakemake.input.base)}
-    runs, n_runs = [], len(snakemake.params.runs)
-    for i, eval_set in enumerate(eval_sets):
-        for j, run in enumerate(snakemake.params.runs):
-            runs.append(dict(run, eval_set=eval_set,
-                             predictions=read_table(snakemake.input.runs[i * n_runs + j]),
-                             train_info=json.loads(open(snakemake.input.train_info[j]).read())))
-    table = report.summary_table(runs, base)
-    write_table(table, out.csv)
-    write_text(report.markdown(table), out.markdown)
-    report.plot_pass_rates(read_table(snakemake.input.pass_rates), snakemake.params.k, out.pass_rates)
-    per_tier = pd.concat([base[eval_sets[0]].assign(model="base")]
-                         + [r["predictions"].assign(model=r["subset"]) for r in runs if r["eval_set"] == eval_sets[0]])
-    report.plot_tier_accuracy(per_tier, out.tiers)
-    report.plot_learnable_vs_gain(table, out.learnable)
-    print(report.markdown(table))
+    params = snakemake.params
+    base = {e: read_table(p) for e, p in zip(params.eval_sets, snakemake.input.base)}
+    points = [dict(p, predictions=read_table(p["path"])) for p in params.points]
+    keys = [(r["subset"], r["seed"]) for r in params.runs]
+    train_info = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info)}
+    metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics)}
+    settings = dict(k=params.k, pass_k=params.pass_k, bootstrap=params.bootstrap, full_subset=params.full_subset,
+                    every_steps=params.every_steps, train_set=params.train_set)
+    text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.pass_rates),
+                              settings, dict(snakemake.output.items()))
+    print(text)
