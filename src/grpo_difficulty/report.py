@@ -237,9 +237,10 @@ def markdown(table: pd.DataFrame, fit: dict | None = None, steps: pd.DataFrame |
         cells += [_pct(r["no_answer"]), f"{r['learnable_pct']:.1f}", f"{r['steps']:.0f}", f"{r['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     if fit is not None:
-        lines += ["", "**Learnable % vs accuracy change** (one point per run and eval set): "
+        r2 = "n/a (no spread in the change)" if pd.isna(fit["r2"]) else f"{fit['r2']:.2f}"
+        lines += ["", f"**Learnable % vs accuracy change** (one point per run, eval set {table['eval_set'].iloc[0]}): "
                   + (f"Δ points = {fit['slope']:.3f} × learnable % {fit['intercept']:+.2f}, "
-                     f"R² = {fit['r2']:.2f}, {fit['n']} points"
+                     f"R² = {r2}, {fit['n']} points"
                      if not pd.isna(fit["slope"]) else f"no fit ({fit['n']} points; needs ≥ 3 with different learnable %)")]
     if steps is not None:
         lines += ["", "**Steps to match the full-data run**"]
@@ -348,7 +349,7 @@ def plot_learnable_vs_gain(table: pd.DataFrame, fit: dict, path: str) -> None:
         xs = np.linspace(runs["learnable_pct"].min(), runs["learnable_pct"].max(), 10)
         ax.plot(xs, fit["slope"] * xs + fit["intercept"], "k--", lw=1,
                 label=f"fit: {fit['slope']:.2f}·x {fit['intercept']:+.1f}")
-        title += f" (R² = {fit['r2']:.2f}, {fit['n']} points)"
+        title += f" (R² = {'n/a' if pd.isna(fit['r2']) else format(fit['r2'], '.2f')}, {fit['n']} points)"
     else:
         title += f" ({fit['n']} points, no fit)"
     ax.axhline(0, color="grey", lw=0.5)
