@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
-from grpo_difficulty.files import model_key, stable_hash  # torch-free: parsing stays fast
+from grpo_difficulty.files import checkpoint_of_step, model_key, stable_hash  # torch-free: parsing stays fast
 from grpo_difficulty import tasks  # torch-free too (math-verify is imported only to score)
 
 validate(config, "../config/schema.yaml", set_default=True)
@@ -13,6 +13,19 @@ validate(config, "../config/schema.yaml", set_default=True)
 
 def config_error(key, message):
     raise ValueError(f"config error at {key}: {message}")
+
+
+def eval_steps():
+    """Intermediate checkpoints evaluated for accuracy-vs-steps curves (the final step is
+    the run's own adapter): every `evaluate.every_steps` steps, none when unset."""
+    every = config["evaluate"]["every_steps"]
+    return list(range(every, sum(level_steps()), every)) if every else []
+
+
+def level_steps():
+    """Optimizer steps of each training level: the curriculum's, or [train.steps]."""
+    train = config["train"]
+    return [level["steps"] for level in train["curriculum"]] if train.get("curriculum") else [train["steps"]]
 
 
 def check_config():
@@ -62,10 +75,13 @@ def check_config():
     for k in evaluation["pass_k"]:
         if k > evaluation["samples"]:
             config_error("evaluate.pass_k", f"pass@{k} needs evaluate.samples >= {k} (samples = {evaluation['samples']})")
-    every = evaluation["every_steps"]
-    if every is not None and every % config["train"]["save_steps"]:
-        # step adapters are exported from the trainer's checkpoints
-        config_error("evaluate.every_steps", f"{every} is not a multiple of train.save_steps={config['train']['save_steps']}")
+    save = config["train"]["save_steps"]
+    for step in eval_steps():  # step adapters are copied from the trainer's checkpoints
+        level, local = checkpoint_of_step(step, level_steps())
+        if local % save and local != level_steps()[level]:
+            where = f" (step {local} of curriculum level {level})" if config["train"].get("curriculum") else ""
+            config_error("evaluate.every_steps", f"{config['evaluate']['every_steps']}: step {step}{where} is not a "
+                         f"multiple of train.save_steps={save}, so no checkpoint is saved there")
     model = config["model"]
     if model.startswith("path:") and not Path(model[5:]).is_dir():
         config_error("model", f"model folder not found: {model[5:]}")
@@ -196,13 +212,6 @@ def eval_settings():
     if evaluation["samples"]:
         keys += ["temperature", "top_p", "seed"]
     return {k: evaluation[k] for k in keys}
-
-
-def eval_steps():
-    """Intermediate checkpoints evaluated for accuracy-vs-steps curves (the final step is
-    the run's own adapter): every `evaluate.every_steps` steps, none when unset."""
-    every = config["evaluate"]["every_steps"]
-    return list(range(every, config["train"]["steps"], every)) if every else []
 
 
 def step_adapter(run, step):

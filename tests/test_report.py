@@ -62,6 +62,15 @@ def test_paired_delta_pools_seeds_per_problem():
         report.paired_delta([predictions([True, False, True])], base)
 
 
+def test_checkpoint_of_step_finds_the_curriculum_level():
+    from grpo_difficulty.files import checkpoint_of_step
+
+    assert checkpoint_of_step(4, [10]) == (0, 4)
+    assert [checkpoint_of_step(s, [3, 4]) for s in (2, 3, 4, 7)] == [(0, 2), (0, 3), (1, 1), (1, 4)]
+    with pytest.raises(ValueError, match="past the end of training"):
+        checkpoint_of_step(8, [3, 4])
+
+
 def test_linear_fit():
     fit = report.linear_fit([0, 1, 2, 3], [1, 3, 5, 7])
     assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1) and fit["r2"] == pytest.approx(1)

@@ -198,3 +198,15 @@ def use_own_gpus(count: int, rule: str, lock_dir: str | Path | None = None, poll
             print(f"{rule}: fewer than {count} of GPUs {devices} are free; waiting", flush=True)
             waited = True
         time.sleep(poll_seconds)
+
+
+def checkpoint_of_step(step: int, level_steps: list[int]) -> tuple[int, int]:
+    """(curriculum level, step within that level) of a global training step; without a
+    curriculum level_steps is [train.steps] and the answer is (0, step). A step at a
+    level's end belongs to that level (its last checkpoint)."""
+    start = 0
+    for level, steps in enumerate(level_steps):
+        if step <= start + steps:
+            return level, step - start
+        start += steps
+    raise ValueError(f"step {step} is past the end of training ({start} steps)")

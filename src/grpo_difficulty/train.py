@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from . import tasks
-from .files import stable_hash, write_json, write_table
+from .files import checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 
 SUPPORTED_TRL = "1.16.0"
@@ -404,22 +404,25 @@ def learnable_pct(metrics: pd.DataFrame) -> float:
     return round(100.0 * (1.0 - float(metrics["frac_reward_zero_std"].mean())), 2)
 
 
-def export_step_adapters(out_dir: str | Path, steps: list[int]) -> None:
-    """Copy the adapter of each listed checkpoint to out_dir/steps/<step>/adapter, for the
-    accuracy-vs-steps evaluation. Each is assembled in a temp folder and renamed, so an
-    interrupted export never leaves a folder that looks complete."""
+def export_step_adapters(out_dir: str | Path, steps: list[int], cfg: dict) -> None:
+    """Copy the adapter of the checkpoint at each listed global step to
+    out_dir/steps/<step>/adapter, for the accuracy-vs-steps evaluation (with a curriculum
+    the step is found in its level's checkpoint folder). Each is assembled in a temp
+    folder and renamed, so an interrupted export never leaves a folder that looks complete."""
     out_dir = Path(out_dir)
+    curriculum = bool(cfg.get("curriculum"))
+    level_steps = [level["steps"] for level in curriculum_levels(cfg)]
     for step in steps:
-        source = out_dir / "checkpoints" / f"checkpoint-{step}"
-        files = sorted(source.glob("adapter_*"))
+        level, local = checkpoint_of_step(step, level_steps)
+        source = out_dir / "checkpoints" / (f"level{level}" if curriculum else "") / f"checkpoint-{local}"
         if not (source / "adapter_config.json").exists():
             raise FileNotFoundError(f"{source}: no adapter saved at step {step} (evaluate.every_steps must "
-                                    f"be a multiple of train.save_steps; delete the run folder and rerun)")
+                                    f"fall on train.save_steps checkpoints; delete the run folder and rerun)")
         dest = out_dir / "steps" / str(step) / "adapter"
         tmp = dest.with_name("adapter.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        for file in files:
+        for file in sorted(source.glob("adapter_*")):
             shutil.copy2(file, tmp / file.name)
         shutil.rmtree(dest, ignore_errors=True)
         tmp.rename(dest)

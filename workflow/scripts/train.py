@@ -12,5 +12,5 @@ with log_to(snakemake.log[0]):
     info = train_adapter(snakemake.params.model, read_table(snakemake.input.subset),
                          snakemake.params.prompt, snakemake.params.train,
                          int(snakemake.wildcards.seed), Path(snakemake.output.info).parent)
-    export_step_adapters(Path(snakemake.output.info).parent, snakemake.params.export_steps)
+    export_step_adapters(Path(snakemake.output.info).parent, snakemake.params.export_steps, snakemake.params.train)
     print(info)
