@@ -294,7 +294,8 @@ def plot_tier_accuracy(tiers: pd.DataFrame, path: str) -> None:
     """Grouped bars per eval set: accuracy per tier, one bar per model (base first),
     with 95% bootstrap intervals."""
     eval_sets = list(dict.fromkeys(tiers["eval_set"]))
-    fig, axes = _panels(len(eval_sets), width=max(6, 0.5 * tiers["tier"].nunique() * tiers["model"].nunique()))
+    bars = max(g["tier"].nunique() for _, g in tiers.groupby("eval_set")) * tiers["model"].nunique()
+    fig, axes = _panels(len(eval_sets), width=float(np.clip(2 + 0.2 * bars, 6, 14)))
     for ax, eval_set in zip(axes, eval_sets):
         t = tiers[tiers["eval_set"] == eval_set]
         models = ["base"] + sorted(m for m in t["model"].unique() if m != "base")
