@@ -82,6 +82,8 @@ def check_config():
             where = f" (step {local} of curriculum level {level})" if config["train"].get("curriculum") else ""
             config_error("evaluate.every_steps", f"{config['evaluate']['every_steps']}: step {step}{where} is not a "
                          f"multiple of train.save_steps={save}, so no checkpoint is saved there")
+    if config["name"] in config["compare_with"]:
+        config_error("compare_with", f"lists this experiment's own name {config['name']!r}")
     model = config["model"]
     if model.startswith("path:") and not Path(model[5:]).is_dir():
         config_error("model", f"model folder not found: {model[5:]}")
@@ -238,4 +240,5 @@ def full_data_subset():
 
 
 def all_targets():
-    return [f"{EXP}/report/summary.md"]
+    compare = [f"{EXP}/report/comparison.md"] if config["compare_with"] else []
+    return [f"{EXP}/report/summary.md", *compare]

@@ -30,6 +30,8 @@ rule report:
     params:
         eval_sets=config["eval_sets"],
         train_set=config["train_set"],
+        experiment=NAME,
+        model=config["model"],
         runs=[dict(subset=s, seed=seed, strategy=config["subsets"][s]["strategy"]) for s, seed in runs()],
         points=report_points(),
         k=config["probe"]["k"],
@@ -43,3 +45,21 @@ rule report:
         "../envs/workflow.yaml"
     script:
         "../workflow/scripts/report.py"
+
+
+rule compare:
+    # Other experiments' reports are inputs no rule here makes: run those configs first
+    # (Snakemake names a missing one).
+    input:
+        [f"{RESULTS}/{name}/report/summary.csv" for name in [NAME, *config["compare_with"]]],
+    output:
+        csv=f"{EXP}/report/comparison.csv",
+        markdown=f"{EXP}/report/comparison.md",
+    log:
+        f"{EXP}/logs/compare.log",
+    resources:
+        **config["resources"]["report"],
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../workflow/scripts/compare.py"

@@ -15,6 +15,7 @@ from workflow_helpers import snakemake, test_config, write_config
     (lambda c: c["train"].update(steps="ten"), "'ten' is not of type 'integer'"),
     (lambda c: c.update(model="path:/no/such/model"), "config error at model: model folder not found: /no/such/model"),
     (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
+    (lambda c: c.update(compare_with=["test"]), "config error at compare_with: lists this experiment's own name 'test'"),
     (lambda c: c.update(eval_sets=["train"]), "is the training set"),
     (lambda c: c["resources"]["train"].update(gpu_model="a100"), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
     (lambda c: c["datasets"].update(m={"loader": "math_hub"}), "datasets.m.split: required by loader 'math_hub'"),

@@ -101,7 +101,8 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     out = {name: tmp_path / f"{name}.{'png' if name in report.PLOTS else 'csv'}" for name in report.PLOTS
            + ["csv", "tiers_csv", "curves_csv", "steps_csv"]}
     out["markdown"] = tmp_path / "summary.md"
-    settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train")
+    settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train",
+                    experiment="exp", model="embedded")
     text = report.make_report(base, points, info, metrics, rates, settings, out)
     table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows
@@ -142,3 +143,16 @@ def test_unanswered_counts_empty_and_unparsable_not_wrong():
     preds = predictions([True, False, False, False])
     preds["reason"] = ["correct", "wrong", "empty", "unparsable"]
     assert report.unanswered(preds) == 0.5
+
+
+def test_compare_experiments_keeps_pooled_rows_of_shared_eval_sets():
+    def summary(experiment, eval_sets):
+        return pd.DataFrame([dict(experiment=experiment, eval_set=e, subset="hard", seed=seed)
+                             for e in eval_sets for seed in ["0", "1", "all (2)"]])
+
+    table = report.compare_experiments([summary("math", ["math_numeric", "math500"]),
+                                        summary("gsm8k", ["math_numeric", "gsm8k_test"])])
+    assert table[["experiment", "eval_set", "seed"]].values.tolist() == [
+        ["gsm8k", "math_numeric", "all (2)"], ["math", "math_numeric", "all (2)"]]
+    with pytest.raises(ValueError, match=r"compare_with: experiments \['math', 'gsm8k'\] share no eval set"):
+        report.compare_experiments([summary("math", ["math500"]), summary("gsm8k", ["gsm8k_test"])])

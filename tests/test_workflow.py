@@ -110,6 +110,28 @@ def test_another_experiment_shares_the_probe_cache(finished_run):
     assert plan == {"select_subset": 1, "train": 1, "evaluate_base": 1, "evaluate_adapter": 1, "report": 1}
 
 
+def test_compare_with_another_experiment(finished_run):
+    """`compare_with` puts another experiment's pooled rows beside this one's on the eval
+    sets both have; it adds one job and reruns nothing else."""
+    workdir, config = finished_run
+    other = copy.deepcopy(config)
+    other.update(name="other", subsets={"random": {"strategy": "random", "budget": 3}})
+    comparing = dict(copy.deepcopy(config), compare_with=["other"])
+    try:
+        write_config(workdir, other)
+        snakemake(workdir)
+        write_config(workdir, comparing)
+        assert planned_jobs(workdir) == {"compare": 1}
+        snakemake(workdir)
+    finally:
+        write_config(workdir, config)
+    table = pd.read_csv(workdir / "results" / "test" / "report" / "comparison.csv")
+    assert sorted(zip(table["experiment"], table["subset"])) == [("other", "random"), ("test", "easy"), ("test", "hard")]
+    assert set(table["eval_set"]) == {"test"} and table["seed"].str.startswith("all").all()
+    assert set(table["train_set"]) == {"train"}
+    assert "| test | other |" in (workdir / "results" / "test" / "report" / "comparison.md").read_text()
+
+
 def test_changing_k_generates_only_the_new_samples(finished_run):
     """K 4 → 6 generates 2 new samples per problem and rewrites no finished block;
     K 4 → 2 generates nothing and merges the first 2 samples of the cached blocks."""

@@ -141,6 +141,32 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[
     return pd.DataFrame(rows)
 
 
+def compare_experiments(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pooled-seed rows of several experiments' summary tables on the eval sets they
+    all have (matched by name), e.g. GSM8K-trained vs MATH-trained runs on numeric MATH."""
+    shared = set.intersection(*(set(t["eval_set"]) for t in tables))
+    if not shared:
+        names = [t["experiment"].iloc[0] for t in tables]
+        raise ValueError(f"compare_with: experiments {names} share no eval set (eval sets are matched by name)")
+    rows = pd.concat(tables, ignore_index=True)
+    pooled = rows["seed"].astype(str).str.startswith("all")
+    return rows[rows["eval_set"].isin(shared) & pooled].sort_values(
+        ["eval_set", "experiment", "subset"], kind="stable").reset_index(drop=True)
+
+
+def comparison_markdown(table: pd.DataFrame) -> str:
+    head = ["eval set", "experiment", "model", "train set", "subset", "seeds", "accuracy % (95% CI)", "base %",
+            "Δ vs base (95% CI)", "learnable %", "steps"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table.to_dict("records"):
+        cells = [r["eval_set"], r["experiment"], r["model"], r["train_set"], r["subset"], r["seed"],
+                 _interval(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"]), _pct(r["base_accuracy"]),
+                 _interval(r["delta"], r["delta_lo"], r["delta_hi"], "+"), f"{r['learnable_pct']:.1f}",
+                 f"{r['steps']:.0f}"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def per_run_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The summary rows of single runs (not the pooled 'all (n)' rows)."""
     return table[~table["seed"].str.startswith("all")]
@@ -388,7 +414,8 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
 
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
-    settings: k, pass_k, bootstrap, full_subset, every_steps, train_set; out: output
+    settings: k, pass_k, bootstrap, full_subset, every_steps, train_set, experiment,
+    model; out: output
     paths (csv, markdown, tiers_csv, curves_csv, steps_csv and the PNGs).
     """
     from .files import write_table, write_text
@@ -400,6 +427,9 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
         if p["step"] is None:
             p["step"] = p["train_info"]["steps"]
     table = summary_table(final, base, settings["pass_k"], n_boot)
+    table.insert(0, "experiment", settings["experiment"])  # for comparisons across experiments
+    table.insert(1, "model", settings["model"])
+    table.insert(2, "train_set", settings["train_set"])
     first = per_run_rows(table)
     first = first[first["eval_set"] == next(iter(base))]
     fit = linear_fit(first["learnable_pct"], 100 * first["delta"])

@@ -14,7 +14,8 @@ with log_to(snakemake.log[0]):
     train_info = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info)}
     metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics)}
     settings = dict(k=params.k, pass_k=params.pass_k, bootstrap=params.bootstrap, full_subset=params.full_subset,
-                    every_steps=params.every_steps, train_set=params.train_set)
+                    every_steps=params.every_steps, train_set=params.train_set,
+                    experiment=params.experiment, model=params.model)
     text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.pass_rates),
                               settings, dict(snakemake.output.items()))
     print(text)
