@@ -40,9 +40,9 @@ from workflow_helpers import snakemake, test_config, write_config
     (lambda c: c["evaluate"].update(pass_k=[8]), "config error at evaluate.pass_k: pass@8 needs evaluate.samples >= 8"),
     (lambda c: (c["train"].update(steps=6), c["evaluate"].update(every_steps=3)),
      "config error at evaluate.every_steps: 3: step 3 is not a multiple of train.save_steps=2"),
-    (lambda c: (c["train"].update(curriculum=[{"tiers": [1], "steps": 3}, {"tiers": [4], "steps": 4}]),
+    (lambda c: (c["train"].update(steps=7, curriculum=[{"tiers": [1], "steps": 3}, {"tiers": [4], "steps": 4}]),
                 c["evaluate"].update(every_steps=2)),
-     "evaluate.every_steps: 2: step 6 (step 3 of curriculum level 1) is not a multiple of train.save_steps=2"),
+     "evaluate.every_steps: 2: step 4 (step 1 of curriculum level 1) is not a multiple of train.save_steps=2"),
 ])
 def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
     config = test_config(tiny_model)
