@@ -14,10 +14,12 @@ Record results in docs/performance.md.
 """
 
 import argparse
+import dataclasses
 
 from probe_throughput import PROMPT, SAMPLING, timed  # same prompts and settings as the HF benchmark
 
 from grpo_difficulty import probe, tasks
+from grpo_difficulty.config import BackendConfig
 from grpo_difficulty.generation import make_generator
 
 def main():
@@ -33,23 +35,24 @@ def main():
     rows = tasks.arithmetic_rows(list(range(1, 9)), {"bench": args.problems // 8}, "bench", 99)
     prompts = [tasks.render_prompt(q, PROMPT) for q in rows["question"]]
     gen, t_start = timed(lambda: make_generator(
-        {"name": "vllm", "max_model_len": 1024, "cpu_kvcache_space_gb": args.kvcache_gb}, args.model))
+        BackendConfig(name="vllm", max_model_len=1024, cpu_kvcache_space_gb=args.kvcache_gb), args.model))
     gen.generate(prompts[:2], 1, 0.0, 1.0, 2, 0, stop=["\n"])  # warm-up outside the timings
 
     def blocks():
-        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, 0, b, args.block_size)
+        sampling = dataclasses.replace(SAMPLING, block_size=args.block_size)
+        return [probe.probe_block(gen, rows, PROMPT, sampling, 0, b)
                 for b in range(args.k // args.block_size)]
 
     def bare():
-        params = SamplingParams(n=args.k, temperature=SAMPLING["temperature"], top_p=SAMPLING["top_p"],
-                                max_tokens=SAMPLING["max_new_tokens"], seed=SAMPLING["seed"], stop=["\n"])
+        params = SamplingParams(n=args.k, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p,
+                                max_tokens=SAMPLING.max_new_tokens, seed=SAMPLING.seed, stop=["\n"])
         out = gen.llm.generate(prompts, params, use_tqdm=False)
         return sum(len(o.token_ids) for r in out for o in r.outputs)
 
     ours, t_ours = timed(blocks)
     ours_tokens = sum(int(b["n_tokens"].sum()) for b in ours)
     bare_tokens, t_bare = timed(bare)
-    greedy, t_greedy = timed(lambda: probe.probe_greedy(gen, rows, PROMPT, SAMPLING["max_new_tokens"]))
+    greedy, t_greedy = timed(lambda: probe.probe_greedy(gen, rows, PROMPT, SAMPLING.max_new_tokens))
     print(f"model {args.model}, {len(rows)} problems, K={args.k} in blocks of {args.block_size}, vLLM backend")
     print(f"engine start      : {t_start:.1f} s")
     print(f"probe blocks      : {ours_tokens} tokens in {t_ours:.1f} s = {ours_tokens / t_ours:.1f} tok/s")

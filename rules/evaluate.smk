@@ -13,22 +13,20 @@ wildcard_constraints:
 rule evaluate_base:
     input:
         data=lambda wc: data_path(wc.eval_set),
-        train_data=data_path(config["train_set"]),
+        train_data=data_path(CFG.train_set),
         model=model_input(),
     output:
-        predictions=f"{EXP}/eval/{{eval_set}}/base/predictions.parquet",
-        samples=f"{EXP}/eval/{{eval_set}}/base/samples.parquet",
-        summary=f"{EXP}/eval/{{eval_set}}/base/summary.json",
+        **PATHS.evaluation_outputs("base"),
     log:
-        f"{EXP}/logs/eval/{{eval_set}}-base.log",
+        PATHS.log("eval/{eval_set}-base"),
     params:
-        model=model_ref(),
-        prompt=config["prompt"],
-        backend=config["backend"],
-        evaluate=eval_settings(),
-    threads: config["resources"]["evaluate"]["cpus_per_task"]
+        model=model_param,
+        prompt=as_dict(CFG.prompt),
+        generation=generation_fields(CFG),
+        evaluate=eval_fields(CFG),
+    threads: CFG.resources.evaluate.cpus_per_task
     resources:
-        **config["resources"]["evaluate"],
+        **resources("evaluate"),
     conda:
         GENERATION_ENV
     script:
@@ -38,15 +36,13 @@ rule evaluate_base:
 use rule evaluate_base as evaluate_adapter with:
     input:
         data=lambda wc: data_path(wc.eval_set),
-        train_data=data_path(config["train_set"]),
+        train_data=data_path(CFG.train_set),
         model=model_input(),
-        adapter=f"{EXP}/train/{{subset}}/seed{{seed}}/adapter/adapter_config.json",
+        adapter=RUN.adapter,
     output:
-        predictions=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/predictions.parquet",
-        samples=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/samples.parquet",
-        summary=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/summary.json",
+        **PATHS.evaluation_outputs(PATHS.run_name("{subset}", "{seed}")),
     log:
-        f"{EXP}/logs/eval/{{eval_set}}-{{subset}}-seed{{seed}}.log",
+        PATHS.log("eval/{eval_set}-{subset}-seed{seed}"),
     # On a cluster, `--group-components evaluate_adapter=N` submits N adapter evaluations
     # as one job (docs/cluster.md); without it each is still its own submission. The base
     # evaluation stays outside the group so that it need not wait for any training.
@@ -57,15 +53,13 @@ use rule evaluate_base as evaluate_adapter with:
 use rule evaluate_base as evaluate_step with:
     input:
         data=lambda wc: data_path(wc.eval_set),
-        train_data=data_path(config["train_set"]),
+        train_data=data_path(CFG.train_set),
         model=model_input(),
-        adapter=f"{EXP}/train/{{subset}}/seed{{seed}}/steps/{{step}}/adapter/adapter_config.json",
+        adapter=RUN.step_adapter("{step}"),
     output:
-        predictions=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/step{{step}}/predictions.parquet",
-        samples=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/step{{step}}/samples.parquet",
-        summary=f"{EXP}/eval/{{eval_set}}/{{subset}}/seed{{seed}}/step{{step}}/summary.json",
+        **PATHS.evaluation_outputs(PATHS.run_name("{subset}", "{seed}", "{step}")),
     log:
-        f"{EXP}/logs/eval/{{eval_set}}-{{subset}}-seed{{seed}}-step{{step}}.log",
+        PATHS.log("eval/{eval_set}-{subset}-seed{seed}-step{step}"),
     # the same group as the final adapters: many small jobs per run, one submission per N
     group:
         "evaluate_adapter"

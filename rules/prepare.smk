@@ -4,15 +4,15 @@
 checkpoint prepare_data:
     # a checkpoint: probe shard counts of hub/file datasets are known once they are loaded
     input:
-        lambda wc: tasks.input_files(config["datasets"][wc.dataset]),
+        lambda wc: tasks.input_files(CFG.datasets[wc.dataset]),
     output:
-        f"{RESULTS}/data/{{dataset}}/{{key}}.parquet",
+        PATHS.data("{dataset}", "{key}"),
     log:
-        f"{RESULTS}/logs/data/{{dataset}}-{{key}}.log",
+        PATHS.data_log("{dataset}", "{key}"),
     params:
-        spec=lambda wc: config["datasets"][wc.dataset],
+        spec=lambda wc: CFG.datasets[wc.dataset],
     resources:
-        **config["resources"]["prepare"],
+        **resources("prepare"),
     conda:
         "../envs/workflow.yaml"
     script:
@@ -21,11 +21,11 @@ checkpoint prepare_data:
 
 rule prepare_model:
     output:
-        f"{RESULTS}/models/{MODEL_KEY}/config.json",
+        f"{PATHS.model_dir}/config.json",
     log:
-        f"{RESULTS}/logs/models/{MODEL_KEY}.log",
+        f"{PATHS.results}/logs/models/{PATHS.model}.log",
     resources:
-        **config["resources"]["prepare"],
+        **resources("prepare"),
     conda:
         "../envs/workflow.yaml"
     script:

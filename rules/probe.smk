@@ -8,54 +8,42 @@ wildcard_constraints:
 
 rule probe_block:
     input:
-        data=data_path(config["train_set"]),
+        data=data_path(CFG.train_set),
         model=model_input(),
     output:
-        f"{PROBE_DIR}/s{{shard}}_b{{block}}.parquet",
+        PATHS.probe_block("{shard}", "{block}"),
     log:
-        f"{PROBE_DIR}/logs/s{{shard}}_b{{block}}.log",
+        f"{PATHS.probe_dir}/logs/s{{shard}}_b{{block}}.log",
     params:
-        model=model_ref(),
-        settings=probe_settings(),
-    threads: config["resources"]["probe"]["cpus_per_task"]
+        model=model_param,
+        settings=probe_fields(CFG),
+    threads: CFG.resources.probe.cpus_per_task
     resources:
-        **config["resources"]["probe"],
+        **resources("probe"),
     conda:
         GENERATION_ENV
     script:
         "../workflow/scripts/probe.py"
 
 
-rule probe_greedy:
-    input:
-        data=data_path(config["train_set"]),
-        model=model_input(),
+# the same job for the greedy answers of a shard (the script tells them apart by rule name)
+use rule probe_block as probe_greedy with:
     output:
-        f"{PROBE_DIR}/s{{shard}}_greedy.parquet",
+        PATHS.probe_greedy("{shard}"),
     log:
-        f"{PROBE_DIR}/logs/s{{shard}}_greedy.log",
-    params:
-        model=model_ref(),
-        settings=probe_settings(),
-    threads: config["resources"]["probe"]["cpus_per_task"]
-    resources:
-        **config["resources"]["probe"],
-    conda:
-        GENERATION_ENV
-    script:
-        "../workflow/scripts/probe.py"
+        f"{PATHS.probe_dir}/logs/s{{shard}}_greedy.log",
 
 
 rule probe_merge:
     input:
         unpack(probe_blocks),
-        data=data_path(config["train_set"]),
+        data=data_path(CFG.train_set),
     output:
-        f"{PROBE_DIR}/pass_rates_k{{k}}.parquet",
+        PATHS.pass_rates("{k}"),
     log:
-        f"{PROBE_DIR}/logs/merge_k{{k}}.log",
+        f"{PATHS.probe_dir}/logs/merge_k{{k}}.log",
     resources:
-        **config["resources"]["report"],
+        **resources("report"),
     conda:
         "../envs/workflow.yaml"
     script:

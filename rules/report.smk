@@ -1,46 +1,33 @@
 # Report: summary table (CSV + Markdown), per-tier and accuracy-vs-steps tables, and
 # plots registered for `snakemake --report`.
 
+PLOT_CAPTIONS = dict(pass_rates=("Probe", "pass_rates"), tiers=("Evaluation", "tier_accuracy"),
+                     steps=("Evaluation", "accuracy_steps"), learnable=("Evaluation", "learnable_vs_gain"),
+                     training=("Training", "training_curves"))
+
 
 rule report:
     input:
-        pass_rates=pass_rates_path(),
-        base=expand(eval_path("{eval_set}", "base"), eval_set=config["eval_sets"]),
+        pass_rates=PATHS.pass_rates(CFG.probe.k),
+        base=[PATHS.evaluation(e, "base").predictions for e in CFG.eval_sets],
         points=[p["path"] for p in report_points()],
-        train_info=[f"{run_dir(s, seed)}/train_info.json" for s, seed in runs()],
-        metrics=[f"{run_dir(s, seed)}/metrics.csv" for s, seed in runs()],
+        train_info=[PATHS.run(s, seed).info for s, seed in CFG.runs()],
+        metrics=[PATHS.run(s, seed).metrics for s, seed in CFG.runs()],
     output:
-        csv=f"{EXP}/report/summary.csv",
-        markdown=f"{EXP}/report/summary.md",
-        tiers_csv=f"{EXP}/report/tier_accuracy.csv",
-        curves_csv=f"{EXP}/report/accuracy_steps.csv",
-        steps_csv=f"{EXP}/report/steps_to_match.csv",
-        pass_rates=report(f"{EXP}/report/pass_rates.png", caption="../report/pass_rates.rst",
-                          category="Probe"),
-        tiers=report(f"{EXP}/report/tier_accuracy.png", caption="../report/tier_accuracy.rst",
-                     category="Evaluation"),
-        steps=report(f"{EXP}/report/accuracy_steps.png", caption="../report/accuracy_steps.rst",
-                     category="Evaluation"),
-        learnable=report(f"{EXP}/report/learnable_vs_gain.png", caption="../report/learnable_vs_gain.rst",
-                         category="Evaluation"),
-        training=report(f"{EXP}/report/training_curves.png", caption="../report/training_curves.rst",
-                        category="Training"),
+        **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
+        **{key: report(PATHS.report(file), caption=f"../report/{PLOT_CAPTIONS[key][1]}.rst",
+                       category=PLOT_CAPTIONS[key][0]) for key, file in REPORT_PLOTS.items()},
     log:
-        f"{EXP}/logs/report.log",
+        PATHS.log("report"),
     params:
-        eval_sets=config["eval_sets"],
-        train_set=config["train_set"],
-        experiment=NAME,
-        model=config["model"],
-        runs=[dict(subset=s, seed=seed, strategy=config["subsets"][s]["strategy"]) for s, seed in runs()],
+        eval_sets=CFG.eval_sets,
+        runs=[dict(subset=s, seed=seed, strategy=CFG.subsets[s].strategy) for s, seed in CFG.runs()],
         points=report_points(),
-        k=config["probe"]["k"],
-        pass_k=config["evaluate"]["pass_k"],
-        every_steps=config["evaluate"]["every_steps"],
-        bootstrap=config["evaluate"]["bootstrap"],
-        full_subset=full_data_subset(),
+        settings=dict(k=CFG.probe.k, pass_k=CFG.evaluate.pass_k, bootstrap=CFG.evaluate.bootstrap,
+                      full_subset=CFG.full_data_subset(), every_steps=CFG.evaluate.every_steps,
+                      train_set=CFG.train_set, experiment=CFG.name, model=CFG.model),
     resources:
-        **config["resources"]["report"],
+        **resources("report"),
     conda:
         "../envs/workflow.yaml"
     script:
@@ -51,14 +38,14 @@ rule compare:
     # Other experiments' reports are inputs no rule here makes: run those configs first
     # (Snakemake names a missing one).
     input:
-        [f"{RESULTS}/{name}/report/summary.csv" for name in [NAME, *config["compare_with"]]],
+        [f"{PATHS.results}/{name}/report/summary.csv" for name in [CFG.name, *CFG.compare_with]],
     output:
-        csv=f"{EXP}/report/comparison.csv",
-        markdown=f"{EXP}/report/comparison.md",
+        csv=PATHS.report("comparison.csv"),
+        markdown=PATHS.report("comparison.md"),
     log:
-        f"{EXP}/logs/compare.log",
+        PATHS.log("compare"),
     resources:
-        **config["resources"]["report"],
+        **resources("report"),
     conda:
         "../envs/workflow.yaml"
     script:

@@ -3,18 +3,18 @@
 
 rule select_subset:
     input:
-        pass_rates=pass_rates_path(),
-        data=data_path(config["train_set"]),
+        pass_rates=PATHS.pass_rates(CFG.probe.k),
+        data=data_path(CFG.train_set),
     output:
-        table=f"{EXP}/subsets/{{subset}}.parquet",
-        stats=f"{EXP}/subsets/{{subset}}.json",
+        table=PATHS.subset("{subset}", "parquet"),
+        stats=PATHS.subset("{subset}", "json"),
     log:
-        f"{EXP}/logs/select/{{subset}}.log",
+        PATHS.log("select/{subset}"),
     params:
-        spec=lambda wc: config["subsets"][wc.subset],
-        seed=config["select_seed"],
+        spec=lambda wc: as_dict(CFG.subsets[wc.subset]),
+        seed=CFG.select_seed,
     resources:
-        **config["resources"]["report"],
+        **resources("report"),
     conda:
         "../envs/workflow.yaml"
     script:

@@ -3,25 +3,24 @@
 
 rule train:
     input:
-        subset=f"{EXP}/subsets/{{subset}}.parquet",
+        subset=PATHS.subset("{subset}", "parquet"),
         model=model_input(),
     output:
-        adapter=f"{EXP}/train/{{subset}}/seed{{seed}}/adapter/adapter_config.json",
-        metrics=f"{EXP}/train/{{subset}}/seed{{seed}}/metrics.csv",
-        info=f"{EXP}/train/{{subset}}/seed{{seed}}/train_info.json",
+        adapter=RUN.adapter,
+        metrics=RUN.metrics,
+        info=RUN.info,
         # intermediate adapters (evaluate.every_steps), copied from the checkpoints
-        steps=expand(step_adapter(f"{EXP}/train/{{subset}}/seed{{seed}}", "{step}"), step=eval_steps(),
-                     allow_missing=True),
+        steps=[RUN.step_adapter(step) for step in CFG.eval_steps()],
     log:
-        f"{EXP}/logs/train/{{subset}}-seed{{seed}}.log",
+        PATHS.log("train/{subset}-seed{seed}"),
     params:
-        model=model_ref(),
-        prompt=config["prompt"],
-        train={k: v for k, v in config["train"].items() if k != "seeds"},
-        export_steps=eval_steps(),
-    threads: config["resources"]["train"]["cpus_per_task"]
+        model=model_param,
+        prompt=as_dict(CFG.prompt),
+        train=train_fields(CFG),
+        export_steps=CFG.eval_steps(),
+    threads: CFG.resources.train.cpus_per_task
     resources:
-        **config["resources"]["train"],
+        **resources("train"),
     conda:
         "../envs/workflow.yaml"
     script:

@@ -1,23 +1,33 @@
-"""Bad configs stop before any job runs, with a message naming the key."""
+"""The typed config: bad configs fail with a message naming the key (unit tests of the
+checks, and through Snakemake before any job runs), schema and dataclass defaults agree,
+cache keys hash only their listed fields, and one layout names every path."""
+
+import dataclasses
+import typing
 
 import pytest
+import yaml
 
-from workflow_helpers import snakemake, test_config, write_config
+from grpo_difficulty import config as C
+from grpo_difficulty.files import stable_hash
+from workflow_helpers import ROOT, snakemake, test_config, write_config
 
-
-@pytest.mark.parametrize("change, message", [
+BAD_CONFIGS = [
     (lambda c: c.update(learning_rate=1), "learning_rate"),
     (lambda c: c["probe"].update(k=0), "0 is less than the minimum of 1"),
     (lambda c: c["probe"].update(k=5), "config error at probe.k: 5 is not a multiple of probe.block_size=2"),
     (lambda c: c["subsets"].update(x={"strategy": "easiest", "budget": 3}), "easiest"),
     (lambda c: c["subsets"].update(x={"strategy": "easy", "budget": 1.5}), "1.5"),
     (lambda c: c["subsets"].update(x={"strategy": "band", "lo": 0.8, "hi": 0.2}), "subsets.x.lo: lo=0.8 > hi=0.2"),
+    (lambda c: c["subsets"].update(x={"strategy": "band", "lo": 0.2}), "subsets.x: strategy band needs lo and hi"),
+    (lambda c: c["subsets"].update(x={"strategy": "tier"}), "subsets.x.tiers: strategy tier needs a list of tiers"),
+    (lambda c: c["subsets"].update(x={"strategy": "medium"}), "subsets.x.budget: strategy medium needs a budget"),
     (lambda c: c["train"].update(steps="ten"), "'ten' is not of type 'integer'"),
     (lambda c: c.update(model="path:/no/such/model"), "config error at model: model folder not found: /no/such/model"),
     (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
     (lambda c: c.update(compare_with=["test"]), "config error at compare_with: lists this experiment's own name 'test'"),
     (lambda c: c.update(eval_sets=["train"]), "is the training set"),
-    (lambda c: c["resources"]["train"].update(gpu_model="a100"), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
+    (lambda c: c["resources"].update(train={"gpu_model": "a100"}), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
     (lambda c: c["datasets"].update(m={"loader": "math_hub"}), "datasets.m.split: required by loader 'math_hub'"),
     (lambda c: c["datasets"].update(m={"loader": "math_hub", "split": "test", "subjects": ["algebr"]}),
      "'algebr' is not one of"),
@@ -27,6 +37,8 @@ from workflow_helpers import snakemake, test_config, write_config
      "datasets.b.path: file not found: /no/bbh/tracking_shuffled_objects_three_objects.json"),
     (lambda c: c["datasets"].update(s={"loader": "shuffled_objects", "levels": [12], "per_level": {"a": 1}, "split": "a"}),
      "datasets.s.levels: level 12 of loader 'shuffled_objects'; allowed [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
+    (lambda c: c["datasets"].update(s={"loader": "arithmetic", "levels": [1], "per_level": {"a": 1}, "split": "b"}),
+     "datasets.s.split: 'b' not in per_level ['a']"),
     (lambda c: c["train"].pop("steps"), "config error at train.steps: required"),
     (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [3], "steps": 1}]),
      "config error at train.curriculum[1].tiers: [3] not among the tiers of training set 'train': [1, 4]"),
@@ -43,8 +55,28 @@ from workflow_helpers import snakemake, test_config, write_config
     (lambda c: (c["train"].update(steps=7, curriculum=[{"tiers": [1], "steps": 3}, {"tiers": [4], "steps": 4}]),
                 c["evaluate"].update(every_steps=2)),
      "evaluate.every_steps: 2: step 4 (step 1 of curriculum level 1) is not a multiple of train.save_steps=2"),
-])
-def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
+    (lambda c: (c["backend"].update(name="vllm"), c["train"]["lora"].update(r=1024)),
+     "config error at train.lora.r: 1024: the vllm backend serves LoRA adapters up to rank 512"),
+]
+
+
+@pytest.fixture
+def base_config(tmp_path) -> dict:
+    return test_config(str(tmp_path))  # the checks only need the model folder to exist
+
+
+@pytest.mark.parametrize("change, message", BAD_CONFIGS)
+def test_bad_config_names_the_key(base_config, change, message):
+    change(base_config)
+    with pytest.raises(Exception) as error:
+        C.load_config(base_config)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("change, message", [BAD_CONFIGS[1], BAD_CONFIGS[2]])
+def test_snakemake_runs_the_same_checks_before_any_job(tmp_path, tiny_model, change, message):
+    """The Snakefile calls the schema validation and check_config: a schema error and a
+    cross-field error stop a dry run, naming the key, before anything is written."""
     config = test_config(tiny_model)
     change(config)
     write_config(tmp_path, config)
@@ -52,3 +84,149 @@ def test_bad_config_fails_before_any_job(tmp_path, tiny_model, change, message):
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_configs_in_the_repo_build(tmp_path):
+    for path in [ROOT / "config" / "config.yaml", *sorted((ROOT / "config" / "experiments").glob("*.yaml"))]:
+        cfg = C.build(C.Config, C.validate_schema(yaml.safe_load(path.read_text())))
+        assert cfg.train.lora.r >= 1 and cfg.subsets, path
+
+
+# --------------------------------------------------------------------------- defaults
+def _resolve(node: dict, schema: dict) -> dict:
+    if "$ref" in node:
+        return {**schema["$defs"][node["$ref"].rsplit("/", 1)[1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _nested(hint):
+    """(dataclass, how it nests: 'object', 'array' or 'map') of a field's type, or None."""
+    union = typing.get_origin(hint) in (typing.Union, __import__("types").UnionType)
+    for option in typing.get_args(hint) if union else (hint,):
+        args = typing.get_args(option)
+        if dataclasses.is_dataclass(option):
+            return option, "object"
+        if typing.get_origin(option) is list and args and dataclasses.is_dataclass(args[0]):
+            return args[0], "array"
+        if typing.get_origin(option) is dict and dataclasses.is_dataclass(args[1]):
+            return args[1], "map"
+    return None
+
+
+def _compare_defaults(cls, node: dict, schema: dict, where: str) -> list[str]:
+    node = _resolve(node, schema)
+    props = node["properties"]
+    problems = []
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(props) != names:
+        problems.append(f"{where or 'config'}: schema keys {sorted(set(props) - names)} / dataclass fields "
+                        f"{sorted(names - set(props))} exist on one side only")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in props:
+            continue
+        prop = _resolve(props[f.name], schema)
+        nested = _nested(hints[f.name])
+        ours = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if nested:
+            inner = {"object": prop, "array": prop.get("items"), "map": prop.get("additionalProperties")}[nested[1]]
+            problems += _compare_defaults(nested[0], inner, schema, f"{where}{f.name}.")
+            if nested[1] == "object" and "default" in prop and ours != nested[0]():
+                problems.append(f"{where}{f.name}: the dataclass default is not the section's own defaults")
+        elif "default" in prop:
+            if ours != prop["default"]:
+                problems.append(f"{where}{f.name}: schema default {prop['default']!r}, dataclass {ours!r}")
+        elif ours not in (dataclasses.MISSING, None):
+            problems.append(f"{where}{f.name}: dataclass default {ours!r} but none in the schema")
+        if not f.metadata.get("help"):
+            problems.append(f"{where}{f.name}: no help")
+    return problems
+
+
+def test_schema_and_dataclass_defaults_agree():
+    schema = yaml.safe_load(C.SCHEMA.read_text())
+    assert _compare_defaults(C.Config, schema, schema, "") == []
+
+
+def test_build_names_an_unknown_key():
+    with pytest.raises(C.ConfigError, match=r"config error at train\.lora\.rank: unknown key"):
+        C.build(C.TrainConfig, {"learning_rate": 1.0, "lora": {"rank": 4}}, "train.")
+
+
+def test_curriculum_levels_inherit_train_settings():
+    train = C.build(C.TrainConfig, {"learning_rate": 1.0, "epsilon": 0.3, "curriculum": [
+        {"tiers": [1], "steps": 2}, {"tiers": [2, 3], "steps": 3, "epsilon": 0.1, "max_completion_length": 4}]})
+    assert train.level_steps() == [2, 3]
+    assert train.levels() == [dict(tiers=[1], steps=2, max_completion_length=8, epsilon=0.3, epsilon_high=None),
+                              dict(tiers=[2, 3], steps=3, max_completion_length=4, epsilon=0.1, epsilon_high=None)]
+    assert C.build(C.TrainConfig, {"learning_rate": 1.0, "steps": 5}).levels()[0]["tiers"] is None
+
+
+def test_vllm_lora_rank_holds_the_adapter():
+    assert [C.vllm_lora_rank(r) for r in (1, 8, 9, 64, 65, 512)] == [8, 8, 16, 64, 128, 512]
+
+
+# --------------------------------------------------------------------------- cache keys
+@pytest.fixture
+def default_cfg() -> C.Config:
+    return C.load_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+
+
+def edited(cfg: C.Config, section: str, **changes) -> C.Config:
+    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
+
+
+def test_data_key_hashes_the_loader_spec(default_cfg):
+    spec = default_cfg.datasets["arith_train"]
+    assert C.data_key(spec) == stable_hash(spec) == "0fd4885e6a"  # the folder earlier versions wrote
+    assert C.data_key({**spec, "seed": 1}) != C.data_key(spec)
+
+
+def test_probe_key_lists_what_decides_the_samples(default_cfg):
+    key = C.probe_key(default_cfg)
+    assert key == "4cf30b5a7c"  # the folder earlier versions wrote
+    assert sorted(C.probe_fields(default_cfg)) == ["backend", "block_size", "max_new_tokens", "prompt", "seed",
+                                                   "shard_size", "temperature", "top_p"]
+    # settings outside the key: training, evaluation, subsets, resources, vLLM's CPU KV cache, K
+    for cfg in [edited(default_cfg, "train", learning_rate=0.5), edited(default_cfg, "evaluate", samples=4),
+                edited(default_cfg, "backend", cpu_kvcache_space_gb=9.0), edited(default_cfg, "probe", k=16),
+                dataclasses.replace(default_cfg, subsets={}, select_seed=3, name="other")]:
+        assert C.probe_key(cfg) == key
+    for cfg in [edited(default_cfg, "probe", temperature=1.0), edited(default_cfg, "probe", seed=1),
+                edited(default_cfg, "prompt", format="boxed"), edited(default_cfg, "backend", dtype="bfloat16")]:
+        assert C.probe_key(cfg) != key
+
+
+def test_eval_fields_hold_sampling_settings_only_when_sampling(default_cfg):
+    assert C.eval_fields(default_cfg) == dict(max_new_tokens=8, samples=0)
+    assert C.eval_fields(edited(default_cfg, "evaluate", temperature=0.3, pass_k=[1], bootstrap=500)) == \
+        C.eval_fields(default_cfg)
+    sampled = edited(default_cfg, "evaluate", samples=4)
+    assert C.eval_fields(sampled) == dict(max_new_tokens=8, samples=4, temperature=1.0, top_p=1.0, seed=0)
+
+
+def test_train_fields_are_every_training_setting_but_the_seeds(default_cfg):
+    fields = C.train_fields(default_cfg)
+    assert "seeds" not in fields and fields["lora"]["r"] == 16 and fields["steps"] == 40
+    assert C.train_fields(edited(default_cfg, "train", seeds=[0, 1, 2])) == fields
+    assert C.train_fields(edited(default_cfg, "train", beta=0.1)) != fields
+
+
+# --------------------------------------------------------------------------- paths
+def test_layout_names_every_path(default_cfg):
+    paths = C.Layout.of(default_cfg)
+    probe = "results/probe/SmolLM2-135M-Instruct/arith_train-0fd4885e6a/4cf30b5a7c"
+    assert paths.probe_dir == probe and paths.probe_block(0, 1) == f"{probe}/s0_b1.parquet"
+    assert paths.probe_greedy(2) == f"{probe}/s2_greedy.parquet" and paths.pass_rates(8) == f"{probe}/pass_rates_k8.parquet"
+    assert paths.data("arith_test", "k") == "results/data/arith_test/k.parquet"
+    assert paths.subset("easy", "json") == "results/default/subsets/easy.json"
+    run = paths.run("easy", 0)
+    assert run.adapter == "results/default/train/easy/seed0/adapter/adapter_config.json"
+    assert run.step_adapter(20) == "results/default/train/easy/seed0/steps/20/adapter/adapter_config.json"
+    assert run.level_checkpoints(1, curriculum=True) == "results/default/train/easy/seed0/checkpoints/level1"
+    assert run.level_checkpoints(0, curriculum=False) == run.checkpoints
+    assert paths.evaluation("arith_test", paths.run_name("easy", 0, 20)).predictions == \
+        "results/default/eval/arith_test/easy/seed0/step20/predictions.parquet"
+    assert paths.evaluation_outputs("base")["summary"] == "results/default/eval/{eval_set}/base/summary.json"
+    assert paths.report(C.REPORT_TABLES["markdown"]) == "results/default/report/summary.md"

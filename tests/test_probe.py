@@ -4,9 +4,10 @@ import pandas as pd
 import pytest
 
 from grpo_difficulty import probe, tasks
+from grpo_difficulty.config import ProbeConfig
 from grpo_difficulty.generation import HFGenerator
 
-SAMPLING = dict(temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
+SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +21,9 @@ def generator(tiny_model):
 
 
 def test_blocks_are_deterministic_and_independent(generator, rows, fewshot_prompt):
-    b0 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=0, block_size=2)
-    b1 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=1, block_size=2)
-    again = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=0, block_size=2)
+    b0 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=0)
+    b1 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=1)
+    again = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=0)
     pd.testing.assert_frame_equal(b0, again)
     assert sorted(b0["sample"].unique()) == [0, 1] and sorted(b1["sample"].unique()) == [2, 3]
     assert len(b0) == 2 * len(rows)
@@ -42,7 +43,7 @@ def test_shared_prefill_matches_plain_generate(generator, rows, fewshot_prompt):
 
 
 def test_pass_rates_use_the_first_k_samples(generator, rows, fewshot_prompt):
-    blocks = [probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, 0, b, 2) for b in range(2)]
+    blocks = [probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, 0, b) for b in range(2)]
     greedy = [probe.probe_greedy(generator, rows, fewshot_prompt, 6)]
     k4 = probe.pass_rates(rows, blocks, greedy, 4)
     k2 = probe.pass_rates(rows, blocks, greedy, 2)

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from grpo_difficulty import evaluate, report
+from grpo_difficulty.config import REPORT_PLOTS, REPORT_TABLES
 
 
 def predictions(correct, tiers=None, n_samples=0, n_correct=None, subjects=None):
@@ -54,12 +55,13 @@ def test_bootstrap_is_seeded_and_resamples_seeds_and_problems():
     assert np.isnan(report.bootstrap(np.ones((2, 1)))[1])
 
 
-def test_paired_delta_pools_seeds_per_problem():
-    base = predictions([False, False])
-    delta, lo, hi = report.paired_delta([predictions([True, False]), predictions([True, True])], base)
+def test_change_vs_base_pools_seeds_per_problem():
+    matrix, ids = report.correctness_matrix([predictions([True, False]), predictions([True, True])])
+    baseline = report.correctness_matrix([predictions([False, False])], ids)[0][0]
+    delta, lo, hi = report.bootstrap(matrix, baseline)
     assert delta == pytest.approx(0.75) and lo <= delta <= hi
     with pytest.raises(ValueError, match="evaluated on different problems"):
-        report.paired_delta([predictions([True, False, True])], base)
+        report.correctness_matrix([predictions([False, False])], pd.Index(["p0", "p1", "p2"]))
 
 
 def test_checkpoint_of_step_finds_the_curriculum_level():
@@ -98,12 +100,12 @@ def runs_for_report():
 def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     base, points, info, metrics = runs_for_report()
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
-    out = {name: tmp_path / f"{name}.{'png' if name in report.PLOTS else 'csv'}" for name in report.PLOTS
-           + ["csv", "tiers_csv", "curves_csv", "steps_csv"]}
-    out["markdown"] = tmp_path / "summary.md"
+    out = {name: tmp_path / file for name, file in {**REPORT_TABLES, **REPORT_PLOTS}.items()}
     settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train",
                     experiment="exp", model="embedded")
+    before = [(sorted(p), p["step"]) for p in points]
     text = report.make_report(base, points, info, metrics, rates, settings, out)
+    assert [(sorted(p), p["step"]) for p in points] == before  # the caller's dicts are not modified
     table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows
     pooled = table[(table["subset"] == "all") & table["seed"].str.startswith("all")].iloc[0]
@@ -120,7 +122,7 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert sorted(curves[curves["subset"] == "hard"]["step"]) == [0, 5, 10]
     tiers = pd.read_csv(out["tiers_csv"])
     assert set(tiers["model"]) == {"base", "all", "hard"} and set(tiers["tier"]) == {1, 2}
-    for name in report.PLOTS:
+    for name in REPORT_PLOTS:
         assert out[name].read_bytes()[:4] == b"\x89PNG"
 
 

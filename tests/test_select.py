@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from grpo_difficulty import select
+from grpo_difficulty.config import SubsetConfig, build
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def table():
 
 
 def pick(table, spec, seed=0):
-    return select.select_subset(table, "s", spec, seed)
+    return select.select_subset(table, "s", build(SubsetConfig, spec), seed)
 
 
 def test_easy_hard_medium_random(table):
@@ -61,6 +62,6 @@ def test_errors_name_the_subset(table, spec, message):
 
 
 def test_stats(table):
-    stats = select.subset_stats(pick(table, {"strategy": "all"}), "s", {"strategy": "all"})
+    stats = select.subset_stats(pick(table, {"strategy": "all"}), "s", SubsetConfig(strategy="all"))
     assert stats["n"] == 100 and stats["frac_mixed"] == pytest.approx(0.35)
     assert stats["frac_all_wrong"] == pytest.approx(0.4) and sum(stats["tiers"].values()) == 100

@@ -14,13 +14,14 @@ import pytest
 pytest.importorskip("vllm", reason="pip install torch==2.13.0 && pip install -e '.[vllm]'")
 
 from grpo_difficulty import probe, tasks  # noqa: E402
+from grpo_difficulty.config import BackendConfig, ProbeConfig  # noqa: E402
 from grpo_difficulty.generation import (  # noqa: E402
     Completion, HFGenerator, VLLMGenerator, make_generator, prepare_embedded_model)
 
 PROMPT = {"format": "fewshot", "chat_template": False, "examples": [
     {"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 12 + 5?", "answer": "17"},
     {"question": "What is 9 - 2?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"}]}
-SAMPLING = dict(temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
+SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def model_dir(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def vllm_gen(model_dir):
-    gen = make_generator({"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}, model_dir)
+    gen = make_generator(BackendConfig(name="vllm", max_model_len=512, cpu_kvcache_space_gb=1), model_dir)
     assert isinstance(gen, VLLMGenerator)
     yield gen
     gen.llm.llm_engine.engine_core.shutdown()
@@ -42,7 +43,7 @@ def vllm_gen(model_dir):
 
 @pytest.fixture(scope="module")
 def hf_gen(model_dir):
-    return make_generator({"name": "hf", "batch_size": 64}, model_dir)
+    return make_generator(BackendConfig(name="hf", batch_size=64), model_dir)
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +106,15 @@ def test_same_seed_same_samples(vllm_gen, rows):
 
 def test_probe_tables_match_hf_schema(vllm_gen, hf_gen, rows):
     for block in (0, 1):
-        ours = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=block, block_size=2)
-        ref = probe.probe_block(hf_gen, rows, PROMPT, SAMPLING, shard=0, block=block, block_size=2)
+        ours = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=block)
+        ref = probe.probe_block(hf_gen, rows, PROMPT, SAMPLING, shard=0, block=block)
         assert list(ours.columns) == list(ref.columns)
         assert ours.dtypes.to_dict() == ref.dtypes.to_dict()
         assert ours["id"].tolist() == ref["id"].tolist()
         assert ours["sample"].tolist() == ref["sample"].tolist()
         assert sorted(ours["sample"].unique()) == [2 * block, 2 * block + 1]
         assert (~ours["completion"].str.contains("\n")).all()
-    again = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=1, block_size=2)
+    again = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=1)
     pd.testing.assert_frame_equal(ours, again)  # block seeds make vLLM blocks reproducible
     greedy = probe.probe_greedy(vllm_gen, rows, PROMPT, 6)
     greedy_ref = probe.probe_greedy(hf_gen, rows, PROMPT, 6)
@@ -143,10 +144,10 @@ def test_lora_adapter_matches_hf(model_dir, hf_gen, rows, tmp_path):
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(hf_gen.model.__class__.from_pretrained(model_dir), lora).save_pretrained(tmp_path / "adapter")
     prompts = prompts_of(rows)
-    ref = [c[0].text for c in make_generator({"name": "hf"}, model_dir, str(tmp_path / "adapter"))
+    ref = [c[0].text for c in make_generator(BackendConfig(name="hf"), model_dir, str(tmp_path / "adapter"))
            .generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
     base = [c[0].text for c in hf_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
-    gen = make_generator({"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}, model_dir,
+    gen = make_generator(BackendConfig(name="vllm", max_model_len=512, cpu_kvcache_space_gb=1), model_dir,
                          str(tmp_path / "adapter"))
     try:
         ours = [c[0].text for c in gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]

@@ -9,26 +9,28 @@ import numpy as np
 import pandas as pd
 
 from . import tasks
+from .config import EvaluateConfig
 
 PREDICTION_COLUMNS = ["id", "tier", "subject", "completion", "n_tokens", "correct", "reason",
                       "n_samples", "n_samples_correct"]
 SAMPLE_COLUMNS = ["id", "sample", "completion", "n_tokens", "correct", "reason"]
 
 
-def predict(generator, rows: pd.DataFrame, prompt: dict, settings: dict, desc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def predict(generator, rows: pd.DataFrame, prompt: dict, settings: EvaluateConfig,
+            desc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-problem table, per-sample table).
 
     The per-problem table holds one greedy answer per problem, scored, plus how many of
-    `settings["samples"]` sampled answers were correct; the per-sample table keeps every
+    `settings.samples` sampled answers were correct; the per-sample table keeps every
     sampled completion for audit (empty when `samples` is 0, the cheap default).
     """
     greedy = tasks.answer_problems(generator, rows, prompt, n=1, temperature=0.0, top_p=1.0,
-                                   max_new_tokens=settings["max_new_tokens"], seed=0, desc=f"{desc} greedy")
-    n = settings.get("samples", 0)
+                                   max_new_tokens=settings.max_new_tokens, seed=0, desc=f"{desc} greedy")
+    n = settings.samples
     if n:
-        samples = tasks.answer_problems(generator, rows, prompt, n=n, temperature=settings["temperature"],
-                                        top_p=settings["top_p"], max_new_tokens=settings["max_new_tokens"],
-                                        seed=settings["seed"], desc=f"{desc} samples")
+        samples = tasks.answer_problems(generator, rows, prompt, n=n, temperature=settings.temperature,
+                                        top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
+                                        seed=settings.seed, desc=f"{desc} samples")
         counts = samples.groupby("id")["correct"].sum()
     else:
         samples = pd.DataFrame(columns=SAMPLE_COLUMNS).astype({"sample": int, "n_tokens": int, "correct": bool})
@@ -49,14 +51,30 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
+def samples_per_problem(predictions: pd.DataFrame) -> int:
+    return int(predictions["n_samples"].iloc[0]) if len(predictions) else 0
+
+
+def mean_pass_at_k(predictions: pd.DataFrame, k: int) -> float:
+    """Mean unbiased pass@k over problems (NaN without k samples per problem)."""
+    n = samples_per_problem(predictions)
+    if n < k:
+        return float("nan")
+    return float(np.mean([pass_at_k(n, int(c), k) for c in predictions["n_samples_correct"]]))
+
+
+def sampled_accuracy(predictions: pd.DataFrame) -> float:
+    """Share of correct sampled answers (NaN without samples)."""
+    n = samples_per_problem(predictions)
+    return float((predictions["n_samples_correct"] / n).mean()) if n else float("nan")
+
+
 def _scores(predictions: pd.DataFrame, pass_k: list[int]) -> dict:
     """Greedy accuracy, and with samples the sampled accuracy and mean pass@k."""
     out = dict(accuracy=float(predictions["correct"].mean()), n=len(predictions))
-    n = int(predictions["n_samples"].iloc[0]) if len(predictions) else 0
-    if n:
-        out["sampled_accuracy"] = float((predictions["n_samples_correct"] / n).mean())
-        for k in pass_k:
-            out[f"pass@{k}"] = float(np.mean([pass_at_k(n, int(c), k) for c in predictions["n_samples_correct"]]))
+    if samples_per_problem(predictions):
+        out["sampled_accuracy"] = sampled_accuracy(predictions)
+        out.update({f"pass@{k}": mean_pass_at_k(predictions, k) for k in pass_k})
     return out
 
 
@@ -66,10 +84,9 @@ def default_pass_k(n: int) -> list[int]:
     return sorted({2**i for i in range(n.bit_length()) if 2**i <= n} | ({n} if n else set()))
 
 
-def summarize(predictions: pd.DataFrame, pass_k: list[int] | None = None) -> dict:
+def summarize(predictions: pd.DataFrame) -> dict:
     """Scores overall, per tier and per subject, and how wrong greedy answers failed."""
-    if pass_k is None:
-        pass_k = default_pass_k(int(predictions["n_samples"].iloc[0]) if len(predictions) else 0)
+    pass_k = default_pass_k(samples_per_problem(predictions))
     summary = _scores(predictions, pass_k)
     summary["per_tier"] = {int(t): _scores(g, pass_k) for t, g in predictions.groupby("tier")}
     summary["per_subject"] = {str(s): _scores(g, pass_k) for s, g in predictions.groupby("subject")}

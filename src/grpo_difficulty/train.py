@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from . import tasks
-from .files import checkpoint_of_step, stable_hash, write_json, write_table
+from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 
 SUPPORTED_TRL = "1.16.0"
@@ -261,15 +261,6 @@ def _guard(level_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
-def _save_adapter(model, target: Path) -> None:
-    """save_pretrained into a temp folder, then rename: a killed job leaves no half adapter."""
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
 def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
                   out_dir: str | Path) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
@@ -311,11 +302,8 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
         infos.append(dict(info, tiers=level["tiers"]))
 
     metrics = pd.concat(tables, ignore_index=True)
-    adapter_tmp = out_dir / "adapter.tmp"
-    shutil.rmtree(adapter_tmp, ignore_errors=True)
-    shutil.copytree(start_adapter, adapter_tmp)
-    shutil.rmtree(out_dir / "adapter", ignore_errors=True)
-    adapter_tmp.rename(out_dir / "adapter")
+    with atomic_dir(out_dir / "adapter") as tmp:
+        shutil.copytree(start_adapter, tmp)
     write_table(metrics, out_dir / "metrics.csv")
     info = dict(steps=sum(done["steps"] for done in infos),
                 wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
@@ -383,7 +371,8 @@ def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg
     resume = _last_checkpoint(level_dir)
     print(f"resuming from {resume}" if resume else "no checkpoint of these settings: training from step 0")
     trainer.train(resume_from_checkpoint=resume)
-    _save_adapter(trainer.model, level_dir / "adapter")
+    with atomic_dir(level_dir / "adapter") as tmp:
+        trainer.model.save_pretrained(tmp)
     write_table(metrics_table(trainer.state.log_history), level_dir / "metrics.csv")
     write_json(dict(steps=int(trainer.state.global_step), wall_seconds=round(time.time() - started, 1),
                     n_problems=len(rows)), level_dir / "level_info.json")
@@ -418,11 +407,7 @@ def export_step_adapters(out_dir: str | Path, steps: list[int], cfg: dict) -> No
         if not (source / "adapter_config.json").exists():
             raise FileNotFoundError(f"{source}: no adapter saved at step {step} (evaluate.every_steps must "
                                     f"fall on train.save_steps checkpoints; delete the run folder and rerun)")
-        dest = out_dir / "steps" / str(step) / "adapter"
-        tmp = dest.with_name("adapter.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for file in sorted(source.glob("adapter_*")):
-            shutil.copy2(file, tmp / file.name)
-        shutil.rmtree(dest, ignore_errors=True)
-        tmp.rename(dest)
+        with atomic_dir(out_dir / "steps" / str(step) / "adapter") as tmp:
+            tmp.mkdir()
+            for file in sorted(source.glob("adapter_*")):
+                shutil.copy2(file, tmp / file.name)

@@ -7,20 +7,21 @@ the `snakemake` object) as `__mp_main__`.
 import torch
 
 from grpo_difficulty import probe
+from grpo_difficulty.config import Config, as_dict, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation import make_generator
 
 if __name__ == "__main__":
-    settings = snakemake.params.settings
+    cfg = build(Config, snakemake.config)
     with log_to(snakemake.log[0]):
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         shard = int(snakemake.wildcards.shard)
-        rows = probe.shard_rows(read_table(snakemake.input.data), shard, settings["shard_size"])
-        generator = make_generator(settings["backend"], snakemake.params.model)
+        rows = probe.shard_rows(read_table(snakemake.input.data), shard, cfg.probe.shard_size)
+        generator = make_generator(cfg.backend, snakemake.params.model)
+        prompt = as_dict(cfg.prompt)
         if snakemake.rule == "probe_greedy":
-            table = probe.probe_greedy(generator, rows, settings["prompt"], settings["max_new_tokens"])
+            table = probe.probe_greedy(generator, rows, prompt, cfg.probe.max_new_tokens)
         else:
-            table = probe.probe_block(generator, rows, settings["prompt"], settings, shard,
-                                      int(snakemake.wildcards.block), settings["block_size"])
+            table = probe.probe_block(generator, rows, prompt, cfg.probe, shard, int(snakemake.wildcards.block))
         write_table(table, snakemake.output[0])

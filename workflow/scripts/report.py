@@ -8,14 +8,11 @@ from grpo_difficulty.files import log_to, read_table
 
 with log_to(snakemake.log[0]):
     params = snakemake.params
-    base = {e: read_table(p) for e, p in zip(params.eval_sets, snakemake.input.base)}
+    base = {e: read_table(p) for e, p in zip(params.eval_sets, snakemake.input.base, strict=True)}
     points = [dict(p, predictions=read_table(p["path"])) for p in params.points]
     keys = [(r["subset"], r["seed"]) for r in params.runs]
-    train_info = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info)}
-    metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics)}
-    settings = dict(k=params.k, pass_k=params.pass_k, bootstrap=params.bootstrap, full_subset=params.full_subset,
-                    every_steps=params.every_steps, train_set=params.train_set,
-                    experiment=params.experiment, model=params.model)
+    train_info = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info, strict=True)}
+    metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics, strict=True)}
     text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.pass_rates),
-                              settings, dict(snakemake.output.items()))
+                              params.settings, dict(snakemake.output.items()))
     print(text)

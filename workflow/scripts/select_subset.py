@@ -1,13 +1,15 @@
 """Choose one training subset from the probe's pass rates (rule select_subset)."""
 from grpo_difficulty import probe, select
+from grpo_difficulty.config import Config, build
 from grpo_difficulty.files import log_to, read_table, write_json, write_table
 
+cfg = build(Config, snakemake.config)
 with log_to(snakemake.log[0]):
     rates = read_table(snakemake.input.pass_rates, probe.PASS_RATE_COLUMNS)
     table = read_table(snakemake.input.data).merge(rates.drop(columns="tier"), on="id")
     name = snakemake.wildcards.subset
-    subset = select.select_subset(table, name, snakemake.params.spec, snakemake.params.seed)
-    stats = select.subset_stats(subset, name, snakemake.params.spec)
+    subset = select.select_subset(table, name, cfg.subsets[name], cfg.select_seed)
+    stats = select.subset_stats(subset, name, cfg.subsets[name])
     write_table(subset, snakemake.output.table)
     write_json(stats, snakemake.output.stats)
     print(stats)
