@@ -1,0 +1,27 @@
+"""Tasks: load rows into one normalized table, render prompts, score completions.
+
+Normalized row: id (stable hash of the question), question, gold (normalized final
+answer), answer_type ("integer" → exact integer match, "math" → math-verify, "choice" →
+exact multiple-choice letter), solution, tier (dataset-intrinsic difficulty), subject,
+source.
+
+Modules, one per responsibility (torch-free: rules/common.smk imports this at parse time):
+  rows        the normalized table, ids, the bad-row policy, the last checks every loader shares
+  readers     local files (jsonl, json, parquet, csv) and hub datasets → records
+  benchmarks  row parsers of the named benchmarks (GSM8K, MATH, MATH-500, AIME, BBH)
+  generators  procedural problems with levels (arithmetic, shuffled objects)
+  loaders     a dataset's config entry → the table (the loader registry), its source and files
+  prompts     the prompt text of a question
+  scoring     a completion's answer vs the gold; generate-and-score for a table of problems
+"""
+
+from .benchmarks import bbh_task, gsm8k_frame, gsm8k_gold
+from .generators import (ARITHMETIC_LEVELS, PEOPLE, PROCEDURAL, SHUFFLED_LEVELS, arithmetic_rows,
+                         shuffled_objects_rows)
+from .loaders import (COMMON_KEYS, LOADER_KEYS, LOADERS, check_disjoint, dataset_source, input_files,
+                      known_size, load_rows, numeric_subset)
+from .prompts import FORMAT_INSTRUCTIONS, render_prompt, stop_strings
+from .readers import read_records
+from .rows import COLUMNS, BadRow, BadRows, question_id, validate_golds
+from .scoring import (ANSWER_TYPES, answer_problems, choice_letter, extract_answer, gold_problem, is_plain_number, last_boxed,
+                      parse_math, score)
