@@ -9,38 +9,34 @@ from pathlib import Path
 
 import pandas as pd
 
-from .readers import hub_parts, read_records
+from .mapped import FieldMap, load_file, load_hub, mapped_frame
+from .readers import HUB_DEFAULTS, hub_parts
 from .rows import BadRow, BadRows, make_frame, required
-from .scoring import CHOICE_GOLD, PLAIN_NUMBER, last_boxed
+from .scoring import CHOICE_GOLD, last_boxed
 
 # --------------------------------------------------------------------------- GSM8K
-def gsm8k_gold(answer: str) -> tuple[str, str]:
-    """Split a GSM8K answer ("...worked steps...\\n#### 72") into (solution, gold)."""
-    if "####" not in answer:
-        raise BadRow("answer has no '#### <final answer>' line")
-    solution, final = answer.rsplit("####", 1)
-    gold = final.strip().replace(",", "")
-    if not gold:
-        raise BadRow("empty final answer after '####'")
-    if not PLAIN_NUMBER.fullmatch(gold):
-        raise BadRow(f"final answer {gold!r} after '####' is not a number")
-    return solution.strip(), gold
-
-
-def _gsm8k_row(rec: dict, _part, question_field: str, answer_field: str) -> dict:
-    question = required(rec, question_field)
-    solution, gold = gsm8k_gold(required(rec, answer_field))
-    # tier = number of worked steps (non-empty solution lines), as in the GSM8K paper
-    steps = sum(1 for line in solution.splitlines() if line.strip())
-    return dict(question=question, gold=gold, answer_type="math", solution=solution, tier=steps, subject="gsm8k")
-
-
 def gsm8k_frame(records: list[dict | None], bad: BadRows, question_field="question",
                 answer_field="answer") -> pd.DataFrame:
-    return make_frame([("", records)], bad, partial(_gsm8k_row, question_field=question_field,
-                                                answer_field=answer_field))
+    """GSM8K rows: gold = the number after '####', tier = the number of worked steps."""
+    fmap = FieldMap(fields=dict(question=question_field, answer=answer_field), answer_format="gsm8k",
+                    subject="gsm8k")
+    return mapped_frame([("", records)], bad, fmap)
 
 
+def load_gsm8k_file(spec: dict, bad: BadRows) -> pd.DataFrame:
+    """A local file in GSM8K's schema: a preset of `loader: file`."""
+    return load_file(gsm8k_file_as_file(spec), bad, subject="gsm8k")
+
+
+def gsm8k_file_as_file(spec: dict) -> dict:
+    fields = dict(question=spec.get("question_field", "question"), answer=spec.get("answer_field", "answer"))
+    return dict(loader="file", path=spec["path"], fields=fields, answer_format="gsm8k")
+
+
+def load_gsm8k_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
+    """openai/gsm8k (config main): a preset of `loader: hub`."""
+    return load_hub(dict(spec, path=spec.get("path", HUB_DEFAULTS["gsm8k_hub"]), name=spec.get("name", "main"),
+                         answer_format="gsm8k"), bad, subject="gsm8k")
 
 
 # --------------------------------------------------------------------------- MATH, AIME
@@ -143,15 +139,6 @@ def _bbh_hub_parts(spec: dict) -> list[tuple[str, list]]:
 
 
 AIME_CONFIGS = ["AIME2025-I", "AIME2025-II"]
-
-
-def load_gsm8k_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
-    return gsm8k_frame(hub_parts(spec, [spec.get("name", "main")])[0][1], bad)
-
-
-def load_gsm8k_file(spec: dict, bad: BadRows) -> pd.DataFrame:
-    return gsm8k_frame(read_records(spec["path"], bad), bad, spec.get("question_field", "question"),
-                       spec.get("answer_field", "answer"))
 
 
 def load_math500_hub(spec: dict, bad: BadRows) -> pd.DataFrame:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import benchmarks
+from . import benchmarks, mapped
 from .benchmarks import bbh_files
 from .generators import PROCEDURAL, load_procedural
-from .readers import HUB_DEFAULTS
+from .readers import HUB_DEFAULTS, data_files
 from .rows import BadRows
 from .scoring import is_plain_number
 
 LOADERS = {
+    "file": mapped.load_file,
+    "hub": mapped.load_hub,
     "arithmetic": load_procedural,
     "shuffled_objects": load_procedural,
     "gsm8k_hub": benchmarks.load_gsm8k_hub,
@@ -27,6 +29,8 @@ LOADERS = {
 # rules/common.smk check_config() enforces them before any job runs.
 COMMON_KEYS = {"loader", "seed", "limit", "bad_rows", "numeric_only", "question_field", "answer_field"}
 LOADER_KEYS = {  # loader → (required, optional)
+    "file": ({"path"}, mapped.MAPPING_KEYS),
+    "hub": ({"path", "split"}, {"name", "revision"} | mapped.MAPPING_KEYS),
     "arithmetic": ({"levels", "per_level", "split"}, set()),
     "shuffled_objects": ({"levels", "per_level", "split"}, set()),
     "gsm8k_hub": ({"split"}, {"path", "name"}),
@@ -53,9 +57,9 @@ def load_rows(spec: dict, bad: BadRows) -> pd.DataFrame:
 
 def dataset_source(spec: dict) -> str:
     """How bad-row messages name a dataset: its file or folder, or hub id and split."""
-    if spec["loader"] in ("gsm8k_file", "bbh_file"):
+    if spec["loader"] in ("file", "gsm8k_file", "bbh_file"):
         return str(spec["path"])
-    if spec["loader"] in HUB_DEFAULTS:
+    if spec["loader"] == "hub" or spec["loader"] in HUB_DEFAULTS:
         return f"{spec.get('path', HUB_DEFAULTS[spec['loader']])}:{spec.get('split', 'test')}"
     return spec["loader"]
 
@@ -66,7 +70,15 @@ def input_files(spec: dict) -> list[str]:
         return [str(spec["path"])]
     if spec["loader"] == "bbh_file":
         return [str(p) for p in bbh_files(spec)]
+    if spec["loader"] == "file":
+        return [str(p) for p in data_files(spec["path"])]
     return []
+
+
+def config_problems(spec: dict) -> list[tuple[str, str]]:
+    """(key of the dataset entry, message) for each mistake visible before loading it that
+    the schema cannot express (called by rules/common.smk check_config)."""
+    return mapped.config_problems(spec) if spec["loader"] in ("file", "hub") else []
 
 
 def known_size(spec: dict) -> int | None:

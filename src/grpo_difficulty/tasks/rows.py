@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
 from .scoring import gold_problem
 
 COLUMNS = ["id", "question", "gold", "answer_type", "solution", "tier", "subject", "source"]
+OPTIONAL_COLUMNS = ["pass_rate"]  # a pass rate shipped with the data (fields.pass_rate), in [0, 1]
 
 
 def question_id(question: str) -> str:
@@ -37,10 +39,10 @@ class BadRows:
         return "\n".join(lines)
 
 
-def make_frame(parts: list[tuple[str, list]], bad: BadRows, make_row) -> pd.DataFrame:
+def make_frame(parts: list[tuple[str, list]], bad: BadRows, make_row, assign_tiers=None) -> pd.DataFrame:
     """Normalized rows from (part name, records) pairs, e.g. one per hub config or file.
     make_row(record, part) returns the row's fields or raises BadRow; rows are named by
-    index, and by part too when there are several."""
+    index, and by part too when there are several. `assign_tiers`: see finish()."""
     rows = []
     for part, records in parts:
         for i, rec in enumerate(records):
@@ -55,31 +57,103 @@ def make_frame(parts: list[tuple[str, list]], bad: BadRows, make_row) -> pd.Data
                 bad.report(label, err)
                 continue
             rows.append(dict(row, row=label, source=bad.source))
-    return finish(pd.DataFrame(rows), bad)
+    return finish(pd.DataFrame(rows), bad, assign_tiers)
 
 
-def required(rec: dict, field: str) -> str:
-    value = rec.get(field)
-    if value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip():
-        raise BadRow(f"missing or empty field {field!r}")
+def lookup(rec: dict, field: str):
+    """A record's value of `field`: its own key, else a dotted path into nested objects and
+    lists ("reward_model.ground_truth", "prompt.0.content"); None when absent."""
+    if field in rec:
+        return rec[field]
+    value = rec
+    for step in field.split("."):
+        if isinstance(value, dict):
+            value = value.get(step)
+        elif isinstance(value, (list, tuple, np.ndarray)) and step.lstrip("-").isdigit() and -len(value) <= int(step) < len(value):
+            value = value[int(step)]
+        else:
+            return None
+    return value
+
+
+def is_missing(value) -> bool:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def as_text(value, field: str) -> str:
+    """A field's value as text: numbers without a spurious ".0", the one element of a
+    one-element list, the last user message of a chat (a list of {role, content})."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if len(value) and all(isinstance(m, dict) and "content" in m for m in value):
+            users = [m for m in value if m.get("role", "user") == "user"]
+            return as_text((users or list(value))[-1]["content"], field)
+        if len(value) != 1:
+            raise BadRow(f"field {field!r} holds a list of {len(value)} values, not one (name one element with "
+                         f"a dotted path such as {field}.0)")
+        return as_text(value[0], field)
+    if isinstance(value, dict):
+        keys = ", ".join(repr(k) for k in list(value)[:10])
+        raise BadRow(f"field {field!r} holds an object with keys {keys}, not a value (name one with a dotted "
+                     f"path such as {field}.{next(iter(value), 'key')})")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
-def finish(df: pd.DataFrame, bad: BadRows) -> pd.DataFrame:
-    """Add ids; a repeated question is a bad row (the first occurrence is kept when skipping)."""
+def value_of(rec: dict, field: str, role: str | None = None):
+    """The value of a field every row must have; a missing or empty one is a bad row that
+    names the row's fields (and the `fields` key that mapped it, if any)."""
+    value = lookup(rec, field)
+    if is_missing(value) or (isinstance(value, (list, tuple, np.ndarray, dict)) and not len(value)):
+        present = [k for k, v in rec.items() if not is_missing(v)]
+        names = ", ".join(repr(k) for k in present[:20]) + (", ..." if len(present) > 20 else "")
+        mapped = f"fields.{role}; " if role else ""
+        raise BadRow(f"missing or empty field {field!r} ({mapped}this row has fields {names or 'none'})")
+    return value
+
+
+def required(rec: dict, field: str, role: str | None = None) -> str:
+    """The text of a field every row must have (see value_of)."""
+    text = as_text(value_of(rec, field, role), field)
+    if not text.strip():
+        raise BadRow(f"missing or empty field {field!r}")
+    return text
+
+
+def finish(df: pd.DataFrame, bad: BadRows, assign_tiers=None) -> pd.DataFrame:
+    """Checks every loader shares. Ids: the dataset's own (column `id`) or a stable hash of
+    the question; a repeated id or question is a bad row (the first occurrence is kept
+    when skipping); gold answers must be scorable. Then `assign_tiers(df)` may turn raw
+    difficulty values into tiers, from the rows that survived."""
     if df.empty:
         raise ValueError(f"{bad.source}: no rows")
     if "row" not in df:
         df["row"] = range(len(df))
-    df["id"] = df["question"].map(question_id)
-    repeated = df["id"].duplicated(keep="first")
-    for _, dup in df[repeated].iterrows():
-        first = df.loc[df["id"] == dup["id"], "row"].iloc[0]
-        bad.report(dup["row"], f"duplicate question (same as row {first}): {dup['question'][:80]!r}")
-    df = validate_golds(df[~repeated].astype({"tier": int}), bad)
+    if "id" in df:
+        df = _drop_repeats(df, df["id"], bad, lambda dup, first: f"duplicate id {dup['id']!r} (same as row {first})")
+    else:
+        df["id"] = df["question"].map(question_id)
+    df = _drop_repeats(df, df["question"].map(question_id), bad,
+                       lambda dup, first: f"duplicate question (same as row {first}): {dup['question'][:80]!r}")
+    df = validate_golds(df, bad)
     if df.empty:
         raise ValueError(f"{bad.source}: no usable rows")
-    return df[COLUMNS].reset_index(drop=True)
+    if assign_tiers is not None:
+        df = assign_tiers(df)
+    columns = COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df]
+    return df.astype({"tier": int})[columns].reset_index(drop=True)
+
+
+def _drop_repeats(df: pd.DataFrame, keys: pd.Series, bad: BadRows, why) -> pd.DataFrame:
+    repeated = keys.duplicated(keep="first")
+    firsts = df.loc[~repeated].set_index(keys[~repeated])["row"]
+    for index in df.index[repeated]:
+        bad.report(df.at[index, "row"], why(df.loc[index], firsts[keys[index]]))
+    return df[~repeated]
 
 
 def validate_golds(df: pd.DataFrame, bad: BadRows) -> pd.DataFrame:
