@@ -28,6 +28,12 @@ def level_steps():
     return [level["steps"] for level in train["curriculum"]] if train.get("curriculum") else [train["steps"]]
 
 
+def shipped_difficulty():
+    """The training set's field of pass rates measured by the dataset's authors, or None:
+    subsets are selected from it instead of from a probe of the base model."""
+    return tasks.shipped_pass_rate(config["datasets"][config["train_set"]])
+
+
 def check_config():
     """Checks a JSON schema cannot express: cross-references and file existence."""
     datasets = config["datasets"]
@@ -50,6 +56,8 @@ def check_config():
             for level in spec["levels"]:
                 if level not in allowed:
                     config_error(f"datasets.{key}.levels", f"level {level} of loader {spec['loader']!r}; allowed {allowed}")
+        for field, message in tasks.config_problems(spec):
+            config_error(f"datasets.{key}.{field}", message)
         for path in tasks.input_files(spec):
             if not Path(path).exists():
                 config_error(f"datasets.{key}.path", f"file not found: {path}")
@@ -66,6 +74,10 @@ def check_config():
             config_error(f"subsets.{name}.tiers", "strategy tier needs a list of tiers")
         if spec["strategy"] in ("easy", "medium", "hard", "random") and "budget" not in spec:
             config_error(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
+        if spec["strategy"] in ("base_wrong", "base_right") and shipped_difficulty():
+            config_error(f"subsets.{name}.strategy", f"{spec['strategy']} needs the probe's greedy answers, but the "
+                         f"training set ships its difficulty (datasets.{config['train_set']}.fields.pass_rate): "
+                         "nothing is probed; use easy/medium/hard/band/tier/random/all or unmap fields.pass_rate")
     check_curriculum()
     for family, res in config["resources"].items():
         # the SLURM plugin turns gpu_model into --gpus=<model>:<gpu>, a request for 0 GPUs here
@@ -189,6 +201,28 @@ def probe_blocks(wildcards):
 
 def pass_rates_path():
     return f"{PROBE_DIR}/pass_rates_k{config['probe']['k']}.parquet"
+
+
+def probe_pass_rates():
+    """Input of selection and report: the probe's pass-rate table, none when the training
+    set ships its difficulty (then nothing is probed; the data table holds pass_rate)."""
+    return [] if shipped_difficulty() else [pass_rates_path()]
+
+
+def difficulty_path():
+    """The table holding the training problems' pass rates: the probe's, or the prepared
+    data when they ship with it."""
+    return data_path(config["train_set"]) if shipped_difficulty() else pass_rates_path()
+
+
+def difficulty_source():
+    """Where the difficulty that subsets are selected by comes from, as the report says it."""
+    if shipped_difficulty():
+        return (f"shipped with the data: field {shipped_difficulty()!r} of training set "
+                f"{config['train_set']!r}, no probe")
+    probe = config["probe"]
+    return (f"probe: {probe['k']} samples per problem from model {config['model']!r} "
+            f"(temperature {probe['temperature']}, top_p {probe['top_p']}, prompt format {config['prompt']['format']})")
 
 
 # ----------------------------------------------------------------------------- runs

@@ -4,7 +4,7 @@
 
 rule report:
     input:
-        pass_rates=pass_rates_path(),
+        difficulty=difficulty_path(),
         base=expand(eval_path("{eval_set}", "base"), eval_set=config["eval_sets"]),
         points=[p["path"] for p in report_points()],
         train_info=[f"{run_dir(s, seed)}/train_info.json" for s, seed in runs()],
@@ -39,6 +39,7 @@ rule report:
         every_steps=config["evaluate"]["every_steps"],
         bootstrap=config["evaluate"]["bootstrap"],
         full_subset=full_data_subset(),
+        difficulty=difficulty_source(),
     resources:
         **config["resources"]["report"],
     conda:

@@ -102,7 +102,7 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
            + ["csv", "tiers_csv", "curves_csv", "steps_csv"]}
     out["markdown"] = tmp_path / "summary.md"
     settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train",
-                    experiment="exp", model="embedded")
+                    experiment="exp", model="embedded", difficulty="probe: 8 samples per problem")
     text = report.make_report(base, points, info, metrics, rates, settings, out)
     table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows

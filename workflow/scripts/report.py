@@ -15,7 +15,7 @@ with log_to(snakemake.log[0]):
     metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics)}
     settings = dict(k=params.k, pass_k=params.pass_k, bootstrap=params.bootstrap, full_subset=params.full_subset,
                     every_steps=params.every_steps, train_set=params.train_set,
-                    experiment=params.experiment, model=params.model)
-    text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.pass_rates),
+                    experiment=params.experiment, model=params.model, difficulty=params.difficulty)
+    text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.difficulty),
                               settings, dict(snakemake.output.items()))
     print(text)

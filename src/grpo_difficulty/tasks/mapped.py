@@ -116,6 +116,9 @@ def config_problems(spec: dict) -> list[tuple[str, str]]:
     problems = [(key, f"needs fields.{needs}") for key, needs in
                 [("tier_bins", "tier"), ("tier_labels", "tier"),
                  ("pass_rate_scale", "pass_rate")] if key in spec and needs not in fields]
+    for legacy, role in (("question_field", "question"), ("answer_field", "answer")):
+        if spec.get(legacy, role) != role:  # the schema fills in the default
+            problems.append((legacy, f"gsm8k_file's key; with loader {spec['loader']} map fields.{role}"))
     if "tier_order" in spec and "tier_bins" not in spec:
         problems.append(("tier_order", "orders binned tiers only: set tier_bins (integer tiers are used as they are)"))
     if "tier_bins" in spec and "tier_labels" in spec:
