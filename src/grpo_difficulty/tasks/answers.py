@@ -10,6 +10,7 @@ from .rows import BadRow
 from .scoring import PLAIN_NUMBER, choice_letter, last_boxed
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_WORDS = re.compile(r"[^\W\d_]{2,}(?:[\s'-]+[^\W\d_]+)*")  # "fourteen", "New York": math-verify reads letter products
 _MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 
 
@@ -46,6 +47,9 @@ def plain_answer(text: str) -> tuple[str, str, str]:
         gold = gold.replace(",", "")
     if not gold:
         raise BadRow(f"answer {text!r} is empty once its math delimiters are removed")
+    if _WORDS.fullmatch(gold):
+        raise BadRow(f"answer {text!r} is words, not a number or math expression (answer_format plain is scored by "
+                     "math-verify; option letters: answer_format choice)")
     return "", gold, "math"
 
 

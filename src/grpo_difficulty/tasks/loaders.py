@@ -60,7 +60,7 @@ def dataset_source(spec: dict) -> str:
     if spec["loader"] in ("file", "gsm8k_file", "bbh_file"):
         return str(spec["path"])
     if spec["loader"] == "hub" or spec["loader"] in HUB_DEFAULTS:
-        return f"{spec.get('path', HUB_DEFAULTS[spec['loader']])}:{spec.get('split', 'test')}"
+        return f"{spec.get('path', HUB_DEFAULTS.get(spec['loader']))}:{spec.get('split', 'test')}"
     return spec["loader"]
 
 
