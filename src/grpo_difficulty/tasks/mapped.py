@@ -4,7 +4,7 @@ tiers and shipped pass rates when it has them. GSM8K's loaders are presets of th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +15,6 @@ from .readers import data_files, file_columns, hub_parts, read_records
 from .rows import BadRow, BadRows, as_text, is_missing, lookup, make_frame, required, value_of
 from .tiers import bin_tiers, integer_tiers, tier_value
 
-ROLES = ("question", "answer", "id", "tier", "subject", "solution", "pass_rate")
 DEFAULT_FIELDS = {"question": "question", "answer": "answer"}
 # Dataset keys of the mapping, besides `fields` (config/schema.yaml documents each).
 MAPPING_KEYS = {"fields", "answer_format", "tier_bins", "tier_order", "tier_labels", "pass_rate_scale"}
@@ -24,7 +23,7 @@ MAPPING_KEYS = {"fields", "answer_format", "tier_bins", "tier_order", "tier_labe
 @dataclass(frozen=True)
 class FieldMap:
     """How one dataset's records become rows (see config/schema.yaml, datasets.*.fields)."""
-    fields: dict = field(default_factory=lambda: dict(DEFAULT_FIELDS))  # role → field (dotted path allowed)
+    fields: dict  # role (question, answer, id, tier, subject, solution, pass_rate) → field (dotted path allowed)
     answer_format: str = "plain"
     subject: str | None = None  # every row's subject when no field holds one; None: the file's or config's name
     tier_bins: int | None = None

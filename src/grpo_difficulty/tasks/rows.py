@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -69,17 +70,22 @@ def lookup(rec: dict, field: str):
     for step in field.split("."):
         if isinstance(value, dict):
             value = value.get(step)
-        elif isinstance(value, (list, tuple, np.ndarray)) and step.lstrip("-").isdigit() and -len(value) <= int(step) < len(value):
+        elif isinstance(value, (list, tuple, np.ndarray)) and re.fullmatch(r"-?\d+", step) \
+                and -len(value) <= int(step) < len(value):
             value = value[int(step)]
         else:
             return None
     return value
 
 
+_CONTAINERS = (list, tuple, np.ndarray, dict)
+
+
 def is_missing(value) -> bool:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return True
-    return isinstance(value, str) and not value.strip()
+    """None, NaN, pd.NA, blank text, or an empty list or object."""
+    if isinstance(value, _CONTAINERS):
+        return len(value) == 0
+    return bool(pd.isna(value)) or (isinstance(value, str) and not value.strip())
 
 
 def as_text(value, field: str) -> str:
@@ -108,7 +114,7 @@ def value_of(rec: dict, field: str, role: str | None = None):
     """The value of a field every row must have; a missing or empty one is a bad row that
     names the row's fields (and the `fields` key that mapped it, if any)."""
     value = lookup(rec, field)
-    if is_missing(value) or (isinstance(value, (list, tuple, np.ndarray, dict)) and not len(value)):
+    if is_missing(value):
         present = [k for k, v in rec.items() if not is_missing(v)]
         names = ", ".join(repr(k) for k in present[:20]) + (", ..." if len(present) > 20 else "")
         mapped = f"fields.{role}; " if role else ""
