@@ -67,6 +67,18 @@ def probe_blocks(wildcards):
     )
 
 
+def probe_pass_rates():
+    """Input of selection: the probe's pass-rate table, none when the training set ships
+    its difficulty (then nothing is probed; the data table holds pass_rate)."""
+    return [] if CFG.shipped_difficulty() else [PATHS.pass_rates(CFG.probe.k)]
+
+
+def difficulty_path():
+    """The table holding the training problems' pass rates: the probe's, or the prepared
+    data when they ship with it."""
+    return data_path(CFG.train_set) if CFG.shipped_difficulty() else PATHS.pass_rates(CFG.probe.k)
+
+
 # ----------------------------------------------------------------------------- runs
 def report_points():
     """Every adapter evaluation the report reads: one dict per (eval set, run, step) with

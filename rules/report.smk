@@ -8,7 +8,7 @@ PLOT_CAPTIONS = dict(pass_rates=("Probe", "pass_rates"), tiers=("Evaluation", "t
 
 rule report:
     input:
-        pass_rates=PATHS.pass_rates(CFG.probe.k),
+        difficulty=difficulty_path(),
         base=[PATHS.evaluation(e, "base").predictions for e in CFG.eval_sets],
         points=[p["path"] for p in report_points()],
         train_info=[PATHS.run(s, seed).info for s, seed in CFG.runs()],
@@ -25,7 +25,8 @@ rule report:
         points=report_points(),
         settings=dict(k=CFG.probe.k, pass_k=CFG.evaluate.pass_k, bootstrap=CFG.evaluate.bootstrap,
                       full_subset=CFG.full_data_subset(), every_steps=CFG.evaluate.every_steps,
-                      train_set=CFG.train_set, experiment=CFG.name, model=CFG.model),
+                      train_set=CFG.train_set, experiment=CFG.name, model=CFG.model,
+                      difficulty=CFG.difficulty_source()),
     resources:
         **resources("report"),
     conda:

@@ -1,9 +1,10 @@
-# Select: one training subset per entry of `subsets`, from the probe's pass rates.
+# Select: one training subset per entry of `subsets`, from the probe's pass rates (or the
+# pass rates the training set ships with, `fields.pass_rate`: then nothing is probed).
 
 
 rule select_subset:
     input:
-        pass_rates=PATHS.pass_rates(CFG.probe.k),
+        pass_rates=probe_pass_rates(),
         data=data_path(CFG.train_set),
     output:
         table=PATHS.subset("{subset}", "parquet"),

@@ -93,7 +93,7 @@ def test_math_bad_rows_name_config_and_row(tmp_path):
     assert [m.split(": ", 2)[1] for m in bad.skipped] == [
         "level 'Level ?' is not one of 1-5 (or 'Level 1'..'Level 5')",
         "solution has no \\boxed{...} final answer", "solution has no \\boxed{...} final answer",
-        "missing or empty field 'problem'"]
+        "missing or empty field 'problem' (this row has fields 'level', 'type', 'solution')"]
     assert [m.split(": ", 1)[0].rsplit(" row ", 1)[1] for m in bad.skipped] == [
         f"{i} of counting_and_probability" for i in (2, 3, 4, 5)]
 
@@ -210,7 +210,7 @@ def test_bbh_bad_rows(tmp_path):
     assert df["gold"].tolist() == ["(B)"]
     assert [m.split(": ", 1)[1] for m in bad.skipped] == [
         "target 'B' is not an option letter like '(A)'", "target (D) is not one of the options in the input",
-        "missing or empty field 'input'", "expected an object with fields, found str"]
+        "missing or empty field 'input' (this row has fields 'target')", "expected an object with fields, found str"]
     with pytest.raises(FileNotFoundError, match="tracking_shuffled_objects_five_objects.json"):
         load(dict(spec, objects=[5]))
     (tmp_path / "tracking_shuffled_objects_seven_objects.json").write_text('{"examples": ')

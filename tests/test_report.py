@@ -102,7 +102,7 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
     out = {name: tmp_path / file for name, file in {**REPORT_TABLES, **REPORT_PLOTS}.items()}
     settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train",
-                    experiment="exp", model="embedded")
+                    experiment="exp", model="embedded", difficulty="probe: 8 samples per problem")
     before = [(sorted(p), p["step"]) for p in points]
     text = report.make_report(base, points, info, metrics, rates, settings, out)
     assert [(sorted(p), p["step"]) for p in points] == before  # the caller's dicts are not modified

@@ -210,6 +210,22 @@ class Config:
         """(subset, seed) pairs: one trained adapter each."""
         return [(subset, seed) for subset in self.subsets for seed in self.train.seeds]
 
+    def shipped_difficulty(self) -> str | None:
+        """The training set's field of pass rates measured by the dataset's authors, or
+        None: subsets are then selected from it instead of from a probe of the base model."""
+        from . import tasks
+
+        return tasks.shipped_pass_rate(self.datasets[self.train_set])
+
+    def difficulty_source(self) -> str:
+        """Where the difficulty that subsets are selected by comes from, as the report says it."""
+        if self.shipped_difficulty():
+            return (f"shipped with the data: field {self.shipped_difficulty()!r} of training set "
+                    f"{self.train_set!r}, no probe")
+        probe = self.probe
+        return (f"probe: {probe.k} samples per problem from model {self.model!r} (temperature "
+                f"{probe.temperature}, top_p {probe.top_p}, prompt format {self.prompt.format})")
+
     def full_data_subset(self) -> str | None:
         """The full-data reference of steps-to-match: the first subset with strategy `all`."""
         return next((name for name, spec in self.subsets.items() if spec.strategy == "all"), None)
@@ -278,7 +294,7 @@ def check_config(config: dict) -> None:
     probe = config["probe"]
     if probe["k"] % probe["block_size"]:
         raise ConfigError("probe.k", f"{probe['k']} is not a multiple of probe.block_size={probe['block_size']}")
-    check_subsets(config["subsets"])
+    check_subsets(config)
     check_curriculum(config)
     for family, res in config["resources"].items():
         # the SLURM plugin turns gpu_model into --gpus=<model>:<gpu>, a request for 0 GPUs here
@@ -323,6 +339,8 @@ def check_datasets(config: dict) -> None:
                 if level not in allowed:
                     raise ConfigError(f"datasets.{key}.levels", f"level {level} of loader {spec['loader']!r}; "
                                                                 f"allowed {allowed}")
+        for name, message in tasks.config_problems(spec):
+            raise ConfigError(f"datasets.{key}.{name}", message)
         for path in tasks.input_files(spec):
             if not Path(path).exists():
                 raise ConfigError(f"datasets.{key}.path", f"file not found: {path}")
@@ -331,8 +349,11 @@ def check_datasets(config: dict) -> None:
 RANKED_STRATEGIES = ("easy", "medium", "hard", "random")
 
 
-def check_subsets(subsets: dict) -> None:
-    for name, spec in subsets.items():
+def check_subsets(config: dict) -> None:
+    from . import tasks
+
+    shipped = tasks.shipped_pass_rate(config["datasets"][config["train_set"]])
+    for name, spec in config["subsets"].items():
         if spec["strategy"] == "band":
             if "lo" not in spec or "hi" not in spec:
                 raise ConfigError(f"subsets.{name}", "strategy band needs lo and hi")
@@ -342,6 +363,12 @@ def check_subsets(subsets: dict) -> None:
             raise ConfigError(f"subsets.{name}.tiers", "strategy tier needs a list of tiers")
         if spec["strategy"] in RANKED_STRATEGIES and "budget" not in spec:
             raise ConfigError(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
+        if spec["strategy"] in ("base_wrong", "base_right") and shipped:
+            raise ConfigError(f"subsets.{name}.strategy", f"{spec['strategy']} needs the probe's greedy answers, but "
+                                                          f"the training set ships its difficulty (datasets."
+                                                          f"{config['train_set']}.fields.pass_rate): nothing is "
+                                                          "probed; use easy/medium/hard/band/tier/random/all or "
+                                                          "unmap fields.pass_rate")
 
 
 def check_curriculum(config: dict) -> None:

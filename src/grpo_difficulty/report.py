@@ -224,14 +224,17 @@ def _interval(mean: float, lo: float, hi: float, sign: str = "") -> str:
 
 
 def markdown(table: pd.DataFrame, fit: dict | None = None, steps: pd.DataFrame | None = None,
-             pass_k: list[int] = (), full_subset: str | None = None, every_steps: int | None = None) -> str:
-    """The report as Markdown: the summary table (accuracies in %, 95% bootstrap
-    intervals), the learnable-% fit, and steps-to-match."""
+             pass_k: list[int] = (), full_subset: str | None = None, every_steps: int | None = None,
+             difficulty: str | None = None) -> str:
+    """The report as Markdown: where the difficulty that subsets were selected by came
+    from, the summary table (accuracies in %, 95% bootstrap intervals), the learnable-%
+    fit, and steps-to-match."""
     extra = [f"pass@{k} % (base)" for k in pass_k]
     sampled = table["sampled_accuracy"].notna().any()
     head = (["eval set", "subset", "strategy", "seed", "accuracy % (95% CI)", "base %", "Δ vs base (95% CI)"]
             + (["sampled acc %"] if sampled else []) + extra + ["no answer %", "learnable %", "steps", "wall s"])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"**Difficulty source** (training subsets were selected by): {difficulty}", ""] if difficulty else []
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
         cells = [r["eval_set"], r["subset"], r["strategy"], r["seed"],
                  _interval(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"]), _pct(r["base_accuracy"]),
@@ -277,18 +280,24 @@ def _panels(n: int, width: float = 6, height: float = 4):
 
 
 def plot_pass_rates(pass_rates: pd.DataFrame, k: int, path: str, dataset: str = "training set") -> None:
-    """Histogram of correct samples out of K, stacked by tier."""
+    """Histogram of correct samples out of K, stacked by tier; of the pass rate itself
+    (20 bins) when it shipped with the data (no counts: nothing was probed)."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    bins = np.arange(k + 2) - 0.5
+    probed = "n_correct" in pass_rates
+    column, bins = ("n_correct", np.arange(k + 2) - 0.5) if probed else ("pass_rate", np.linspace(0, 1, 21))
     tiers = sorted(pass_rates["tier"].unique()) if "tier" in pass_rates else [None]
-    values = [pass_rates.loc[pass_rates["tier"] == t, "n_correct"] for t in tiers] if tiers[0] is not None \
-        else [pass_rates["n_correct"]]
+    values = [pass_rates.loc[pass_rates["tier"] == t, column] for t in tiers] if tiers[0] is not None \
+        else [pass_rates[column]]
     ax.hist(values, bins=bins, stacked=True, label=[f"tier {t}" for t in tiers], edgecolor="white")
-    ax.set_xlabel(f"correct samples out of K={k}")
     ax.set_ylabel("problems")
-    ax.set_xticks(range(k + 1))
-    mixed = ((pass_rates["n_correct"] > 0) & (pass_rates["n_correct"] < k)).mean()
-    ax.set_title(f"Base model pass rates: {dataset}, {len(pass_rates)} problems ({100 * mixed:.0f}% mixed)")
+    if probed:
+        ax.set_xlabel(f"correct samples out of K={k}")
+        ax.set_xticks(range(k + 1))
+    else:
+        ax.set_xlabel("pass rate shipped with the data")
+    mixed = ((pass_rates["pass_rate"] > 0) & (pass_rates["pass_rate"] < 1)).mean()
+    source = "Base model pass rates" if probed else "Shipped pass rates"
+    ax.set_title(f"{source}: {dataset}, {len(pass_rates)} problems ({100 * mixed:.0f}% mixed)")
     if len(tiers) > 1:
         ax.legend(fontsize=7, ncol=2, title="tier", title_fontsize=7)
     _save(fig, path)
@@ -393,7 +402,7 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
     settings: k, pass_k, bootstrap, full_subset, every_steps, train_set, experiment,
-    model; out: output
+    model, difficulty (where the pass rates came from); out: output
     paths (csv, markdown, tiers_csv, curves_csv, steps_csv and the PNGs).
     """
     from .files import write_table, write_text
@@ -407,13 +416,15 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
     table.insert(0, "experiment", settings["experiment"])  # for comparisons across experiments
     table.insert(1, "model", settings["model"])
     table.insert(2, "train_set", settings["train_set"])
+    table.insert(3, "difficulty", settings["difficulty"])
     first = per_run_rows(table)
     first = first[first["eval_set"] == next(iter(base))]
     fit = linear_fit(first["learnable_pct"], 100 * first["delta"])
     tiers = tier_table(final, base, n_boot)
     curves = accuracy_curves(points, base, n_boot)
     steps = steps_to_match(curves, settings["full_subset"])
-    text = markdown(table, fit, steps, settings["pass_k"], settings["full_subset"], settings["every_steps"])
+    text = markdown(table, fit, steps, settings["pass_k"], settings["full_subset"], settings["every_steps"],
+                    settings["difficulty"])
     write_table(table, out["csv"])
     write_table(tiers, out["tiers_csv"])
     write_table(curves, out["curves_csv"])

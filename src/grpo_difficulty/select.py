@@ -1,4 +1,6 @@
-"""Select: training subsets from probe pass rates.
+"""Select: training subsets from pass rates: the probe's, or those a dataset ships with
+(`fields.pass_rate`, e.g. measured by its authors; then there is no greedy answer, so
+base_wrong / base_right are unavailable).
 
 Strategies (budget = a count, or a fraction of the probed problems when ≤ 1.0):
   easy / hard    highest / lowest pass rate
@@ -32,11 +34,24 @@ def budget_count(budget: float | int | None, total: int, name: str) -> int | Non
     return count
 
 
+def difficulty_table(rows: pd.DataFrame, probe_rates: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The training problems with each one's pass rate: the probe's, joined on id (with
+    K, counts and the greedy answer), or without a probe the dataset's shipped pass_rate."""
+    if probe_rates is None:
+        if "pass_rate" not in rows:
+            raise ValueError("no probe pass rates given and the training data ships none (fields.pass_rate)")
+        return rows
+    return rows.drop(columns="pass_rate", errors="ignore").merge(probe_rates.drop(columns="tier"), on="id")
+
+
 def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int) -> pd.DataFrame:
-    """Rows of `table` (probe pass rates joined with the dataset) chosen by `spec`."""
+    """Rows of `table` (see difficulty_table) chosen by `spec`."""
     strategy = spec.strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"subsets.{name}.strategy={strategy!r} not in {list(STRATEGIES)}")
+    if strategy in ("base_wrong", "base_right") and "greedy_correct" not in table:
+        raise ValueError(f"subsets.{name}: strategy {strategy} needs the probe's greedy answers; the pass rates "
+                         "shipped with the data have none")
     rng = np.random.default_rng(seed)
     # seeded shuffle first, then a stable sort: equal pass rates keep the shuffled order
     shuffled = table.iloc[rng.permutation(len(table))].reset_index(drop=True)
@@ -76,13 +91,15 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int)
 
 
 def subset_stats(subset: pd.DataFrame, name: str, spec: SubsetConfig) -> dict:
-    """What a subset holds: size, pass-rate summary, share of learnable (mixed) problems."""
+    """What a subset holds: size, pass-rate summary and its source, share of learnable
+    (mixed) problems."""
     mixed = (subset["pass_rate"] > 0) & (subset["pass_rate"] < 1)
+    probed = "greedy_correct" in subset
     return dict(
-        subset=name, strategy=spec.strategy, n=len(subset),
+        subset=name, strategy=spec.strategy, n=len(subset), difficulty="probe" if probed else "shipped",
         mean_pass_rate=float(subset["pass_rate"].mean()),
         frac_mixed=float(mixed.mean()), frac_all_wrong=float((subset["pass_rate"] == 0).mean()),
         frac_all_right=float((subset["pass_rate"] == 1).mean()),
-        frac_greedy_correct=float(subset["greedy_correct"].mean()),
+        frac_greedy_correct=float(subset["greedy_correct"].mean()) if probed else None,
         tiers={int(k): int(v) for k, v in subset["tier"].value_counts().sort_index().items()},
     )

@@ -1,12 +1,14 @@
-"""Choose one training subset from the probe's pass rates (rule select_subset)."""
+"""Choose one training subset from the probe's pass rates, or from the pass rates the
+training set ships with when nothing was probed (rule select_subset)."""
 from grpo_difficulty import probe, select
 from grpo_difficulty.config import Config, build
 from grpo_difficulty.files import log_to, read_table, write_json, write_table
 
 cfg = build(Config, snakemake.config)
 with log_to(snakemake.log[0]):
-    rates = read_table(snakemake.input.pass_rates, probe.PASS_RATE_COLUMNS)
-    table = read_table(snakemake.input.data).merge(rates.drop(columns="tier"), on="id")
+    probed = snakemake.input.pass_rates
+    rates = read_table(probed[0], probe.PASS_RATE_COLUMNS) if probed else None
+    table = select.difficulty_table(read_table(snakemake.input.data), rates)
     name = snakemake.wildcards.subset
     subset = select.select_subset(table, name, cfg.subsets[name], cfg.select_seed)
     stats = select.subset_stats(subset, name, cfg.subsets[name])

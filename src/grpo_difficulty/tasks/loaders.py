@@ -1,0 +1,118 @@
+"""Loaders: a dataset's config entry → the normalized table; its source, files and size."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import benchmarks, mapped
+from .benchmarks import bbh_files
+from .generators import PROCEDURAL, load_procedural
+from .readers import HUB_DEFAULTS, data_files
+from .rows import BadRows
+from .scoring import is_plain_number
+
+LOADERS = {
+    "file": mapped.load_file,
+    "hub": mapped.load_hub,
+    "arithmetic": load_procedural,
+    "shuffled_objects": load_procedural,
+    "gsm8k_hub": benchmarks.load_gsm8k_hub,
+    "gsm8k_file": benchmarks.load_gsm8k_file,
+    "math_hub": benchmarks.load_math_hub,
+    "math500_hub": benchmarks.load_math500_hub,
+    "aime_hub": benchmarks.load_aime_hub,
+    "bbh_hub": benchmarks.load_bbh_hub,
+    "bbh_file": benchmarks.load_bbh_file,
+}
+
+# Keys each loader needs / may use besides the ones every dataset has (config/schema.yaml);
+# rules/common.smk check_config() enforces them before any job runs.
+COMMON_KEYS = {"loader", "seed", "limit", "bad_rows", "numeric_only", "question_field", "answer_field"}
+LOADER_KEYS = {  # loader → (required, optional)
+    "file": ({"path"}, mapped.MAPPING_KEYS),
+    "hub": ({"path", "split"}, {"name", "revision"} | mapped.MAPPING_KEYS),
+    "arithmetic": ({"levels", "per_level", "split"}, set()),
+    "shuffled_objects": ({"levels", "per_level", "split"}, set()),
+    "gsm8k_hub": ({"split"}, {"path", "name"}),
+    "gsm8k_file": ({"path"}, set()),
+    "math_hub": ({"split"}, {"path", "name", "subjects"}),
+    "math500_hub": (set(), {"path", "name", "split"}),
+    "aime_hub": (set(), {"path", "split", "configs"}),
+    "bbh_hub": (set(), {"path", "split", "objects", "revision"}),
+    "bbh_file": ({"path"}, {"objects"}),
+}
+
+
+def load_rows(spec: dict, bad: BadRows) -> pd.DataFrame:
+    """Load one dataset from its config entry (see config/schema.yaml, `datasets`); bad rows
+    go through `bad` (an error, or a counted skip). Then optionally keep only plain-number
+    golds (`numeric_only`) and subsample (`limit`)."""
+    if spec["loader"] not in LOADERS:
+        raise ValueError(f"unknown dataset loader {spec['loader']!r}; allowed {sorted(LOADERS)}")
+    df = LOADERS[spec["loader"]](spec, bad)
+    if spec.get("numeric_only"):
+        df = numeric_subset(df, bad.source)
+    return _limit(df, spec)
+
+
+def dataset_source(spec: dict) -> str:
+    """How bad-row messages name a dataset: its file or folder, or hub id and split."""
+    if spec["loader"] in ("file", "gsm8k_file", "bbh_file"):
+        return str(spec["path"])
+    if spec["loader"] == "hub" or spec["loader"] in HUB_DEFAULTS:
+        return f"{spec.get('path', HUB_DEFAULTS.get(spec['loader']))}:{spec.get('split', 'test')}"
+    return spec["loader"]
+
+
+def input_files(spec: dict) -> list[str]:
+    """Local files a dataset is read from (Snakemake inputs of prepare_data)."""
+    if spec["loader"] == "gsm8k_file":
+        return [str(spec["path"])]
+    if spec["loader"] == "bbh_file":
+        return [str(p) for p in bbh_files(spec)]
+    if spec["loader"] == "file":
+        return [str(p) for p in data_files(spec["path"])]
+    return []
+
+
+def config_problems(spec: dict) -> list[tuple[str, str]]:
+    """(key of the dataset entry, message) for each mistake visible before loading it that
+    the schema cannot express (called by rules/common.smk check_config)."""
+    return mapped.config_problems(spec) if spec["loader"] in ("file", "hub") else []
+
+
+def known_size(spec: dict) -> int | None:
+    """Row count of a procedural dataset without generating it (None: load it to know)."""
+    if spec["loader"] in PROCEDURAL and not spec.get("limit") and not spec.get("numeric_only"):
+        return len(spec["levels"]) * spec["per_level"][spec["split"]]
+    return None
+
+
+def _limit(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Optional seeded subsample (`limit`) so CPU runs can use a slice of a big dataset."""
+    limit = spec.get("limit")
+    if limit is None or limit >= len(df):
+        return df
+    return df.sample(n=limit, random_state=spec.get("seed", 0)).reset_index(drop=True)
+
+
+def numeric_subset(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Rows whose gold is a plain number (integer or decimal, also once math-verify has
+    read it: "\\frac{1}{2}" and "\\sqrt{2}" are not, "12" and "-3.5" are); logs the count."""
+    keep = [is_plain_number(gold, kind) for gold, kind in zip(df["gold"], df["answer_type"])]
+    print(f"{source}: numeric_only kept {sum(keep)} of {len(df)} rows, "
+          f"dropped {len(df) - sum(keep)} whose gold answer is not a plain number")
+    if not any(keep):
+        raise ValueError(f"{source}: numeric_only left no rows (no gold answer is a plain number)")
+    return df[keep].reset_index(drop=True)
+
+
+def check_disjoint(train: pd.DataFrame, test: pd.DataFrame, train_name: str, test_name: str) -> None:
+    """Held-out evaluation is meaningless if a test question was trained on."""
+    overlap = set(train["question"].str.strip()) & set(test["question"].str.strip())
+    if overlap:
+        example = sorted(overlap)[0]
+        raise ValueError(
+            f"eval set {test_name!r} shares {len(overlap)} question(s) with training set "
+            f"{train_name!r}, e.g. {example[:100]!r}"
+        )

@@ -1,0 +1,173 @@
+"""Reading local data files (jsonl, json, parquet, csv) and hub datasets into records."""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import json
+import lzma
+from pathlib import Path
+
+import pandas as pd
+
+from .rows import BadRows
+
+# File suffix → format; a compression suffix after it (data.jsonl.gz) is read through its opener.
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv",
+           ".tsv": "tsv"}
+OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+PEEK_ROWS = 100  # records whose keys stand for a json/jsonl file's columns at config time
+
+
+def file_format(path: str | Path) -> str:
+    suffixes = [s.lower() for s in Path(path).suffixes[-2:]]
+    if suffixes and suffixes[-1] in OPENERS:
+        suffixes.pop()
+    if not suffixes or suffixes[-1] not in FORMATS:
+        raise ValueError(f"{path}: unsupported file type (use {', '.join(FORMATS)}, optionally compressed "
+                         f"{', '.join(OPENERS)})")
+    return FORMATS[suffixes[-1]]
+
+
+def data_files(pattern: str | Path) -> list[Path]:
+    """The files a `path` names: one file, or every match of a glob (*, ?, [...], ** for
+    subfolders), sorted; all of one format."""
+    pattern = str(pattern)
+    if glob.has_magic(pattern):
+        paths = [Path(p) for p in sorted(glob.glob(pattern, recursive=True)) if Path(p).is_file()]
+        if not paths:
+            raise FileNotFoundError(f"no dataset file matches {pattern}")
+    else:
+        paths = [Path(pattern)]
+        if not paths[0].is_file():
+            raise FileNotFoundError(f"dataset file not found: {pattern}")
+    formats = {file_format(p) for p in paths}
+    if len(formats) > 1:
+        raise ValueError(f"{pattern}: matches files of several formats ({sorted(formats)}); use one format")
+    return paths
+
+
+def _read_bytes(path: Path) -> bytes:
+    opener = OPENERS.get(path.suffix.lower())
+    data = opener(path).read() if opener else path.read_bytes()
+    return data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+
+
+def read_records(path: str | Path, bad: BadRows, part: str | None = None) -> list[dict | None]:
+    """Rows of a local jsonl / json / parquet / csv / tsv file, as dicts (row i = record i).
+    A jsonl line that is not UTF-8 or not JSON is reported as a bad row (row = line
+    number - 1, "i of <part>" when one of several files) and kept as None, as are blank
+    lines (not reported)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset file not found: {path}")
+    kind = file_format(path)
+    if kind == "jsonl":
+        return _json_lines(path, bad, part)
+    if kind == "json":
+        return _json_records(path, bad, part)
+    if kind == "parquet":
+        try:
+            return pd.read_parquet(path).to_dict("records")
+        except Exception as err:  # pyarrow raises several types for files that are not parquet
+            raise ValueError(f"{path}: cannot be read as parquet ({err})") from err
+    return _csv(path).to_dict("records")
+
+
+def _csv(path: Path, rows: int | None = None) -> pd.DataFrame:
+    """Every cell as text ('' when empty); BOM and blanks around column names dropped."""
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", nrows=rows,
+                         sep="\t" if file_format(path) == "tsv" else ",")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: cannot be read as {file_format(path)} ({err})") from err
+    return df.rename(columns=str.strip)
+
+
+def _json_lines(path: Path, bad: BadRows, part: str | None = None) -> list[dict | None]:
+    return [_json_line(line, i if part is None else f"{i} of {part}", bad) if line.strip() else None
+            for i, line in enumerate(_read_bytes(path).splitlines())]
+
+
+def _json_records(path: Path, bad: BadRows, part: str | None = None) -> list:
+    """A .json file: a list of records, an object holding one list of records, or pandas'
+    column layout ({column: {row: value}}); JSON lines in a .json file are read as such."""
+    try:
+        data = json.loads(_read_bytes(path).decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+    except json.JSONDecodeError as err:
+        if err.msg == "Extra data":  # one object per line
+            return _json_lines(path, bad, part)
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        lists = [key for key, value in data.items() if isinstance(value, list)]
+        if len(lists) == 1:
+            return data[lists[0]]
+        if data and all(isinstance(value, dict) for value in data.values()):
+            return pd.DataFrame(data).to_dict("records")
+        raise ValueError(f"{path}: expected a list of records or an object holding one list of records; "
+                         f"found an object with keys {list(data)[:20]}")
+    raise ValueError(f"{path}: expected a list of records, found {type(data).__name__}")
+
+
+def _json_line(line: bytes, row: int, bad: BadRows) -> dict | None:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        bad.report(row, f"not valid UTF-8 ({err.reason} at byte {err.start})")
+        return None
+    except json.JSONDecodeError as err:
+        bad.report(row, f"not valid JSON ({err.msg})")
+        return None
+    if not isinstance(record, dict):
+        bad.report(row, f"expected a JSON object, found {type(record).__name__}")
+        return None
+    return record
+
+
+def file_columns(path: Path) -> list[str]:
+    """Column names of a data file, read cheaply (the keys of the first records of json and
+    jsonl files), for config-time checks of a field mapping."""
+    kind = file_format(path)
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.read_schema(path).names
+        except Exception as err:
+            raise ValueError(f"{path}: cannot be read as parquet ({err})") from err
+    if kind in ("csv", "tsv"):
+        return list(_csv(path, rows=0).columns)
+    bad = BadRows(str(path), "skip")  # a broken row is prepare_data's to report
+    records = (_json_lines(path, bad) if kind == "jsonl" else _json_records(path, bad))[:PEEK_ROWS]
+    return list(dict.fromkeys(key for rec in records if isinstance(rec, dict) for key in rec))
+
+# Hub id each hub loader reads unless the dataset's `path` says otherwise.
+HUB_DEFAULTS = {
+    "gsm8k_hub": "openai/gsm8k",
+    "math_hub": "EleutherAI/hendrycks_math",
+    "math500_hub": "HuggingFaceH4/MATH-500",
+    "aime_hub": "opencompass/AIME2025",
+    "bbh_hub": "lukaemon/bbh",
+}
+
+
+def hub_parts(spec: dict, configs: list[str | None], **load_args) -> list[tuple[str, list]]:
+    """Records of each hub config (real `datasets.load_dataset`; tests point `path` at a
+    local folder laid out like the hub repository)."""
+    import datasets
+
+    path, split = spec.get("path", HUB_DEFAULTS.get(spec["loader"])), spec.get("split", "test")
+    if "revision" in spec:
+        load_args.setdefault("revision", spec["revision"])
+    parts = []
+    for name in configs:
+        try:
+            parts.append((name, list(datasets.load_dataset(path, name, split=split, **load_args))))
+        except (ValueError, OSError, RuntimeError) as err:
+            raise ValueError(f"datasets.load_dataset({path!r}, {name!r}, split={split!r}) failed: {err}") from err
+    return parts

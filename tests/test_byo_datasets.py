@@ -1,0 +1,318 @@
+"""Bring your own dataset: the `file` and `hub` loaders on files written here with their own
+field names, in every file format and answer format; ids, tiers (integers, labels, bins),
+shipped pass rates, and every kind of bad input."""
+
+import gzip
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from grpo_difficulty import select, tasks
+from grpo_difficulty.config import SubsetConfig
+from hub_fixtures import write_hub_repo
+
+# One problem set per answer_format, in the user's schema: (answer field value, expected gold).
+ANSWERS = {
+    "plain": [("14", "14"), (7, "7"), ("$\\frac{1}{2}$", "\\frac{1}{2}"), ("1,234", "1234"), (2.5, "2.5"),
+              ("\\boxed{3\\sqrt{2}}", "3\\sqrt{2}")],
+    "gsm8k": [("7 + 7 = 14\n#### 14", "14"), ("a\nb\n#### 1,000", "1000")],
+    "boxed_solution": [("So $x = \\boxed{12}$.", "12"), ("Not \\boxed{1}; it is $\\boxed{\\frac{3}{4}}$", "\\frac{3}{4}")],
+    "choice": [("B", "(B)"), ("(C)", "(C)"), ("a", "(A)"), ("D) blue", "(D)")],
+}
+ANSWER_TYPE = {"plain": "math", "gsm8k": "math", "boxed_solution": "math", "choice": "choice"}
+FIELDS = {"question": "prompt", "answer": "target", "id": "uid", "tier": "difficulty"}
+
+
+def user_records(answer_format):
+    return [{"uid": f"q{17 + i}", "prompt": f"Question {i} of {answer_format}?", "target": value,
+             "difficulty": i % 3 + 1, "notes": "x"} for i, (value, _) in enumerate(ANSWERS[answer_format])]
+
+
+def write(path, records, fmt):
+    """The records as a user would save them, by the libraries' own writers."""
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    elif fmt == "jsonl.gz":
+        path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    elif fmt == "json":
+        path.write_text(json.dumps(records, indent=1))
+    elif fmt == "json-object":
+        path.write_text(json.dumps({"version": 2, "data": records}))
+    elif fmt == "json-pandas":
+        pd.DataFrame(records).to_json(path)  # pandas' default layout: {column: {row: value}}
+    elif fmt == "parquet":
+        df = pd.DataFrame(records)
+        (df.astype({"target": str}) if "target" in df else df).to_parquet(path)  # one type per column
+    elif fmt == "csv":
+        pd.DataFrame(records).to_csv(path, index=False)
+    elif fmt == "tsv":
+        pd.DataFrame(records).to_csv(path, index=False, sep="\t")
+    return str(path)
+
+
+SUFFIX = {"json-object": "json", "json-pandas": "json"}
+FORMATS = ["jsonl", "jsonl.gz", "json", "json-object", "json-pandas", "parquet", "csv", "tsv"]
+
+
+def load(spec, policy="error"):
+    bad = tasks.BadRows(tasks.dataset_source(spec), policy)
+    return tasks.load_rows(spec, bad), bad
+
+
+@pytest.mark.parametrize("answer_format", list(ANSWERS))
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_file_format_and_answer_format(tmp_path, fmt, answer_format):
+    path = write(tmp_path / f"mine.{SUFFIX.get(fmt, fmt)}", user_records(answer_format), fmt)
+    spec = {"loader": "file", "path": path, "fields": FIELDS, "answer_format": answer_format}
+    assert tasks.config_problems(spec) == []
+    df, bad = load(spec)
+    assert df["gold"].tolist() == [gold for _, gold in ANSWERS[answer_format]]
+    assert df["id"].tolist() == [f"q{17 + i}" for i in range(len(df))]
+    assert df["tier"].tolist() == [i % 3 + 1 for i in range(len(df))]
+    assert set(df["answer_type"]) == {ANSWER_TYPE[answer_format]} and set(df["subject"]) == {"mine"}
+    assert set(df["source"]) == {path} and list(df.columns) == tasks.COLUMNS and not bad.skipped
+    if answer_format in ("gsm8k", "boxed_solution"):  # the worked part is kept as the solution
+        assert all(df["solution"].str.len() > 0)
+
+
+def test_scoring_follows_the_answer_format(tmp_path):
+    spec = {"loader": "file", "path": write(tmp_path / "c.jsonl", user_records("choice"), "jsonl"),
+            "fields": FIELDS, "answer_format": "choice"}
+    row = load(spec)[0].iloc[0]
+    assert tasks.score(" (B)", row["gold"], row["answer_type"], "fewshot") == (True, "correct")
+    assert tasks.score(" C", row["gold"], row["answer_type"], "fewshot") == (False, "wrong")
+    spec = {"loader": "file", "path": write(tmp_path / "p.jsonl", user_records("plain"), "jsonl"), "fields": FIELDS}
+    golds = load(spec)[0].set_index("id")["gold"]
+    assert tasks.score("so \\boxed{0.5}", golds["q19"], "math", "boxed") == (True, "correct")
+    assert tasks.score(" 1234", golds["q20"], "math", "fewshot") == (True, "correct")
+
+
+def test_defaults_glob_of_files_and_nested_fields(tmp_path):
+    (tmp_path / "part").mkdir()
+    write(tmp_path / "part" / "a.jsonl", [{"question": "What is 1+1?", "answer": 2}], "jsonl")
+    write(tmp_path / "part" / "b.jsonl", [{"question": "What is 2+2?", "answer": "4"}], "jsonl")
+    df, _ = load({"loader": "file", "path": str(tmp_path / "part" / "*.jsonl")})
+    assert df["gold"].tolist() == ["2", "4"] and df["subject"].tolist() == ["a", "b"]  # subject: the file
+    assert df["tier"].tolist() == [1, 1] and df["id"].tolist() == [tasks.question_id(q) for q in df["question"]]
+    assert tasks.input_files({"loader": "file", "path": str(tmp_path / "**" / "*.jsonl")}) == [
+        str(tmp_path / "part" / "a.jsonl"), str(tmp_path / "part" / "b.jsonl")]
+    # verl-style records: the question is a chat, the answer nested, the id in extra_info
+    verl = [{"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 3+3?"}],
+             "reward_model": {"ground_truth": "6", "style": "rule"}, "extra_info": {"index": 4, "level": "Level 2"}}]
+    path = write(tmp_path / "verl.parquet", verl, "parquet")
+    spec = {"loader": "file", "path": path, "fields": {"question": "prompt", "answer": "reward_model.ground_truth",
+                                                       "id": "extra_info.index", "tier": "extra_info.level"}}
+    assert tasks.config_problems(spec) == []
+    row = load(spec)[0].iloc[0]
+    assert (row["question"], row["gold"], row["id"], row["tier"]) == ("What is 3+3?", "6", "4", 2)
+
+
+def test_hub_loader_through_datasets_load_dataset(tmp_path):
+    """`loader: hub` runs the real datasets.load_dataset(path, name, split) on a local folder
+    laid out like a hub repository with two configs."""
+    records = user_records("plain")
+    repo = write_hub_repo(tmp_path, {"easy/train.parquet": [dict(r, target=str(r["target"])) for r in records],
+                                     "other/train.jsonl": records[:1]},
+                          {"easy": {"train": "easy/train.parquet"}, "other": {"train": "other/train.jsonl"}})
+    spec = {"loader": "hub", "path": repo, "name": "easy", "split": "train", "fields": FIELDS}
+    df, _ = load(spec)
+    assert df["id"].tolist() == [r["uid"] for r in records] and set(df["subject"]) == {"easy"}
+    assert set(df["source"]) == {f"{repo}:train"} and df["gold"].tolist()[:2] == ["14", "7"]
+    with pytest.raises(ValueError, match=re.escape(f"datasets.load_dataset({repo!r}, 'easy', split='test') failed")):
+        load(dict(spec, split="test"))
+
+
+def test_gsm8k_loaders_are_presets_of_file_and_hub(tmp_path):
+    records = [{"question": "q1", "answer": "a = 1\nb = 2\n#### 1,234"}]
+    path = write(tmp_path / "g.jsonl", records, "jsonl")
+    preset, _ = load({"loader": "gsm8k_file", "path": path})
+    generic, _ = load({"loader": "file", "path": path, "answer_format": "gsm8k"})
+    assert preset.drop(columns="subject").equals(generic.drop(columns="subject"))
+    assert preset.loc[0, "subject"] == "gsm8k" and preset.loc[0, "tier"] == 2 and preset.loc[0, "gold"] == "1234"
+
+
+# --------------------------------------------------------------------------- ids
+def test_user_ids_ints_strings_and_floats_are_text(tmp_path):
+    records = [{"uid": 17, "prompt": "a?", "target": 1}, {"uid": "017", "prompt": "b?", "target": 2},
+               {"uid": 18.0, "prompt": "c?", "target": 3}, {"uid": " x-9 ", "prompt": "d?", "target": 4}]
+    df, _ = load({"loader": "file", "path": write(tmp_path / "i.json", records, "json"),
+                  "fields": {"question": "prompt", "answer": "target", "id": "uid"}})
+    assert df["id"].tolist() == ["17", "017", "18", "x-9"]
+    df, _ = load({"loader": "file", "path": write(tmp_path / "i.csv", records, "csv"),
+                  "fields": {"question": "prompt", "answer": "target", "id": "uid"}})
+    assert df["id"].tolist() == ["17", "017", "18.0", "x-9"]  # csv cells are text: kept as written
+
+
+def test_duplicate_ids_are_bad_rows(tmp_path):
+    records = [{"uid": 5, "prompt": "a?", "target": 1}, {"uid": "5", "prompt": "b?", "target": 2},
+               {"uid": 6, "prompt": "c?", "target": 3}]
+    spec = {"loader": "file", "path": write(tmp_path / "d.jsonl", records, "jsonl"),
+            "fields": {"question": "prompt", "answer": "target", "id": "uid"}}
+    with pytest.raises(ValueError, match=re.escape(f"{spec['path']} row 1: duplicate id '5' (same as row 0)")):
+        load(spec)
+    df, bad = load(dict(spec, bad_rows="skip"), "skip")
+    assert df["id"].tolist() == ["5", "6"] and len(bad.skipped) == 1
+
+
+# --------------------------------------------------------------------------- tiers
+def tier_spec(tmp_path, values, **keys):
+    records = [{"q": f"What is {i} + 1?", "a": i + 1, "d": v} for i, v in enumerate(values)]
+    return {"loader": "file", "path": write(tmp_path / "t.jsonl", records, "jsonl"),
+            "fields": {"question": "q", "answer": "a", "tier": "d"}, **keys}
+
+
+def test_integer_like_tiers(tmp_path):
+    df, _ = load(tier_spec(tmp_path, [3, "2", 1.0, " 4 ", "Level 5", "level-2", "7.0"]))
+    assert df["tier"].tolist() == [3, 2, 1, 4, 5, 2, 7]
+    df, _ = load(tier_spec(tmp_path, ["Hard", "easy", "MEDIUM"], tier_labels=["easy", "medium", "hard"]))
+    assert df["tier"].tolist() == [3, 1, 2]
+
+
+def test_non_integer_tiers_need_bins(tmp_path):
+    with pytest.raises(ValueError, match=r"tier field 'd' holds non-integer values \(2 rows, e.g. 0.25 at row 1\); "
+                                         r"set tier_bins: N"):
+        load(tier_spec(tmp_path, [1, 0.25, 0.5]))
+
+
+def test_quantile_bins_both_directions_logged(tmp_path, capsys):
+    scores = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]
+    df, _ = load(tier_spec(tmp_path, scores, tier_bins=3))  # ascending: higher = harder
+    assert dict(zip(scores, df["tier"])) == {0.1: 1, 0.2: 1, 0.3: 1, 0.4: 2, 0.5: 2, 0.6: 2, 0.7: 3, 0.8: 3, 0.9: 3}
+    log = capsys.readouterr().out
+    assert "field 'd' binned into 3 quantile tier(s) (asked for 3); tier 1 = easiest = lower values" in log
+    assert "tier 1: d 0.1 to 0.3 (3 rows)" in log and "tier 3: d 0.7 to 0.9 (3 rows)" in log
+    df, _ = load(tier_spec(tmp_path, scores, tier_bins=3, tier_order="descending"))  # a pass rate: higher = easier
+    assert dict(zip(scores, df["tier"]))[0.9] == 1 and dict(zip(scores, df["tier"]))[0.1] == 3
+    assert "tier 1 = easiest = higher values" in capsys.readouterr().out
+
+
+def test_tied_values_merge_bins_and_one_value_is_one_tier(tmp_path, capsys):
+    df, _ = load(tier_spec(tmp_path, [0, 0, 0, 0, 0, 0.5, 1, 1], tier_bins=4, tier_order="descending"))
+    assert sorted(set(df["tier"])) == [1, 2] and "asked for 4; tied values merged bins" in capsys.readouterr().out
+    df, _ = load(tier_spec(tmp_path, [0.3, 0.3], tier_bins=3))
+    assert df["tier"].tolist() == [1, 1]
+
+
+# --------------------------------------------------------------------------- shipped difficulty
+def shipped_spec(tmp_path, rates, **keys):
+    records = [{"id": f"p{i}", "q": f"What is {i} + 2?", "a": i + 2, "solved": r, "lvl": 1 + i % 2}
+               for i, r in enumerate(rates)]
+    return {"loader": "file", "path": write(tmp_path / "s.jsonl", records, "jsonl"),
+            "fields": {"question": "q", "answer": "a", "id": "id", "tier": "lvl", "pass_rate": "solved"}, **keys}
+
+
+def test_shipped_pass_rates_select_without_probe(tmp_path):
+    spec = shipped_spec(tmp_path, [16, 0, 8, 4, 12, "50%"], pass_rate_scale=16)
+    assert tasks.shipped_pass_rate(spec) == "solved"
+    df, _ = load(spec)
+    assert df["pass_rate"].tolist() == [1.0, 0.0, 0.5, 0.25, 0.75, 0.5]
+    table = select.difficulty_table(df)
+    easy = select.select_subset(table, "e", SubsetConfig(strategy="easy", budget=2), 0)
+    assert easy["id"].tolist() == ["p0", "p4"]
+    band = select.select_subset(table, "b", SubsetConfig(strategy="band", lo=0.2, hi=0.6), 0)
+    assert sorted(band["id"]) == ["p2", "p3", "p5"]
+    stats = select.subset_stats(easy, "e", SubsetConfig(strategy="easy"))
+    assert stats["difficulty"] == "shipped" and stats["frac_greedy_correct"] is None and stats["tiers"] == {1: 2}
+    with pytest.raises(ValueError, match="strategy base_wrong needs the probe's greedy answers"):
+        select.select_subset(table, "w", SubsetConfig(strategy="base_wrong"), 0)
+    # a probe's rates replace the shipped ones when both are given
+    probe = pd.DataFrame(dict(id=df["id"], tier=df["tier"], k=4, n_correct=0, pass_rate=0.0, greedy_correct=False,
+                              mean_tokens=3.0))
+    assert (select.difficulty_table(df, probe)["pass_rate"] == 0).all()
+
+
+def test_shipped_pass_rate_out_of_range_is_a_bad_row(tmp_path):
+    spec = shipped_spec(tmp_path, [0.5, 3, "often"])
+    with pytest.raises(ValueError, match=re.escape(f"{spec['path']} row 1: pass rate 3 is not in [0, 1] "
+                                                   "(set pass_rate_scale")):
+        load(spec)
+    df, bad = load(spec, "skip")
+    assert df["id"].tolist() == ["p0"]
+    assert [m.split(": ", 1)[1] for m in bad.skipped][1] == "pass rate 'often' is not a number"
+
+
+# --------------------------------------------------------------------------- bad input
+BAD_ROWS = [  # (answer_format, record in the user's schema, message)
+    ("plain", {"uid": "a", "target": "1"},
+     "missing or empty field 'prompt' (fields.question; this row has fields 'uid', 'target')"),
+    ("plain", {"uid": "a", "prompt": "p?", "target": "  "},
+     "missing or empty field 'target' (fields.answer; this row has fields 'uid', 'prompt')"),
+    ("plain", {"uid": None, "prompt": "p?", "target": "1", "difficulty": 2},
+     "missing or empty field 'uid' (fields.id; this row has fields 'prompt', 'target', 'difficulty')"),
+    ("plain", {"uid": "a", "prompt": "p?", "target": "fourteen"},
+     "answer 'fourteen' is words, not a number or math expression (answer_format plain is scored by math-verify; "
+     "option letters: answer_format choice)"),
+    ("plain", {"uid": "a", "prompt": "p?", "target": "\\frac{}{}"}, "gold '\\\\frac{}{}' cannot be parsed by math-verify"),
+    ("plain", {"uid": "a", "prompt": "p?", "target": ["1", "2"]},
+     "field 'target' holds a list of 2 values, not one (name one element with a dotted path such as target.0)"),
+    ("plain", {"uid": "a", "prompt": "p?", "target": {"value": 3}},
+     "field 'target' holds an object with keys 'value', not a value (name one with a dotted path such as "
+     "target.value)"),
+    ("plain", {"uid": "a", "prompt": "p?", "target": "1", "difficulty": "hard"},
+     "tier 'hard' is not a number (map a numeric field, or list its labels easiest first in tier_labels)"),
+    ("gsm8k", {"uid": "a", "prompt": "p?", "target": "It is 14."},
+     "answer has no '#### <final answer>' line: 'It is 14.'"),
+    ("gsm8k", {"uid": "a", "prompt": "p?", "target": "x\n#### fourteen"}, "final answer 'fourteen' after '####' is not a number"),
+    ("boxed_solution", {"uid": "a", "prompt": "p?", "target": "The answer is 12."},
+     "solution has no \\boxed{...} final answer: 'The answer is 12.'"),
+    ("choice", {"uid": "a", "prompt": "p?", "target": 2},
+     "answer '2' is not an option letter like A or (A) (answer_format choice)"),
+    ("choice", {"uid": "a", "prompt": "p?", "target": "Option B"},
+     "answer 'Option B' is not an option letter like A or (A) (answer_format choice)"),
+]
+
+
+@pytest.mark.parametrize("answer_format, record, message", BAD_ROWS)
+def test_bad_row_names_file_row_and_value(tmp_path, answer_format, record, message):
+    good = {"uid": "g", "prompt": "What is 1?", "target": "(A)" if answer_format == "choice" else "1\n#### 1"
+            if answer_format == "gsm8k" else "\\boxed{1}", "difficulty": 1}
+    path = write(tmp_path / "bad.jsonl", [good, record], "jsonl")
+    spec = {"loader": "file", "path": path, "fields": FIELDS if "difficulty" in record else
+            {k: v for k, v in FIELDS.items() if k != "tier"}, "answer_format": answer_format}
+    with pytest.raises(ValueError) as err:
+        load(spec)
+    assert str(err.value) == f"{path} row 1: {message}"
+    df, bad = load(dict(spec, bad_rows="skip"), "skip")  # skip works for every case: counted and listed
+    assert df["id"].tolist() == ["g"] and bad.skipped == [f"{path} row 1: {message}"]
+    assert bad.summary().startswith(f"{path}: skipped 1 bad row(s)\n{path} row 1: ")
+
+
+def test_bad_lines_and_files(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b'{"q": "What is 1?", "a": 1}\n\n{"q": "broken", \n[1, 2]\n{"q": "What is 2?", "a": 2}\n')
+    df, bad = load({"loader": "file", "path": str(path), "fields": {"question": "q", "answer": "a"}}, "skip")
+    assert df["question"].tolist() == ["What is 1?", "What is 2?"]  # the blank line is no row, not a bad one
+    assert [m.split(": ", 1)[0] for m in bad.skipped] == [f"{path} row 2", f"{path} row 3"]
+    (tmp_path / "x.json").write_text('{"train": [], "test": []}')
+    with pytest.raises(ValueError, match="expected a list of records or an object holding one list of records; "
+                                         "found an object with keys \\['train', 'test'\\]"):
+        load({"loader": "file", "path": str(tmp_path / "x.json")})
+    (tmp_path / "y.xlsx").write_text("")
+    with pytest.raises(ValueError, match="y.xlsx: unsupported file type"):
+        load({"loader": "file", "path": str(tmp_path / "y.xlsx")})
+
+
+@pytest.mark.parametrize("keys, problem", [
+    ({"fields": {"question": "prompt", "answer": "answer_text"}},
+     ("fields.answer", "'answer_text' is not a column of {path}; its columns: uid, prompt, target, difficulty, notes")),
+    ({"fields": {"question": "prompt"}},
+     ("fields.answer", "'answer' (the default; map the answer with fields.answer) is not a column of {path}")),
+    ({"fields": {**FIELDS, "pass_rate": "solve_rate"}}, ("fields.pass_rate", "'solve_rate' is not a column of")),
+    ({"fields": FIELDS, "path": "{dir}/nope*.jsonl"}, ("path", "no dataset file matches {dir}/nope*.jsonl")),
+    ({"fields": FIELDS, "path": "{dir}/*"}, ("path", "matches files of several formats (['csv', 'jsonl'])")),
+    ({"fields": {"question": "prompt", "answer": "target"}, "tier_bins": 3}, ("tier_bins", "needs fields.tier")),
+    ({"fields": FIELDS, "tier_order": "descending"}, ("tier_order", "orders binned tiers only: set tier_bins")),
+    ({"fields": FIELDS, "tier_bins": 3, "tier_labels": ["a"]}, ("tier_labels", "set tier_bins or tier_labels")),
+    ({"fields": FIELDS, "pass_rate_scale": 16}, ("pass_rate_scale", "needs fields.pass_rate")),
+    ({"fields": FIELDS, "question_field": "prompt"}, ("question_field", "with loader file map fields.question")),
+])
+def test_config_problems_name_the_key(tmp_path, keys, problem):
+    path = write(tmp_path / "mine.jsonl", user_records("plain"), "jsonl")
+    write(tmp_path / "other.csv", user_records("plain"), "csv")
+    spec = {"loader": "file", "path": path, **{k: v.format(dir=tmp_path) if k == "path" else v for k, v in keys.items()}}
+    key, message = problem
+    found = tasks.config_problems(spec)
+    assert [k for k, _ in found] == [key]
+    assert message.format(path=path, dir=tmp_path) in found[0][1]
