@@ -17,7 +17,10 @@ loading included):
 - ours: `train.build_trainer` as the workflow trains (shared prompt + the LM-head fix).
 Seconds per optimizer step: the time between consecutive Trainer `on_step_end`
 callbacks (generation, scoring, loss, backward, optimizer), median over the steps after
-the first; "x bare" divides by bare TRL's median. Goal: ours <= 0.35 x bare TRL at the
+the first; "x bare" divides by bare TRL's median. CPU seconds per step (this process's
+user + system time over the same steps) say the same where other jobs share the cores:
+they count what the step computed, not the time it waited (with more threads than
+free cores, OpenMP's spinning inflates them too). Goal: ours <= 0.35 x bare TRL at the
 default settings on 2 cores. Record results in docs/performance.md.
 """
 
@@ -105,11 +108,12 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
 
     class StepTimes(TrainerCallback):
         def on_train_begin(self, *args, **kwargs):
-            self.times, self.last = [], time.perf_counter()
+            self.wall, self.cpu, self.last = [], [], (time.perf_counter(), time.process_time())
 
         def on_step_end(self, *args, **kwargs):
-            now = time.perf_counter()
-            self.times.append(now - self.last)
+            now = (time.perf_counter(), time.process_time())
+            self.wall.append(now[0] - self.last[0])
+            self.cpu.append(now[1] - self.last[1])
             self.last = now
 
     timer = StepTimes()
@@ -117,7 +121,7 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
     trainer.train()
     lengths = [r["completions/mean_length"] for r in trainer.state.log_history if "completions/mean_length" in r]
     prompt_tokens = len(trainer.processing_class(trainer.train_dataset[0]["prompt"])["input_ids"])
-    return dict(step_seconds=timer.times, completion_tokens=statistics.mean(lengths), prompt_tokens=prompt_tokens,
+    return dict(step_seconds=timer.wall, cpu_seconds=timer.cpu, completion_tokens=statistics.mean(lengths), prompt_tokens=prompt_tokens,
                 peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
@@ -136,8 +140,10 @@ def main():
         return
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    print(f"| setting | variant | prompt tokens | completion tokens (mean) | s / step (median, min-max) "
-          f"| x bare TRL | peak RSS (MiB) |\n|---|---|---|---|---|---|---|", flush=True)
+    print(f"{args.threads} threads, {args.steps} steps per run (the first not counted), {args.repeats} run(s) each; "
+          f"load average before: {os.getloadavg()[0]:.1f}")
+    print("| setting | variant | prompt tokens | completion tokens (mean) | s / step (median, min-max) | x bare TRL "
+          "| CPU s / step (median) | x bare TRL (CPU) | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in args.settings:
         runs = {v: [] for v in args.variants}
         for _ in range(args.repeats):
@@ -148,14 +154,18 @@ def main():
                 if child.returncode:
                     sys.exit(f"{variant}/{name} failed:\n{child.stderr[-3000:]}")
                 runs[variant].append(json.loads(child.stdout.strip().splitlines()[-1]))
-        medians = {v: statistics.median(t for r in rs for t in r["step_seconds"][1:]) for v, rs in runs.items()}
+        medians = {v: {k: statistics.median(t for r in rs for t in r[k][1:]) for k in ("step_seconds", "cpu_seconds")}
+                   for v, rs in runs.items()}
         for variant, rs in runs.items():
-            times = [t for r in rs for t in r["step_seconds"][1:]]
-            ratio = f"{medians[variant] / medians['bare']:.2f}" if "bare" in medians else "-"
+            wall = [t for r in rs for t in r["step_seconds"][1:]]
+            ratio = {k: f"{medians[variant][k] / medians['bare'][k]:.2f}" if "bare" in medians else "-"
+                     for k in ("step_seconds", "cpu_seconds")}
             print(f"| {name} | {VARIANTS[variant]} | {rs[0]['prompt_tokens']} "
                   f"| {statistics.mean(r['completion_tokens'] for r in rs):.1f} "
-                  f"| {medians[variant]:.2f} ({min(times):.2f}-{max(times):.2f}) | {ratio} "
+                  f"| {medians[variant]['step_seconds']:.2f} ({min(wall):.2f}-{max(wall):.2f}) | {ratio['step_seconds']} "
+                  f"| {medians[variant]['cpu_seconds']:.2f} | {ratio['cpu_seconds']} "
                   f"| {max(r['peak_rss_mib'] for r in rs):.0f} |", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def score_completion_tokens_only() -> None:
 
 def grpo_trainer_class(shared_prompt: bool = True, dynamic_sampling: bool = False) -> type:
     """TRL's GRPOTrainer with the shared-prompt passes and/or dynamic sampling."""
+    require_supported_trl()
     grpo, shared, dynamic = _trainer_classes()
     chosen = [cls for cls, on in ((dynamic, dynamic_sampling), (shared, shared_prompt)) if on]
     if len(chosen) < 2:
@@ -103,10 +104,13 @@ def _trainer_classes():
         own code runs instead and the reason is printed once (`_fall_back`).
         """
 
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._fallbacks_told = set()
+
         def _fall_back(self, reason: str) -> None:
-            told = self.__dict__.setdefault("_fallbacks_told", set())
-            if reason not in told:
-                told.add(reason)
+            if reason not in self._fallbacks_told:
+                self._fallbacks_told.add(reason)
                 print(f"train.shared_prompt: {reason}; TRL's own path runs there")
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
