@@ -158,3 +158,14 @@ def test_compare_experiments_keeps_pooled_rows_of_shared_eval_sets():
         ["gsm8k", "math_numeric", "all (2)"], ["math", "math_numeric", "all (2)"]]
     with pytest.raises(ValueError, match=r"compare_with: experiments \['math', 'gsm8k'\] share no eval set"):
         report.compare_experiments([summary("math", ["math500"]), summary("gsm8k", ["gsm8k_test"])])
+
+
+def test_training_curves_draw_a_rolling_mean_whose_window_the_caption_states():
+    from pathlib import Path
+
+    steps = pd.Series([0.0, 1.0] * 10, index=range(1, 21))
+    smooth = report.rolling_mean(steps)
+    assert smooth[1] == 0.0 and smooth[2] == 0.5 and smooth[3] == pytest.approx(1 / 3)
+    assert (smooth[report.CURVE_WINDOW:] == 0.5).all()  # a full window of alternating 0/1
+    caption = (Path(__file__).resolve().parents[1] / "report" / "training_curves.rst").read_text()
+    assert f"window of {report.CURVE_WINDOW} steps" in caption

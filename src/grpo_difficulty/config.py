@@ -140,6 +140,7 @@ class TrainConfig:
     dtype: str = setting("auto", "auto = bfloat16 on GPU, float32 on CPU")
     gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass")
     lora: AdapterConfig = setting(AdapterConfig(), "the LoRA adapter")
+    shared_prompt: bool = setting(True, "prefill each group's prompt once for its G completions and loss rows")
 
     def level_steps(self) -> list[int]:
         """Optimizer steps of each training level: the curriculum's, or [steps]."""

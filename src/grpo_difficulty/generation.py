@@ -94,7 +94,7 @@ def newline_token_ids(tokenizer) -> list[int]:
     return [i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])]
 
 
-def _common_prefix_length(sequences: list[list[int]]) -> int:
+def common_prefix_length(sequences: list[list[int]]) -> int:
     """Tokens all sequences share at the start, leaving each at least one token of its own."""
     limit = min(len(x) for x in sequences) - 1
     length = 0
@@ -108,10 +108,66 @@ def _cut_at_stop(text: str, stop: list[str]) -> str:
     return text if cut < 0 else text[:cut]
 
 
+def length_to_eos(row: list[int], eos_ids) -> int:
+    """Tokens of a generated row up to and including its first end-of-sequence id."""
+    return next((j + 1 for j, t in enumerate(row) if t in eos_ids), len(row))
+
+
+def backbone(model):
+    """The transformer under a causal LM's head (unwrapping PEFT): enough to fill a KV
+    cache without projecting every prompt position onto the vocabulary."""
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
+    return model.base_model
+
+
+def prefix_cache(model, prefix: list[int]):
+    """KV cache of `prefix` alone (one row); empty for an empty prefix."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    if prefix:
+        cache = backbone(model)(input_ids=torch.tensor([prefix], device=model.device), past_key_values=cache,
+                                use_cache=True).past_key_values
+    return cache
+
+
+def shared_prefill(model, prefix: list[int], cache, suffixes: list[list[int]], rows: list[int], pad_token_id: int):
+    """Inputs and KV cache for generating rows that continue prompts `prefix + suffix`:
+    the prefix's cache (`prefix_cache`, copied, not changed) computed once, each distinct
+    suffix (all but its last token) once, then copied to the rows that continue it
+    (`rows[i]`: the suffix row i continues). Returns (input_ids, attention_mask, cache)
+    for `model.generate`.
+
+    Repeating each prompt per row before the prefill (`num_return_sequences`, TRL's
+    generation) would compute it once per sample; on CPU the prefill of few-shot prompts
+    costs far more than decoding short answers. Padding sits between prefix and suffix,
+    masked out, with position ids that skip it, so each row computes what its unpadded
+    prompt would.
+    """
+    device = model.device
+    width = max(len(x) for x in suffixes)
+    suffix_ids = torch.tensor([[pad_token_id] * (width - len(x)) + x for x in suffixes], device=device)
+    suffix_mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in suffixes], device=device)
+    ids = torch.cat([torch.tensor([prefix], device=device, dtype=torch.long).expand(len(suffixes), -1), suffix_ids], 1)
+    mask = torch.cat([torch.ones(len(suffixes), len(prefix), dtype=torch.long, device=device), suffix_mask], 1)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = copy.deepcopy(cache)
+    cache.batch_repeat_interleave(len(suffixes))
+    if width > 1:
+        cache = backbone(model)(input_ids=ids[:, len(prefix):-1], attention_mask=mask[:, :-1],
+                                position_ids=positions[:, len(prefix):-1], past_key_values=cache,
+                                use_cache=True).past_key_values
+    rows = torch.tensor(rows, device=device)
+    cache.batch_select_indices(rows)
+    return ids[rows], mask[rows], cache
+
+
 class HFGenerator:
     """transformers `generate`, batched with left padding; a prompt's K samples share
-    its prefill via `num_return_sequences`. Each batch reseeds the global RNG from
-    (seed, batch index), so the same prompts and seed give the same samples."""
+    the prompts' common few-shot prefix and the prompt's own prefill (`shared_prefill`).
+    Each batch reseeds the global RNG from (seed, batch index), so the same prompts and
+    seed give the same samples."""
 
     def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None, batch_size: int = 64):
         self.model, self.tokenizer = load_model(model_ref, dtype, adapter)
@@ -121,42 +177,9 @@ class HFGenerator:
     def newline_ids(self) -> list[int]:
         return newline_token_ids(self.tokenizer)
 
-    def _prefill(self, prefix: list[int], suffixes: list[list[int]], n: int):
-        """KV cache for a batch: the shared prefix computed once, then each prompt's own
-        suffix (all but its last token), then copied to the prompt's n samples.
-
-        `num_return_sequences=n` alone would repeat each prompt n times before the
-        prefill; on CPU the prefill of few-shot prompts costs far more than decoding
-        short answers. Padding sits between prefix and suffix, masked out, with
-        position ids that skip it, so each row computes what its unpadded prompt would.
-        """
-        device = self.model.device
-        width = max(len(x) for x in suffixes)
-        pad = self.tokenizer.pad_token_id
-        suffix_ids = torch.tensor([[pad] * (width - len(x)) + x for x in suffixes], device=device)
-        suffix_mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in suffixes], device=device)
-        ids = torch.cat([torch.tensor([prefix], device=device).expand(len(suffixes), -1), suffix_ids], 1)
-        mask = torch.cat([torch.ones(len(suffixes), len(prefix), dtype=torch.long, device=device), suffix_mask], 1)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = copy.deepcopy(self._prefix_cache)
-        cache.batch_repeat_interleave(len(suffixes))
-        if width > 1:
-            cache = self.model(input_ids=ids[:, len(prefix):-1], attention_mask=mask[:, :-1],
-                               position_ids=positions[:, len(prefix):-1], past_key_values=cache,
-                               use_cache=True).past_key_values
-        cache.batch_repeat_interleave(n)
-        return ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), cache
-
     def _cache_prefix(self, prefix: list[int]) -> None:
-        from transformers import DynamicCache
-
-        if getattr(self, "_prefix", None) == prefix:
-            return
-        self._prefix = prefix
-        self._prefix_cache = DynamicCache(config=self.model.config)
-        if prefix:
-            self._prefix_cache = self.model(input_ids=torch.tensor([prefix], device=self.model.device),
-                                            past_key_values=self._prefix_cache, use_cache=True).past_key_values
+        if getattr(self, "_prefix", None) != prefix:
+            self._prefix, self._prefix_cache = prefix, prefix_cache(self.model, prefix)
 
     @torch.no_grad()
     def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
@@ -170,11 +193,13 @@ class HFGenerator:
         if "\n" in stop:
             eos_ids |= set(self.newline_ids)
         encoded = self.tokenizer(prompts)["input_ids"]
-        shared = _common_prefix_length(encoded)
+        shared = common_prefix_length(encoded)
         self._cache_prefix(encoded[0][:shared])
         for start in tqdm(range(0, len(prompts), per_batch), desc=desc, unit="batch"):
             batch = [x[shared:] for x in encoded[start:start + per_batch]]
-            ids, mask, cache = self._prefill(encoded[0][:shared], batch, n)
+            ids, mask, cache = shared_prefill(self.model, self._prefix, self._prefix_cache, batch,
+                                              [i for i in range(len(batch)) for _ in range(n)],
+                                              self.tokenizer.pad_token_id)
             torch.manual_seed(seed * 1_000_003 + start)
             generated = self.model.generate(
                 input_ids=ids, attention_mask=mask, past_key_values=cache,
@@ -184,7 +209,7 @@ class HFGenerator:
                 samples = []
                 for row in generated[i * n:(i + 1) * n].tolist():
                     # the stopping token counts (it may carry text before its newline)
-                    length = next((j + 1 for j, t in enumerate(row) if t in eos_ids), len(row))
+                    length = length_to_eos(row, eos_ids)
                     text = self.tokenizer.decode(row[:length], skip_special_tokens=True)
                     samples.append(Completion(_cut_at_stop(text, stop), length))
                 out.append(samples)

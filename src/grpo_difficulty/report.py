@@ -24,6 +24,10 @@ MARKERS = "osD^v<>pX*"  # lines of subsets with equal accuracy stay distinguisha
 TRAINING_CURVES = {"reward": "reward (mean over the batch)", "reward_std": "reward std within groups",
                    "frac_reward_zero_std": "fraction of groups with zero reward std",
                    "completions/mean_length": "completion length (tokens)"}
+# Steps of the trailing rolling mean drawn over the training curves' raw points (with one
+# prompt per step a step's values are those of a single group). report/training_curves.rst
+# states it.
+CURVE_WINDOW = 10
 
 
 # --------------------------------------------------------------------------- statistics
@@ -374,22 +378,32 @@ def plot_learnable_vs_gain(table: pd.DataFrame, fit: dict, path: str) -> None:
     _save(fig, path)
 
 
+def rolling_mean(per_step: pd.Series) -> pd.Series:
+    """Trailing mean over CURVE_WINDOW steps (over the steps so far at the start)."""
+    return per_step.rolling(CURVE_WINDOW, min_periods=1).mean()
+
+
 def plot_training_curves(metrics: pd.DataFrame, path: str) -> None:
     """Per-step training metrics (TRL's log) per subset, mean over seeds: reward, reward
-    std, fraction of zero-std groups, completion length."""
+    std, fraction of zero-std groups, completion length; raw points, and a line of their
+    trailing rolling mean over CURVE_WINDOW steps (fewer at the start)."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (column, label) in zip(axes.flat, TRAINING_CURVES.items()):
         if column not in metrics:
             ax.text(0.5, 0.5, f"{column} not logged", ha="center", transform=ax.transAxes)
         else:
-            for subset, m in metrics.groupby("subset", sort=False):
+            for i, (subset, m) in enumerate(metrics.groupby("subset", sort=False)):
                 mean = m.groupby("step")[column].mean()
-                ax.plot(mean.index, mean.values, label=subset, lw=1)
+                color = colors[i % len(colors)]
+                ax.plot(mean.index, mean.values, ".", color=color, alpha=0.3, ms=3)
+                smooth = rolling_mean(mean)
+                ax.plot(smooth.index, smooth.values, color=color, label=subset, lw=1.5)
             ax.legend(fontsize=7)
         ax.set_xlabel("training step")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(label)
-    fig.suptitle("GRPO training curves (mean over seeds)")
+    fig.suptitle(f"GRPO training curves (mean over seeds; points: steps, lines: rolling mean over {CURVE_WINDOW} steps)")
     _save(fig, path)
 
 

@@ -14,30 +14,7 @@ import torch
 from . import tasks
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
-
-SUPPORTED_TRL = "1.16.0"
-
-
-def score_completion_tokens_only() -> None:
-    """Make TRL 1.16 score only completion positions on CPU.
-
-    TRL's fused LM head (trl/trainer/utils.py, `_fused_forward`) sends only the
-    completion positions through the vocabulary projection when `_use_triton(device)`
-    is true, and every prompt/pad position otherwise, which on CPU makes a step ~4x
-    slower for the same result. No config field selects the compact path, so the copy
-    of `_use_triton` in trl.trainer.utils is overridden for CPU devices; the kernel
-    module keeps its own copy and still uses its pure-torch code there.
-    tests/test_train.py checks that gradients match the unpatched path.
-    """
-    import trl
-    import trl.trainer.utils as trl_utils
-    from trl.kernels.chunked_logprob import _use_triton
-
-    if trl.__version__ != SUPPORTED_TRL:
-        raise RuntimeError(f"score_completion_tokens_only was checked against trl {SUPPORTED_TRL}, "
-                           f"found {trl.__version__}: re-check trl/trainer/utils.py _fused_forward")
-    trl_utils._use_triton = lambda device: device.type == "cpu" or _use_triton(device)
-
+from .grpo_trainer import grpo_trainer_class, score_completion_tokens_only
 
 def correctness_reward(fmt: str):
     """Reward 1.0 for a correct final answer (task scorer), else 0.0."""
@@ -105,115 +82,6 @@ def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[floa
     )
 
 
-def dynamic_sampling_trainer():
-    """GRPOTrainer with DAPO-style dynamic sampling (built on first use: importing trl is slow).
-
-    TRL 1.16 has no such option (trl#3708). The subclass changes one thing: after TRL
-    generated and scored a generation batch (`_generate_and_score_completions`, which
-    `_prepare_inputs` calls once per `steps_per_generation` optimizer steps and buffers),
-    groups whose rewards all agree are dropped, and further rounds of the same size
-    with fresh prompts from the training set are generated and scored by TRL's own code
-    until enough groups with differing rewards fill the batch or `max_extra_rounds` is
-    reached. If the cap is reached first, the remaining slots keep zero-variance groups
-    (zero advantage: no policy gradient, as without dynamic sampling) and are counted.
-    TRL's own metrics (reward, frac_reward_zero_std, ...) average over every round, so
-    learnable % still describes all sampled groups.
-    """
-    from trl import GRPOTrainer
-    from trl.trainer.utils import nanstd
-
-    # What TRL's generation batch may hold, and how to pad it when batches are merged:
-    # prompts are left-padded, completions (and their per-token values) right-padded.
-    left_padded = {"prompt_ids", "prompt_mask"}
-    right_padded = {"completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps"}
-
-    class DynamicSamplingGRPOTrainer(GRPOTrainer):
-        def __init__(self, *args, max_extra_rounds: int, draw_seed: list[int], **kwargs):
-            super().__init__(*args, **kwargs)
-            if self.accelerator.num_processes > 1:
-                raise ValueError("train.dynamic_sampling runs in a single process (its groups are not "
-                                 "gathered across processes)")
-            self.max_extra_rounds = max_extra_rounds
-            self.draw_seed = draw_seed
-            self._prompt_texts = [str(p) for p in self.train_dataset["prompt"]]
-
-        def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
-            self._last_rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-            return self._last_rewards_per_func
-
-        def _groups_with_variance(self) -> torch.Tensor:
-            """Per group of the batch just scored: do its total rewards differ? (TRL's own
-            weighted sum and zero-std test, `is_std_zero` in _generate_and_score_completions.)"""
-            per_func = self._last_rewards_per_func
-            rewards = (per_func * self.reward_weights.to(per_func.device).unsqueeze(0)).nansum(dim=1)
-            rewards[torch.isnan(per_func).all(dim=1)] = torch.nan  # unscorable completions
-            std = torch.nan_to_num(nanstd(rewards.view(-1, self.num_generations), dim=1), nan=0.0)
-            return ~torch.isclose(std, torch.zeros_like(std))
-
-        def _fresh_inputs(self, n_groups: int, round_no: int, tried: set[str]) -> list[dict]:
-            """Rows of n_groups prompts not yet tried in this step (all prompts once every one
-            was), each repeated G times like TRL's RepeatSampler. The draw depends only on
-            (seed, level, step, round), so a resumed run draws the same prompts."""
-            rng = np.random.default_rng([*self.draw_seed, self.state.global_step, round_no])
-            untried = [i for i, text in enumerate(self._prompt_texts) if text not in tried]
-            pool = untried if len(untried) >= n_groups else list(range(len(self._prompt_texts)))
-            picks = rng.choice(pool, size=n_groups, replace=len(pool) < n_groups)
-            tried.update(self._prompt_texts[i] for i in picks)
-            return [self.train_dataset[int(i)] for i in picks for _ in range(self.num_generations)]
-
-        def _generate_and_score_completions(self, inputs):
-            batch = super()._generate_and_score_completions(inputs)
-            if not self.model.training:
-                return batch
-            unsupported = sorted(k for k, v in batch.items() if v is not None and k not in
-                                 left_padded | right_padded | {"advantages", "num_items_in_batch"})
-            if unsupported:
-                raise ValueError(f"train.dynamic_sampling: cannot merge generation batches holding {unsupported}")
-            G = self.num_generations
-            n_groups = len(inputs) // G
-            rounds = [(batch, self._groups_with_variance())]
-            tried = {str(x["prompt"]) for x in inputs}
-            while sum(int(v.sum()) for _, v in rounds) < n_groups and len(rounds) <= self.max_extra_rounds:
-                fresh = self._fresh_inputs(n_groups, len(rounds), tried)
-                rounds.append((super()._generate_and_score_completions(fresh), self._groups_with_variance()))
-            # Groups with differing rewards first, in the order generated; zero-variance
-            # groups only fill what the cap left empty.
-            varied = [(r, g) for r, (_, v) in enumerate(rounds) for g in range(len(v)) if v[g]]
-            flat = [(r, g) for r, (_, v) in enumerate(rounds) for g in range(len(v)) if not v[g]]
-            chosen = (varied + flat)[:n_groups]
-            unfilled = max(0, n_groups - len(varied))
-            merged = merge_rows([b for b, _ in rounds], [(r, g * G + j) for r, g in chosen for j in range(G)],
-                                pad_token_id=self._tokenizer.pad_token_id, left=left_padded, right=right_padded)
-            self._metrics["train"]["dynamic_sampling/dropped_groups"].append(len(flat) - unfilled)
-            self._metrics["train"]["dynamic_sampling/extra_rounds"].append(len(rounds) - 1)
-            self._metrics["train"]["dynamic_sampling/unfilled_groups"].append(unfilled)
-            return merged
-
-    return DynamicSamplingGRPOTrainer
-
-
-def merge_rows(batches: list[dict], rows: list[tuple[int, int]], pad_token_id: int,
-               left: set[str], right: set[str]) -> dict:
-    """One generation batch made of the given (batch index, row) pairs of several: 2-D
-    tensors are padded to a common width (on the left for `left` keys, on the right for
-    `right` keys; ids with the pad token, masks and log-probs with 0); advantages are
-    concatenated; num_items_in_batch (TRL's loss normalizer) is recounted."""
-    merged = {}
-    for key in sorted(left | right):
-        if batches[0].get(key) is None:
-            continue
-        width = max(b[key].shape[1] for b in batches)
-        value = pad_token_id if key.endswith("_ids") else 0
-        padded = []
-        for b in batches:
-            filler = b[key].new_full((b[key].shape[0], width - b[key].shape[1]), value)
-            padded.append(torch.cat([filler, b[key]] if key in left else [b[key], filler], dim=1))
-        merged[key] = torch.stack([padded[b][i] for b, i in rows])
-    merged["advantages"] = torch.stack([batches[b]["advantages"][i] for b, i in rows])
-    merged["num_items_in_batch"] = merged["completion_mask"].sum()
-    return merged
-
-
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
     found = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     complete = [p for p in found if (p / "trainer_state.json").exists()]
@@ -279,6 +147,8 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     level_dirs = _checkpoint_dirs(out_dir / "checkpoints", len(levels), bool(cfg.get("curriculum")))
     # settings of every level; each level carries its own steps and LEVEL_SETTINGS
     shared = {k: v for k, v in cfg.items() if k not in ("curriculum", "steps", *LEVEL_SETTINGS)}
+    # shared_prompt changes how fast, not what is computed: its checkpoints are resumed either way
+    fingerprinted = {k: v for k, v in shared.items() if k != "shared_prompt"}
     level_rows = [subset if level["tiers"] is None else subset[subset["tier"].isin(level["tiers"])] for level in levels]
     for i, rows in enumerate(level_rows):
         if rows.empty:
@@ -287,7 +157,7 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     tokenizer = load_tokenizer(model_ref)
     start_adapter, tables, infos = None, [], []
     for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows)):
-        _guard(level_dir, stable_hash([model_ref, subset["id"].tolist(), prompt, shared, levels[:i + 1], seed]))
+        _guard(level_dir, stable_hash([model_ref, subset["id"].tolist(), prompt, fingerprinted, levels[:i + 1], seed]))
         if (level_dir / "level_info.json").exists():
             print(f"level {i}: finished earlier, kept")
         else:
@@ -316,13 +186,13 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
 
 def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
                   output_dir: Path, draw_seed: tuple[int, ...] = (0,)):
-    """TRL GRPOTrainer (with dynamic sampling when train.dynamic_sampling.enabled) and a
-    fresh LoRA adapter on the model, for the problems in `rows`."""
+    """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
+    dynamic sampling when train.dynamic_sampling.enabled) and a fresh LoRA adapter on the
+    model, for the problems in `rows`."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM
     from transformers import set_seed
-    from trl import GRPOTrainer
 
     set_seed(seed)  # the new adapter's initial weights depend on the seed only, not on what ran before
     _, dtype = device_and_dtype(cfg.get("dtype", "auto"))
@@ -339,9 +209,10 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
     lora = cfg["lora"]
     rewards, weights = reward_functions(cfg, prompt["format"])
     dynamic = cfg.get("dynamic_sampling") or {}
-    trainer_class, extra = GRPOTrainer, {}
+    trainer_class = grpo_trainer_class(shared_prompt=cfg.get("shared_prompt", True),
+                                       dynamic_sampling=bool(dynamic.get("enabled")))
+    extra = {}
     if dynamic.get("enabled"):
-        trainer_class = dynamic_sampling_trainer()
         extra = dict(max_extra_rounds=dynamic["max_extra_rounds"], draw_seed=[s % 2**32 for s in draw_seed])
     return trainer_class(
         model=model, reward_funcs=rewards, train_dataset=data,
