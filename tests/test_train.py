@@ -334,7 +334,7 @@ def test_two_cpu_processes_keep_the_output_contract_and_resume(tiny_model, subse
     info = run(train_job(tiny_model, subset_file, one), processes=1, gpus=[])
     capfd.readouterr()
     two = tmp_path / "two"
-    assert run(train_job(tiny_model, subset_file, two), processes=2, gpus=[]) is None
+    returned = run(train_job(tiny_model, subset_file, two), processes=2, gpus=[])
     log = capfd.readouterr().out
     assert "--multi_gpu --num_processes 2" in log and log.count("no checkpoint of these settings") == 2
     for rel in ["adapter/adapter_model.safetensors", "steps/2/adapter/adapter_model.safetensors",
@@ -348,7 +348,7 @@ def test_two_cpu_processes_keep_the_output_contract_and_resume(tiny_model, subse
     state = json.loads((two / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["train_batch_size"] == 2
     saved = json.loads((two / "train_info.json").read_text())
-    assert saved["steps"] == 3 and set(saved) == set(info)
+    assert saved == returned and saved["steps"] == 3 and set(saved) == set(info)
     assert saved["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
 
     uninterrupted = load_file(two / "adapter" / "adapter_model.safetensors")

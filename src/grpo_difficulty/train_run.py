@@ -11,6 +11,7 @@ is one training process; `run` writes the job file and starts them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -28,10 +29,10 @@ from .files import read_table, write_json
 SRC = str(Path(__file__).resolve().parents[1])  # the library the processes import
 
 
-def run(job: dict, processes: int, gpus: list[str]) -> dict | None:
+def run(job: dict, processes: int, gpus: list[str]) -> dict:
     """Train and export the step adapters of `job` (model, subset, prompt, train, seed,
-    out_dir, export_steps, threads) on the devices `gpus` (the job's own, [] on CPU).
-    One process and no server: in this process, returning train_info. Otherwise the
+    out_dir, export_steps, threads) on the devices `gpus` (the job's own, [] on CPU);
+    returns train_info. One process and no server: in this process; otherwise the
     processes log to this process's stdout and stderr (the rule's log)."""
     train = build(TrainConfig, job["train"], "train.")
     n_server = server_gpus(train)
@@ -53,7 +54,7 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict | None:
         if code:
             raise RuntimeError(f"the {processes} training process(es) failed (exit code {code}): their errors are "
                                "above in this log")
-    return None
+    return json.loads((Path(job["out_dir"]) / "train_info.json").read_text())
 
 
 def launch_command(spec: Path, processes: int, threads: int, port: int) -> list[str]:
@@ -166,8 +167,6 @@ def train_job(job: dict) -> dict:
 
 def main(argv: list[str]) -> None:
     """One of a run's processes (started by torchrun, which sets RANK, WORLD_SIZE, ...)."""
-    import json
-
     import torch
     import torch.distributed as dist
 
