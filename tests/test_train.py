@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import FEWSHOT
 from grpo_difficulty import tasks, train
 
 TRAIN_CFG = dict(steps=3, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1,
@@ -308,12 +309,8 @@ def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- several processes
 def train_job(model: str, subset_path, out_dir, **train_settings) -> dict:
-    return dict(model=model, subset=str(subset_path), prompt=FEWSHOT_PROMPT, train=dict(TRAIN_CFG, **train_settings),
+    return dict(model=model, subset=str(subset_path), prompt=FEWSHOT, train=dict(TRAIN_CFG, **train_settings),
                 seed=0, out_dir=str(out_dir), export_steps=[2], threads=1)
-
-
-FEWSHOT_PROMPT = {"format": "fewshot", "chat_template": False,
-                  "examples": [{"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"}]}
 
 
 @pytest.fixture

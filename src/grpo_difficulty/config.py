@@ -54,7 +54,7 @@ class PromptConfig:
 class BackendConfig:
     name: str = setting("hf", "generation backend of probing and evaluation: hf or vllm")
     batch_size: int = setting(64, "hf: sequences per generate call")
-    dtype: str = setting("auto", "auto = float32 on CPU; on GPU bfloat16 (hf) or vLLM's choice")
+    dtype: str = setting("auto", "auto = float32 on CPU; on GPU bfloat16 (hf, where native) or vLLM's choice")
     tensor_parallel_size: int = setting(1, "vllm: GPUs per engine")
     gpu_memory_utilization: float = setting(0.85, "vllm: share of GPU memory the engine may take")
     max_model_len: int | None = setting(None, "vllm: context length (None = the model's)")
@@ -153,7 +153,7 @@ class TrainConfig:
     dynamic_sampling: DynamicSamplingConfig = setting(DynamicSamplingConfig(), "DAPO-style dynamic sampling")
     curriculum: list[CurriculumLevel] | None = setting(None, "tier levels trained in order on one adapter")
     save_steps: int = setting(20, "checkpoint interval (resume point)")
-    dtype: str = setting("auto", "auto = bfloat16 on GPU, float32 on CPU")
+    dtype: str = setting("auto", "auto = bfloat16 on a GPU with native bf16, else float32")
     gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass")
     optim: str = setting("adamw_torch_fused", "transformers optimizer name (e.g. adamw_8bit: needs bitsandbytes)")
     generation: RolloutConfig = setting(RolloutConfig(), "how rollouts are generated")
