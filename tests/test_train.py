@@ -423,3 +423,10 @@ def test_a_server_that_dies_is_named(tmp_path):
     with _process([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ)) as server:
         with pytest.raises(RuntimeError, match="the vLLM server exited with code 3 before answering"):
             wait_until_healthy(server, "http://127.0.0.1:9", timeout=60, poll_seconds=0.1)
+
+
+def test_too_few_gpus_for_the_processes_are_named(tmp_path):
+    from grpo_difficulty.train_run import run
+
+    with pytest.raises(RuntimeError, match=r"sees GPU\(s\) \['0'\], but its 2 training process\(es\) and 0 vLLM"):
+        run(dict(train=TRAIN_CFG, out_dir=str(tmp_path)), processes=2, gpus=["0"])

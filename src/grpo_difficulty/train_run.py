@@ -36,6 +36,12 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict:
     processes log to this process's stdout and stderr (the rule's log)."""
     train = build(TrainConfig, job["train"], "train.")
     n_server = server_gpus(train)
+    if gpus and len(gpus) != processes + n_server:
+        raise RuntimeError(f"this job sees GPU(s) {gpus}, but its {processes} training process(es) and "
+                           f"{n_server} vLLM server GPU(s) need {processes + n_server}: under SLURM, check "
+                           "that the job step gets every GPU of --gpus (resources.train.gpu)")
+    if gpus:
+        print(f"GPU(s) {gpus}: {n_server} for the vLLM server, the rest one per training process", flush=True)
     if processes == 1 and not n_server:
         return train_job(job)
     spec = Path(job["out_dir"]) / "train_job.json"
