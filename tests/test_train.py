@@ -430,3 +430,17 @@ def test_too_few_gpus_for_the_processes_are_named(tmp_path):
 
     with pytest.raises(RuntimeError, match=r"sees GPU\(s\) \['0'\], but its 2 training process\(es\) and 0 vLLM"):
         run(dict(train=TRAIN_CFG, out_dir=str(tmp_path)), processes=2, gpus=["0"])
+
+
+def test_two_processes_run_a_curriculum_with_gradient_checkpointing(tiny_model, subset_file, tmp_path):
+    """Levels follow each other in both processes (the main one writes each level's files,
+    the other waits and reads them); DDP with gradient checkpointing on LoRA weights."""
+    from grpo_difficulty.train_run import run
+
+    levels = [dict(tiers=[1], steps=2), dict(tiers=[2], steps=2, max_completion_length=4)]
+    info = run(train_job(tiny_model, subset_file, tmp_path / "run", steps=4, curriculum=levels,
+                         gradient_checkpointing=True), processes=2, gpus=[])
+    assert [level["steps"] for level in info["levels"]] == [2, 2]
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert metrics["level"].tolist() == [0, 0, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4]
+    assert (tmp_path / "run" / "checkpoints" / "level1" / "adapter" / "adapter_model.safetensors").exists()
