@@ -428,7 +428,7 @@ def test_a_server_that_dies_is_named(tmp_path):
 def test_too_few_gpus_for_the_processes_are_named(tmp_path):
     from grpo_difficulty.train_run import run
 
-    with pytest.raises(RuntimeError, match=r"sees GPU\(s\) \['0'\], but its 2 training process\(es\) and 0 vLLM"):
+    with pytest.raises(RuntimeError, match=r"holds GPU\(s\) \['0'\], but its 2 training process\(es\) and 0 vLLM"):
         run(dict(train=TRAIN_CFG, out_dir=str(tmp_path)), processes=2, gpus=["0"])
 
 

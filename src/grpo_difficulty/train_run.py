@@ -37,9 +37,10 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict:
     train = build(TrainConfig, job["train"], "train.")
     n_server = server_gpus(train)
     if gpus and len(gpus) != processes + n_server:
-        raise RuntimeError(f"this job sees GPU(s) {gpus}, but its {processes} training process(es) and "
-                           f"{n_server} vLLM server GPU(s) need {processes + n_server}: under SLURM, check "
-                           "that the job step gets every GPU of --gpus (resources.train.gpu)")
+        raise RuntimeError(f"this job holds GPU(s) {gpus}, but its {processes} training process(es) and "
+                           f"{n_server} vLLM server GPU(s) need {processes + n_server} (resources.train.gpu): "
+                           "locally, Snakemake lowers a job's gpu to --resources gpu=G (profiles/local: 1); "
+                           "under SLURM, check that the job step gets every GPU of --gpus")
     if gpus:
         print(f"GPU(s) {gpus}: {n_server} for the vLLM server, the rest one per training process", flush=True)
     if processes == 1 and not n_server:
