@@ -42,7 +42,7 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict:
                            "locally, Snakemake lowers a job's gpu to --resources gpu=G (profiles/local: 1); "
                            "under SLURM, check that the job step gets every GPU of --gpus")
     if gpus:
-        print(f"GPU(s) {gpus}: {n_server} for the vLLM server, the rest one per training process", flush=True)
+        print(f"GPU(s) {gpus}: {n_server} serving vLLM, {processes} training", flush=True)
     if processes == 1 and not n_server:
         return train_job(job)
     spec = Path(job["out_dir"]) / "train_job.json"
