@@ -10,7 +10,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also whe
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
 from grpo_difficulty.config import (REPORT_PLOTS, REPORT_TABLES, Config, Layout, as_dict, build, check_config, data_key, eval_fields,
-                                    generation_fields, probe_fields, train_fields)
+                                    generation_fields, needs_bitsandbytes, probe_fields, train_fields,
+                                    training_processes)
 
 validate(config, "../config/schema.yaml", set_default=True)
 check_config(config)
@@ -20,6 +21,9 @@ EXP = PATHS.experiment
 # Conda env (`--sdm conda`) of the rules that generate (probe, evaluate): the vLLM
 # backend's GPU build has its own (envs/vllm.yaml); relative to rules/.
 GENERATION_ENV = "../envs/vllm.yaml" if CFG.backend.name == "vllm" else "../envs/workflow.yaml"
+# the train rule's: vLLM rollouts (train.generation) and 8-bit optimizers need the GPU env
+TRAIN_ENV = "../envs/vllm.yaml" if CFG.train.generation.backend == "vllm" or needs_bitsandbytes(CFG.train.optim) \
+    else "../envs/workflow.yaml"
 RUN = PATHS.run("{subset}", "{seed}")  # one training run's files, as wildcard patterns
 
 

@@ -18,10 +18,13 @@ rule train:
         prompt=as_dict(CFG.prompt),
         train=train_fields(CFG),
         export_steps=CFG.eval_steps(),
+        # data-parallel processes (train.processes, or one per training GPU): the adapter
+        # depends on how the batch is split and seeded
+        processes=training_processes(CFG.train, CFG.resources.train),
     threads: CFG.resources.train.cpus_per_task
     resources:
         **resources("train"),
     conda:
-        "../envs/workflow.yaml"
+        TRAIN_ENV
     script:
         "../workflow/scripts/train.py"

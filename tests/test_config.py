@@ -2,6 +2,7 @@
 checks, and through Snakemake before any job runs), schema and dataclass defaults agree,
 cache keys hash only their listed fields, and one layout names every path."""
 
+import copy
 import dataclasses
 import typing
 
@@ -57,6 +58,37 @@ BAD_CONFIGS = [
      "evaluate.every_steps: 2: step 4 (step 1 of curriculum level 1) is not a multiple of train.save_steps=2"),
     (lambda c: (c["backend"].update(name="vllm"), c["train"]["lora"].update(r=1024)),
      "config error at train.lora.r: 1024: the vllm backend serves LoRA adapters up to rank 512"),
+    # training: rollout backend, processes, GPUs, optimizer
+    (lambda c: c["train"].update(generation={"backend": "vllm"}),
+     "config error at train.generation.backend: vllm needs GPUs (resources.train.gpu is 0)"),
+    (lambda c: c["train"].update(generation={"mode": "remote"}), "'remote' is not one of ['colocate', 'server']"),
+    (lambda c: (c["train"].update(generation={"backend": "vllm", "mode": "server"}),
+                c["resources"].update(train={"gpu": 1})),
+     "config error at resources.train.gpu: 1: the vLLM server (train.generation.mode: server) takes 1 GPU(s)"),
+    (lambda c: (c["train"].update(generation={"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}),
+                c["resources"].update(train={"gpu": 2})),
+     "config error at resources.train.gpu: 2: the vLLM server (train.generation.mode: server) takes 2 GPU(s)"),
+    (lambda c: (c["train"].update(generation={"backend": "vllm", "tensor_parallel_size": 2}),
+                c["resources"].update(train={"gpu": 3})),
+     "config error at train.generation.tensor_parallel_size: 2 does not divide the 3 training process(es) "
+     "(resources.train.gpu=3)"),
+    (lambda c: (c["train"].update(generation={"backend": "vllm"}, dynamic_sampling={"enabled": True}),
+                c["resources"].update(train={"gpu": 1})),
+     "config error at train.dynamic_sampling.enabled: not with train.generation.backend: vllm"),
+    (lambda c: (c["train"].update(processes=3), c["resources"].update(train={"gpu": 2})),
+     "config error at train.processes: 3, but resources.train.gpu=2 gives training 2 GPU(s)"),
+    (lambda c: (c["train"].update(dynamic_sampling={"enabled": True}), c["resources"].update(train={"gpu": 2})),
+     "config error at train.dynamic_sampling.enabled: dynamic sampling runs in one training process, but "
+     "resources.train.gpu=2 makes 2"),
+    (lambda c: c["train"].update(dynamic_sampling={"enabled": True}, processes=2),
+     "config error at train.dynamic_sampling.enabled: dynamic sampling runs in one training process, but "
+     "train.processes=2 makes 2"),
+    (lambda c: c["train"].update(processes=3),
+     "config error at train.prompts_per_step: 1 prompts x 4 generations = 4 completions per step do not split "
+     "evenly over 3 training processes (train.processes=3)"),
+    (lambda c: c["train"].update(processes=0), "0 is less than the minimum of 1"),
+    (lambda c: c["train"].update(optim="adamw_8bits"),
+     "config error at train.optim: 'adamw_8bits' is not a transformers optimizer; known: ['adamw_torch',"),
 ]
 
 
@@ -161,6 +193,41 @@ def test_curriculum_levels_inherit_train_settings():
     assert train.levels() == [dict(tiers=[1], steps=2, max_completion_length=8, epsilon=0.3, epsilon_high=None),
                               dict(tiers=[2, 3], steps=3, max_completion_length=4, epsilon=0.1, epsilon_high=None)]
     assert C.build(C.TrainConfig, {"learning_rate": 1.0, "steps": 5}).levels()[0]["tiers"] is None
+
+
+GPU_TRAIN = {"mem_mb": 4000, "runtime": 60, "cpus_per_task": 2, "gpu_model": None}
+
+
+@pytest.mark.parametrize("train, gpu, processes", [
+    ({}, 0, 1),
+    ({}, 4, 4),
+    ({"processes": 2}, 0, 2),
+    ({"generation": {"backend": "vllm", "mode": "colocate", "tensor_parallel_size": 2}}, 4, 4),
+    ({"generation": {"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}}, 4, 2),
+    ({"generation": {"backend": "vllm", "mode": "server"}}, 2, 1),
+])
+def test_training_processes_are_the_gpus_that_train(train, gpu, processes):
+    cfg = C.build(C.TrainConfig, {"learning_rate": 1.0, **train})
+    assert C.training_processes(cfg, C.ResourceConfig(**GPU_TRAIN, gpu=gpu)) == processes
+
+
+def test_good_gpu_training_setups_pass(base_config):
+    """The combinations docs/cluster.md describes are accepted."""
+    for train, gpu in [({"generation": {"backend": "vllm"}, "optim": "adamw_8bit", "gradient_checkpointing": True}, 1),
+                       ({"generation": {"backend": "vllm", "mode": "server"}}, 2),
+                       ({"processes": 4, "prompts_per_step": 1}, 4),
+                       ({"processes": 2}, 0)]:
+        config = copy.deepcopy(base_config)
+        config["train"].update(train)
+        config["resources"]["train"] = {"gpu": gpu}
+        assert C.load_config(config).train.optim == train.get("optim", "adamw_torch_fused")
+
+
+def test_optimizer_names_are_transformers_own():
+    from transformers.training_args import OptimizerNames
+
+    assert C.transformers_optimizers() == [name.value for name in OptimizerNames]
+    assert C.BITSANDBYTES_OPTIMIZERS <= set(C.transformers_optimizers())
 
 
 def test_vllm_lora_rank_holds_the_adapter():

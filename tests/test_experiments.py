@@ -65,6 +65,12 @@ def test_hard_examples_matches_the_paper_settings():
     assert (c["train"]["learning_rate"], c["train"]["num_generations"], c["train"]["steps"]) == (5e-6, 8, 1000)
     assert c["prompt"]["format"] == "boxed" and 8 in c["evaluate"]["pass_k"] and c["evaluate"]["samples"] >= 8
     assert c["datasets"]["aime2025"]["loader"] == "aime_hub"
+    # sized for a 4B model on one 80 GB GPU (the comments in the file say why)
+    assert (c["train"]["dtype"], c["train"]["gradient_checkpointing"], c["train"]["optim"]) == \
+        ("bfloat16", True, "adamw_8bit")
+    assert c["train"]["generation"] == dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.3,
+                                            max_model_len=1024)
+    assert c["resources"]["train"]["gpu"] == 1
 
 
 def run_cpu_sketch(tmp_path, tiny_model, name, datasets=None):

@@ -81,3 +81,22 @@ def test_failing_job_names_its_logs(tmp_path, tiny_model):
     [slurm_log] = (workdir / ".snakemake" / "slurm_logs" / "rule_prepare_data").glob("bad_*/*.log")
     assert str(rule_log.relative_to(workdir)) in out and str(slurm_log) in out
     assert "row 1: missing or empty field 'answer'" in out  # the rule log, shown by show-failed-logs
+
+
+def test_a_run_of_two_processes_is_one_cluster_job(tmp_path, tiny_model):
+    """resources.train.gpu: N runs N training processes inside one sbatch job; here its CPU
+    stand-in, train.processes: 2 (gloo): one train submission, whose log holds both."""
+    config = test_config(tiny_model)
+    config["train"]["processes"] = 2
+    config["resources"]["train"]["cpus_per_task"] = 2
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    write_config(workdir, config)
+    run = workdir / "results" / "test" / "train" / "hard" / "seed0"
+    snakemake(workdir, str((run / "train_info.json").relative_to(workdir)), "--slurm-keep-successful-logs",
+              profile=slurm_profile(tmp_path), timeout=TIMEOUT)
+    assert len(list((workdir / ".snakemake" / "slurm_logs" / "rule_train").glob("*/*.log"))) == 1
+    log = (workdir / "results" / "test" / "logs" / "train" / "hard-seed0.log").read_text()
+    assert "--multi_gpu --num_processes 2" in log
+    assert log.count("no checkpoint of these settings: training from step 0") == 2
+    assert pd.read_csv(run / "metrics.csv")["step"].tolist() == [1, 2]

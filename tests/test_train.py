@@ -1,14 +1,17 @@
 """GRPO+LoRA training on the tiny model (the TRL overrides themselves: tests/test_grpo_trainer.py)."""
 
 import json
+import os
 import re
 import shutil
+import sys
 
 import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import FEWSHOT
 from grpo_difficulty import tasks, train
 
 TRAIN_CFG = dict(steps=3, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1,
@@ -236,3 +239,175 @@ def test_reward_functions_and_weights():
 def test_learnable_pct():
     metrics = pd.DataFrame({"frac_reward_zero_std": [1.0, 0.0, 0.5, 0.5]})
     assert train.learnable_pct(metrics) == 50.0
+
+
+# --------------------------------------------------------------------------- GRPOConfig
+def test_memory_and_optimizer_settings_reach_trl(tmp_path):
+    args = train.grpo_config(dict(TRAIN_CFG, optim="adamw_8bit", gradient_checkpointing=True, dtype="bfloat16",
+                                  prompts_per_step=2), str(tmp_path), 0, [1.0])
+    assert (args.optim, args.gradient_checkpointing, args.bf16) == ("adamw_8bit", True, True)
+    assert args.per_device_train_batch_size == 8 and not args.use_vllm  # one process: the whole batch
+    assert not train.grpo_config(TRAIN_CFG, str(tmp_path), 0, [1.0]).bf16  # auto on CPU: float32
+
+
+VLLM = dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.4, tensor_parallel_size=2, max_model_len=1024,
+            enable_sleep_mode=True, server_timeout=60.0)
+
+
+def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
+    """train.generation becomes GRPOConfig's vLLM options; the stop tokens of one-line
+    answers reach vLLM's SamplingParams through generation_kwargs."""
+    from grpo_difficulty import parallel
+
+    args = train.grpo_config(dict(TRAIN_CFG, generation=VLLM), str(tmp_path), 0, [1.0], stop_token_ids=[5, 9])
+    assert (args.use_vllm, args.vllm_mode, args.vllm_gpu_memory_utilization, args.vllm_tensor_parallel_size,
+            args.vllm_max_model_length, args.vllm_enable_sleep_mode) == (True, "colocate", 0.4, 2, 1024, True)
+    assert args.generation_kwargs == {"stop_token_ids": [5, 9]}
+
+    server = dict(VLLM, mode="server")
+    with pytest.raises(RuntimeError, match="no vLLM server was started for this process"):
+        train.grpo_config(dict(TRAIN_CFG, generation=server), str(tmp_path), 0, [1.0])
+    monkeypatch.setenv(parallel.VLLM_SERVER_URL, "http://127.0.0.1:8123")
+    monkeypatch.setenv(parallel.VLLM_GROUP_PORT, "8124")
+    args = train.grpo_config(dict(TRAIN_CFG, generation=server), str(tmp_path), 0, [1.0])
+    assert (args.vllm_mode, args.vllm_server_base_url, args.vllm_group_port, args.vllm_server_timeout) == \
+        ("server", "http://127.0.0.1:8123", 8124, 60.0)
+
+
+# --------------------------------------------------------------------------- several processes
+def train_job(model: str, subset_path, out_dir, **train_settings) -> dict:
+    return dict(model=model, subset=str(subset_path), prompt=FEWSHOT, train=dict(TRAIN_CFG, **train_settings),
+                seed=0, out_dir=str(out_dir), export_steps=[2], threads=1)
+
+
+@pytest.fixture
+def subset_file(subset, tmp_path):
+    from grpo_difficulty.files import write_table
+
+    write_table(subset, tmp_path / "subset.parquet")
+    return tmp_path / "subset.parquet"
+
+
+def test_two_cpu_processes_keep_the_output_contract_and_resume(tiny_model, subset_file, tmp_path, capfd):
+    """train_run.run with 2 processes (accelerate launch, gloo): the files of a 1-process
+    run, written once by the main process; the global batch is split, not doubled; a run
+    killed after its step-2 checkpoint resumes from it and trains the same adapter."""
+    from grpo_difficulty.train_run import run
+
+    one = tmp_path / "one"
+    info = run(train_job(tiny_model, subset_file, one), processes=1, gpus=[])
+    capfd.readouterr()
+    two = tmp_path / "two"
+    returned = run(train_job(tiny_model, subset_file, two), processes=2, gpus=[])
+    log = capfd.readouterr().out
+    assert "--multi_gpu --num_processes 2" in log and log.count("no checkpoint of these settings") == 2
+    for rel in ["adapter/adapter_model.safetensors", "steps/2/adapter/adapter_model.safetensors",
+                "checkpoints/checkpoint-2/rng_state_1.pth"]:
+        assert (two / rel).exists(), rel
+    assert not list(two.rglob("*.tmp"))
+    metrics = pd.read_csv(two / "metrics.csv")
+    assert list(metrics.columns) == list(pd.read_csv(one / "metrics.csv").columns)
+    assert metrics["step"].tolist() == [1, 2, 3]
+    # 1 prompt x 4 generations per step, split: 2 completions per process
+    state = json.loads((two / "checkpoints" / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["train_batch_size"] == 2
+    saved = json.loads((two / "train_info.json").read_text())
+    assert saved == returned and saved["steps"] == 3 and set(saved) == set(info)
+    assert saved["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
+
+    uninterrupted = load_file(two / "adapter" / "adapter_model.safetensors")
+    forget(two / "checkpoints", "checkpoint-3", "adapter", "metrics.csv", "level_info.json")
+    run(train_job(tiny_model, subset_file, two), processes=2, gpus=[])
+    assert len(re.findall(r"resuming from \S*checkpoint-2\n", capfd.readouterr().out)) == 2
+    resumed = load_file(two / "adapter" / "adapter_model.safetensors")
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
+    pd.testing.assert_frame_equal(pd.read_csv(two / "metrics.csv")[["step", "reward"]], metrics[["step", "reward"]])
+
+
+def test_launch_command_starts_n_processes(tmp_path):
+    from grpo_difficulty.train_run import launch_command
+
+    command = launch_command(tmp_path / "job.json", 4, 3, 29555)
+    assert command[1:3] == ["-m", "accelerate.commands.launch"] and "--multi_gpu" in command
+    flags = dict(zip(command[3:], command[4:]))
+    assert (flags["--num_processes"], flags["--num_cpu_threads_per_process"], flags["--main_process_port"]) == \
+        ("4", "3", "29555")
+    assert command[-3:] == ["-m", "grpo_difficulty.train_run", str(tmp_path / "job.json")]
+    assert "--multi_gpu" not in launch_command(tmp_path / "job.json", 1, 3, 29555)
+
+
+# Stands in for `vllm serve` where it cannot run (no GPU, no vLLM): answers /health and
+# records how it was started.
+STAND_IN_SERVER = """
+import http.server, json, os, sys
+record = dict(argv=sys.argv[1:], pid=os.getpid(), gpus=os.environ["CUDA_VISIBLE_DEVICES"],
+              dev_mode=os.environ.get("VLLM_SERVER_DEV_MODE"))
+open(os.environ["STAND_IN_RECORD"], "w").write(json.dumps(record))
+
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])), Health).serve_forever()
+"""
+
+
+def test_server_mode_serves_on_its_own_gpus_and_stops_when_training_fails(tiny_model, subset_file, tmp_path,
+                                                                          monkeypatch, capfd):
+    """The job's first GPU serves (TRL's `vllm serve` command line), training gets the
+    others and the server's address; here training fails (TRL finds no vLLM to talk to
+    it with), and the server is stopped all the same."""
+    from grpo_difficulty import train_run
+
+    real_command = train_run.vllm_server_command
+    monkeypatch.setattr(train_run, "vllm_server_command",
+                        lambda *args: [sys.executable, "-c", STAND_IN_SERVER, *real_command(*args)[1:]])
+    record = tmp_path / "server.json"
+    monkeypatch.setenv("STAND_IN_RECORD", str(record))
+    job = train_job(tiny_model, subset_file, tmp_path / "run", dtype="bfloat16",
+                    generation=dict(VLLM, mode="server", tensor_parallel_size=1, max_model_len=512))
+    with pytest.raises(RuntimeError, match=r"the 1 training process\(es\) failed \(exit code 1\)"):
+        train_run.run(job, processes=1, gpus=["0", "1"])
+    log = capfd.readouterr()
+    assert "vLLM server up at http://127.0.0.1:" in log.out
+    assert "vLLM is not available" in log.err  # TRL's GRPOTrainer was asked to use the server
+    server = json.loads(record.read_text())
+    assert server["gpus"] == "0" and server["dev_mode"] == "1"
+    args = dict(zip(server["argv"], server["argv"][1:]))
+    assert server["argv"][2:4] == ["serve", tiny_model]
+    assert (args["--tensor-parallel-size"], args["--gpu-memory-utilization"], args["--max-model-len"],
+            args["--dtype"], args["--logprobs-mode"]) == ("1", "0.4", "512", "bfloat16", "processed_logprobs")
+    assert '{"backend": "nccl"}' in server["argv"]  # the weight-transfer engine TRL pushes weights through
+    with pytest.raises(ProcessLookupError):
+        os.kill(server["pid"], 0)
+
+
+def test_a_server_that_dies_is_named(tmp_path):
+    from grpo_difficulty.train_run import _process, wait_until_healthy
+
+    with _process([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ)) as server:
+        with pytest.raises(RuntimeError, match="the vLLM server exited with code 3 before answering"):
+            wait_until_healthy(server, "http://127.0.0.1:9", timeout=60, poll_seconds=0.1)
+
+
+def test_too_few_gpus_for_the_processes_are_named(tmp_path):
+    from grpo_difficulty.train_run import run
+
+    with pytest.raises(RuntimeError, match=r"holds GPU\(s\) \['0'\], but its 2 training process\(es\) and 0 vLLM"):
+        run(dict(train=TRAIN_CFG, out_dir=str(tmp_path)), processes=2, gpus=["0"])
+
+
+def test_two_processes_run_a_curriculum_with_gradient_checkpointing(tiny_model, subset_file, tmp_path):
+    """Levels follow each other in both processes (the main one writes each level's files,
+    the other waits and reads them); DDP with gradient checkpointing on LoRA weights."""
+    from grpo_difficulty.train_run import run
+
+    levels = [dict(tiers=[1], steps=2), dict(tiers=[2], steps=2, max_completion_length=4)]
+    info = run(train_job(tiny_model, subset_file, tmp_path / "run", steps=4, curriculum=levels,
+                         gradient_checkpointing=True), processes=2, gpus=[])
+    assert [level["steps"] for level in info["levels"]] == [2, 2]
+    metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert metrics["level"].tolist() == [0, 0, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4]
+    assert (tmp_path / "run" / "checkpoints" / "level1" / "adapter" / "adapter_model.safetensors").exists()

@@ -7,6 +7,7 @@ whole module: it takes about a minute to start on 2 cores.
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -178,3 +179,62 @@ def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
     snakemake(tmp_path, str(summary_path.relative_to(tmp_path)), "--cores", "1")
     summary = json.loads(summary_path.read_text())
     assert 0 <= summary["accuracy"] <= 1
+
+
+# --------------------------------------------------------------------------- vLLM rollouts in training
+# Last in this file: TRL's colocate mode sets RANK/WORLD_SIZE/MASTER_* in os.environ and
+# vLLM's external launcher sets up torch.distributed in this process.
+TRAIN = dict(steps=2, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1, num_generations=4,
+             max_completion_length=6, temperature=1.0, beta=0.0, loss_type="dapo", scale_rewards="group",
+             epsilon=0.2, save_steps=2, rewards=dict(correctness=1.0),
+             lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+             generation=dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.3, tensor_parallel_size=1,
+                             max_model_len=256, enable_sleep_mode=False, server_timeout=900.0))
+
+
+@pytest.fixture
+def colocated(monkeypatch):
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.setenv(name, "")  # restored (unset) after the test
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GB; vLLM's CPU default takes a share of all RAM
+    yield
+    from vllm.distributed.parallel_state import destroy_distributed_environment, destroy_model_parallel
+
+    destroy_model_parallel()
+    destroy_distributed_environment()
+
+
+def test_trl_colocates_a_cpu_engine_whose_weights_cannot_follow_training(tiny_model, tmp_path, colocated):
+    """train.generation {backend: vllm, mode: colocate} on CPU: TRL starts a vllm-cpu engine
+    inside the training process and it generates the rollouts (our newline stop tokens
+    end one-line answers), but TRL's weight sync before the first step fails, exactly
+    where docs/performance.md says: vllm-cpu repacked the linear weights for oneDNN and
+    replaced them by empty parameters without `weight_loader`. That is why check_config
+    refuses vllm rollouts with resources.train.gpu = 0; when this test starts failing
+    because training works, lift that check and make this a training test."""
+    from grpo_difficulty import train
+    from grpo_difficulty.generation import load_tokenizer, newline_token_ids
+
+    rows = tasks.arithmetic_rows([1, 2], {"train": 4}, "train", 0)
+    tokenizer = load_tokenizer(tiny_model)
+    trainer = train.build_trainer(tiny_model, tokenizer, rows, PROMPT, TRAIN, seed=0, output_dir=tmp_path)
+    try:
+        assert (trainer.args.use_vllm, trainer.args.vllm_mode, trainer.args.vllm_max_model_length) == \
+            (True, "colocate", 256)
+        newline = set(newline_token_ids(tokenizer))
+        assert trainer.args.generation_kwargs == {"stop_token_ids": sorted(newline)}
+        prompt_ids = tokenizer(tasks.render_prompt(rows["question"][0], PROMPT, tokenizer))["input_ids"]
+        _, completions, logprobs, _ = trainer.vllm_generation.generate(prompts=[prompt_ids] * 4, images=None,
+                                                                        num_generations=4)
+        assert len(completions) == 4 and all(0 < len(c) <= 6 for c in completions)
+        assert all(not newline & set(c[:-1]) for c in completions)  # a newline token ends a completion
+        assert [len(lp) for lp in logprobs] == [len(c) for c in completions]
+
+        with pytest.raises(AttributeError, match="'Parameter' object has no attribute 'weight_loader'") as error:
+            trainer.train()
+        files = [Path(str(entry.path)).as_posix() for entry in error.traceback]
+        assert any(f.endswith("trl/generation/vllm_generation.py") for f in files)  # sync_weights
+        assert any(f.endswith("vllm/model_executor/layers/linear.py") for f in files)
+    finally:
+        trainer.vllm_generation.llm.llm_engine.engine_core.shutdown()

@@ -66,6 +66,8 @@ def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run)
 @pytest.mark.parametrize("option", [
     {"dynamic_sampling": {"enabled": True, "max_extra_rounds": 2}},
     {"curriculum": [{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 4}]},
+    {"processes": 2},  # the batch is split and seeded per process: another adapter
+    {"optim": "adamw_torch"},
 ])
 def test_training_options_rerun_train_evaluate_report_only(finished_run, option):
     plan = plan_with(finished_run, lambda c: c["train"].update(option))
@@ -108,6 +110,27 @@ def test_another_experiment_shares_the_probe_cache(finished_run):
 
     plan = plan_with(finished_run, other_experiment)
     assert plan == {"select_subset": 1, "train": 1, "evaluate_base": 1, "evaluate_adapter": 1, "report": 1}
+
+
+def test_train_job_with_two_cpu_processes(finished_run):
+    """train.processes: 2 on CPU: the train job launches two gloo processes (one Snakemake
+    job, its log holding both) and leaves the outputs the report reads."""
+    workdir, config = finished_run
+    two = copy.deepcopy(config)
+    two["name"] = "two_processes"
+    two["train"]["processes"] = 2
+    run = workdir / "results" / "two_processes" / "train" / "hard" / "seed0"
+    try:
+        write_config(workdir, two)
+        snakemake(workdir, str((run / "train_info.json").relative_to(workdir)))
+    finally:
+        write_config(workdir, config)
+    log = (workdir / "results" / "two_processes" / "logs" / "train" / "hard-seed0.log").read_text()
+    assert "accelerate.commands.launch --multi_gpu --num_processes 2" in log
+    assert log.count("no checkpoint of these settings: training from step 0") == 2  # both processes trained
+    assert json.loads((run / "train_info.json").read_text())["steps"] == 2
+    assert pd.read_csv(run / "metrics.csv")["step"].tolist() == [1, 2]
+    assert (run / "adapter" / "adapter_model.safetensors").exists()
 
 
 def test_compare_with_another_experiment(finished_run):

