@@ -1,4 +1,6 @@
 # Config validation, path helpers and the experiment's target list.
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -7,6 +9,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
 from grpo_difficulty.files import checkpoint_of_step, model_key, stable_hash  # torch-free: parsing stays fast
 from grpo_difficulty import tasks  # torch-free too (math-verify is imported only to score)
+from grpo_difficulty.probe import covering_ranges
 
 validate(config, "../config/schema.yaml", set_default=True)
 
@@ -151,19 +154,39 @@ def data_path(name):
     return f"{RESULTS}/data/{name}/{data_key(name)}.parquet"
 
 
+# ----------------------------------------------------------------------------- generation settings
+# Backend settings that change how generation runs, not what it generates: they stay out of
+# every rule's params (the scripts read them from the config), so editing them reruns nothing.
+BACKEND_EXECUTION_KEYS = ["batch_size", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len",
+                          "cpu_kvcache_space_gb"]
+
+
+def backend_settings():
+    """The backend settings that decide the answers: its name and dtype."""
+    return {k: v for k, v in config["backend"].items() if k not in BACKEND_EXECUTION_KEYS}
+
+
 # ----------------------------------------------------------------------------- probe
+# Version of the probe directory layout, in its name: directories of another layout
+# (v1: seeds per shard and block, files per shard index) are never read.
+PROBE_LAYOUT = 2
+
+
 def probe_settings():
-    """Everything that determines the probe samples except K."""
+    """What decides the probe samples, except K (which only says how many): prompt,
+    backend, sampling, seed, and block_size (the sample files' layout). Shard size,
+    batch size and the other execution settings stay out: they decide how the jobs are
+    cut, not what they generate."""
     probe = config["probe"]
     return dict(
-        prompt=config["prompt"], backend=config["backend"], block_size=probe["block_size"],
-        shard_size=probe["shard_size"], temperature=probe["temperature"], top_p=probe["top_p"],
-        max_new_tokens=probe["max_new_tokens"], seed=probe["seed"],
+        prompt=config["prompt"], backend=backend_settings(), block_size=probe["block_size"],
+        temperature=probe["temperature"], top_p=probe["top_p"], max_new_tokens=probe["max_new_tokens"],
+        seed=probe["seed"],
     )
 
 
 PROBE_DIR = (f"{RESULTS}/probe/{MODEL_KEY}/{config['train_set']}-{data_key(config['train_set'])}/"
-             f"{stable_hash(probe_settings())}")
+             f"v{PROBE_LAYOUT}-{stable_hash(probe_settings())}")
 
 
 def n_train_rows():
@@ -177,14 +200,21 @@ def n_train_rows():
                                                             key=data_key(config["train_set"])).output[0]))
 
 
+def probe_files(kind):
+    """The files of one kind (`b<block>` or `greedy`) that hold every training problem once:
+    the finished files already there, whatever shard size wrote them, and new jobs of
+    `probe.shard_size` rows for the problems none holds."""
+    pattern = re.compile(rf"rows(\d+)-(\d+)_{kind}\.parquet")
+    names = os.listdir(PROBE_DIR) if os.path.isdir(PROBE_DIR) else []
+    existing = [(int(m[1]), int(m[2])) for m in map(pattern.fullmatch, names) if m]
+    ranges = covering_ranges(existing, n_train_rows(), config["probe"]["shard_size"])
+    return [f"{PROBE_DIR}/rows{start}-{stop}_{kind}.parquet" for start, stop in ranges]
+
+
 def probe_blocks(wildcards):
-    probe = config["probe"]
-    n_shards = -(-n_train_rows() // probe["shard_size"])
-    blocks = probe["k"] // probe["block_size"]
-    return dict(
-        samples=[f"{PROBE_DIR}/s{s}_b{b}.parquet" for s in range(n_shards) for b in range(blocks)],
-        greedy=[f"{PROBE_DIR}/s{s}_greedy.parquet" for s in range(n_shards)],
-    )
+    blocks = config["probe"]["k"] // config["probe"]["block_size"]
+    return dict(samples=[path for b in range(blocks) for path in probe_files(f"b{b}")],
+                greedy=probe_files("greedy"))
 
 
 def pass_rates_path():

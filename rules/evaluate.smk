@@ -24,7 +24,9 @@ rule evaluate_base:
     params:
         model=model_ref(),
         prompt=config["prompt"],
-        backend=config["backend"],
+        # name and dtype only: the script takes batch size and vLLM engine sizes from the
+        # config, so editing those reruns no evaluation
+        backend=backend_settings(),
         evaluate=eval_settings(),
     threads: config["resources"]["evaluate"]["cpus_per_task"]
     resources:

@@ -1,8 +1,12 @@
-# Probe: K sampled answers per training problem, in (shard, block) jobs, merged into pass rates.
+# Probe: K sampled answers per training problem, in (row range, block) jobs, merged into pass rates.
+# A job's rows are a range of the training table, of at most probe.shard_size rows; the
+# merge reuses files of any earlier shard size (probe_files in common.smk). Execution
+# settings (batch size, shard size, vLLM engine sizes) are not params: editing them reruns nothing.
 
 
 wildcard_constraints:
-    shard=r"\d+",
+    start=r"\d+",
+    stop=r"\d+",
     block=r"\d+",
 
 
@@ -11,9 +15,9 @@ rule probe_block:
         data=data_path(config["train_set"]),
         model=model_input(),
     output:
-        f"{PROBE_DIR}/s{{shard}}_b{{block}}.parquet",
+        f"{PROBE_DIR}/rows{{start}}-{{stop}}_b{{block}}.parquet",
     log:
-        f"{PROBE_DIR}/logs/s{{shard}}_b{{block}}.log",
+        f"{PROBE_DIR}/logs/rows{{start}}-{{stop}}_b{{block}}.log",
     params:
         model=model_ref(),
         settings=probe_settings(),
@@ -31,9 +35,9 @@ rule probe_greedy:
         data=data_path(config["train_set"]),
         model=model_input(),
     output:
-        f"{PROBE_DIR}/s{{shard}}_greedy.parquet",
+        f"{PROBE_DIR}/rows{{start}}-{{stop}}_greedy.parquet",
     log:
-        f"{PROBE_DIR}/logs/s{{shard}}_greedy.log",
+        f"{PROBE_DIR}/logs/rows{{start}}-{{stop}}_greedy.log",
     params:
         model=model_ref(),
         settings=probe_settings(),

@@ -16,7 +16,7 @@ if __name__ == "__main__":
         rows = read_table(snakemake.input.data)
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
-        generator = make_generator(snakemake.params.backend, snakemake.params.model, adapter)
+        generator = make_generator(snakemake.config["backend"], snakemake.params.model, adapter)
         settings = snakemake.params.evaluate
         predictions, samples = evaluate.predict(generator, rows, snakemake.params.prompt, settings,
                                                 desc=snakemake.rule)

@@ -1,4 +1,5 @@
-"""One probe job: a block of K samples, or the greedy answers, for one shard of problems.
+"""One probe job: a block of K samples, or the greedy answers, for one row range of the
+training table.
 
 Everything runs under the `__main__` guard: the vLLM backend starts its engine in
 spawned processes, which re-import this file (without Snakemake's preamble, so without
@@ -15,12 +16,14 @@ if __name__ == "__main__":
     with log_to(snakemake.log[0]):
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
-        shard = int(snakemake.wildcards.shard)
-        rows = probe.shard_rows(read_table(snakemake.input.data), shard, settings["shard_size"])
-        generator = make_generator(settings["backend"], snakemake.params.model)
+        start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
+        rows = probe.row_range(read_table(snakemake.input.data), start, stop)
+        # the config's backend block: params hold only the settings that decide the samples
+        generator = make_generator(snakemake.config["backend"], snakemake.params.model)
+        desc = f"probe rows {start}-{stop}"
         if snakemake.rule == "probe_greedy":
-            table = probe.probe_greedy(generator, rows, settings["prompt"], settings["max_new_tokens"])
+            table = probe.probe_greedy(generator, rows, settings["prompt"], settings["max_new_tokens"], desc)
         else:
-            table = probe.probe_block(generator, rows, settings["prompt"], settings, shard,
-                                      int(snakemake.wildcards.block), settings["block_size"])
+            table = probe.probe_block(generator, rows, settings["prompt"], settings,
+                                      int(snakemake.wildcards.block), settings["block_size"], desc)
         write_table(table, snakemake.output[0])
