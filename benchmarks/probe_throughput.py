@@ -60,7 +60,7 @@ def main():
     gen.newline_ids  # build the stop-token list outside the timings
 
     def blocks(first, last):
-        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, 0, b, 4) for b in range(first, last)]
+        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, b, 4) for b in range(first, last)]
 
     ours, t_ours = timed(lambda: blocks(0, args.k // 4))
     ours_tokens = sum(int(b["n_tokens"].sum()) for b in ours)

@@ -37,7 +37,7 @@ def main():
     gen.generate(prompts[:2], 1, 0.0, 1.0, 2, 0, stop=["\n"])  # warm-up outside the timings
 
     def blocks():
-        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, 0, b, args.block_size)
+        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, b, args.block_size)
                 for b in range(args.k // args.block_size)]
 
     def bare():

@@ -13,6 +13,7 @@ rule select_subset:
     params:
         spec=lambda wc: config["subsets"][wc.subset],
         seed=config["select_seed"],
+        num_generations=config["train"]["num_generations"],  # G of the predicted learnable %
     resources:
         **config["resources"]["report"],
     conda:

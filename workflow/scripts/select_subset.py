@@ -6,8 +6,11 @@ with log_to(snakemake.log[0]):
     rates = read_table(snakemake.input.pass_rates, probe.PASS_RATE_COLUMNS)
     table = read_table(snakemake.input.data).merge(rates.drop(columns="tier"), on="id")
     name = snakemake.wildcards.subset
-    subset = select.select_subset(table, name, snakemake.params.spec, snakemake.params.seed)
-    stats = select.subset_stats(subset, name, snakemake.params.spec)
+    spec = snakemake.params.spec
+    subset = select.select_subset(table, name, spec, snakemake.params.seed)
+    stats = select.subset_stats(subset, name, spec, snakemake.params.num_generations,
+                                select.selection_cutoffs(table, subset, spec))
     write_table(subset, snakemake.output.table)
     write_json(stats, snakemake.output.stats)
     print(stats)
+    print(select.cutoff_summary(stats, int(rates["k"].iloc[0])))
