@@ -9,6 +9,7 @@ rule report:
         points=[p["path"] for p in report_points()],
         train_info=[f"{run_dir(s, seed)}/train_info.json" for s, seed in runs()],
         metrics=[f"{run_dir(s, seed)}/metrics.csv" for s, seed in runs()],
+        stats=[f"{EXP}/subsets/{s}.json" for s in config["subsets"]],
     output:
         csv=f"{EXP}/report/summary.csv",
         markdown=f"{EXP}/report/summary.md",
@@ -23,6 +24,8 @@ rule report:
                      category="Evaluation"),
         learnable=report(f"{EXP}/report/learnable_vs_gain.png", caption="../report/learnable_vs_gain.rst",
                          category="Evaluation"),
+        predicted=report(f"{EXP}/report/predicted_learnable.png", caption="../report/predicted_learnable.rst",
+                         category="Training"),
         training=report(f"{EXP}/report/training_curves.png", caption="../report/training_curves.rst",
                         category="Training"),
     log:
@@ -33,6 +36,7 @@ rule report:
         experiment=NAME,
         model=config["model"],
         runs=[dict(subset=s, seed=seed, strategy=config["subsets"][s]["strategy"]) for s, seed in runs()],
+        subsets=list(config["subsets"]),
         points=report_points(),
         k=config["probe"]["k"],
         pass_k=config["evaluate"]["pass_k"],

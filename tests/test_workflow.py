@@ -24,17 +24,23 @@ def test_whole_dag_produces_every_artifact(finished_run):
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == {"easy", "hard"}
     assert {"accuracy", "accuracy_lo", "accuracy_hi", "base_accuracy", "delta", "delta_lo", "delta_hi", "no_answer",
-            "sampled_accuracy", "pass@1", "pass@2", "base_pass@2", "learnable_pct", "steps",
-            "wall_seconds"} <= set(summary.columns)
+            "sampled_accuracy", "pass@1", "pass@2", "base_pass@2", "predicted_learnable_pct", "learnable_pct",
+            "steps", "wall_seconds"} <= set(summary.columns)
     assert (summary["steps"] == 2).all() and summary["pass@2"].between(0, 1).all()
     assert (summary["pass@2"] >= summary["pass@1"]).all()  # pass@k cannot fall as k grows
-    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "training_curves"]:
+    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "predicted_learnable",
+                "training_curves"]:
         assert (exp / "report" / f"{png}.png").stat().st_size > 1000
     assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
     rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
     assert len(rates) == 12 and (rates["k"] == 4).all()
     easy = pd.read_parquet(exp / "subsets" / "easy.parquet")
     assert len(easy) == 4 and easy["pass_rate"].min() >= rates["pass_rate"].median()
+    assert ((rates["pass_rate_lo"] <= rates["pass_rate"]) & (rates["pass_rate"] <= rates["pass_rate_hi"])).all()
+    stats = json.loads((exp / "subsets" / "easy.json").read_text())
+    p = easy["pass_rate"]
+    assert stats["predicted_learnable_pct"] == pytest.approx(100 * (1 - p**4 - (1 - p) ** 4).mean())
+    assert "chosen problems have a 95% pass-rate interval" in (exp / "logs" / "select" / "easy.log").read_text()
     base = json.loads((exp / "eval" / "test" / "base" / "summary.json").read_text())
     assert base["n"] == 8 and set(base["per_tier"]) == {"1", "4"} and set(base["per_subject"]) == {"arithmetic"}
     samples = pd.read_parquet(exp / "eval" / "test" / "base" / "samples.parquet")
@@ -220,5 +226,6 @@ def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
-    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "training_curves"]:
+    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "predicted_learnable",
+                "training_curves"]:
         assert f"{png}.png" in html

@@ -21,7 +21,7 @@ from .evaluate import pass_at_k
 
 BOOTSTRAP_SEED = 0
 MARKERS = "osD^v<>pX*"  # lines of subsets with equal accuracy stay distinguishable
-PLOTS = ["pass_rates", "tiers", "steps", "learnable", "training"]  # the report rule's PNG outputs
+PLOTS = ["pass_rates", "tiers", "steps", "learnable", "predicted", "training"]  # the report rule's PNG outputs
 TRAINING_CURVES = {"reward": "reward (mean over the batch)", "reward_std": "reward std within groups",
                    "frac_reward_zero_std": "fraction of groups with zero reward std",
                    "completions/mean_length": "completion length (tokens)"}
@@ -106,9 +106,11 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[
                   n_boot: int = 2000) -> pd.DataFrame:
     """One row per (eval set, subset, seed) and one 'all (n)' row per (eval set, subset)
     pooling its seeds: greedy accuracy with its interval, change vs base with its
-    interval, sampled accuracy and pass@k (when sampled), learnable %, steps, wall time.
+    interval, sampled accuracy and pass@k (when sampled), the learnable % the probe
+    predicted for the subset beside the one training measured, steps, wall time.
 
-    Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict).
+    Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
+    predicted_learnable_pct (the subset's, from its stats).
     """
     rows = []
 
@@ -127,7 +129,8 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[
         for k in pass_k:
             out[f"pass@{k}"] = float(np.mean([pass_k_score(p, k) for p in preds]))
             out[f"base_pass@{k}"] = pass_k_score(base[eval_set], k)
-        out.update(learnable_pct=info["learnable_pct"].mean(), steps=info["steps"].mean(),
+        out.update(predicted_learnable_pct=float(np.mean([m["predicted_learnable_pct"] for m in members])),
+                   learnable_pct=info["learnable_pct"].mean(), steps=info["steps"].mean(),
                    wall_seconds=info["wall_seconds"].mean())
         return out
 
@@ -248,11 +251,12 @@ def _interval(mean: float, lo: float, hi: float, sign: str = "") -> str:
 def markdown(table: pd.DataFrame, fit: dict | None = None, steps: pd.DataFrame | None = None,
              pass_k: list[int] = (), full_subset: str | None = None, every_steps: int | None = None) -> str:
     """The report as Markdown: the summary table (accuracies in %, 95% bootstrap
-    intervals), the learnable-% fit, and steps-to-match."""
+    intervals), predicted vs measured learnable %, the learnable-% fit, and steps-to-match."""
     extra = [f"pass@{k} % (base)" for k in pass_k]
     sampled = table["sampled_accuracy"].notna().any()
     head = (["eval set", "subset", "strategy", "seed", "accuracy % (95% CI)", "base %", "Δ vs base (95% CI)"]
-            + (["sampled acc %"] if sampled else []) + extra + ["no answer %", "learnable %", "steps", "wall s"])
+            + (["sampled acc %"] if sampled else []) + extra
+            + ["no answer %", "predicted learnable %", "learnable %", "steps", "wall s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
         cells = [r["eval_set"], r["subset"], r["strategy"], r["seed"],
@@ -260,8 +264,14 @@ def markdown(table: pd.DataFrame, fit: dict | None = None, steps: pd.DataFrame |
                  _interval(r["delta"], r["delta_lo"], r["delta_hi"], "+")]
         cells += [_pct(r["sampled_accuracy"])] if sampled else []
         cells += [f"{_pct(r[f'pass@{k}'])} ({_pct(r[f'base_pass@{k}'])})" for k in pass_k]
-        cells += [_pct(r["no_answer"]), f"{r['learnable_pct']:.1f}", f"{r['steps']:.0f}", f"{r['wall_seconds']:.0f}"]
+        cells += [_pct(r["no_answer"]), f"{r['predicted_learnable_pct']:.1f}", f"{r['learnable_pct']:.1f}",
+                  f"{r['steps']:.0f}", f"{r['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    runs = per_run_rows(table[table["eval_set"] == table["eval_set"].iloc[0]])
+    gap = runs["learnable_pct"] - runs["predicted_learnable_pct"]
+    lines += ["", f"**Predicted vs measured learnable %** (one value per run; predicted from the probe's pass "
+              f"rates as 1 − p^G − (1 − p)^G): measured − predicted = {gap.mean():+.1f} points on average "
+              f"(from {gap.min():+.1f} to {gap.max():+.1f}), {len(runs)} runs"]
     if fit is not None:
         r2 = "n/a (no spread in the change)" if pd.isna(fit["r2"]) else f"{fit['r2']:.2f}"
         lines += ["", f"**Learnable % vs accuracy change** (one point per run, eval set {table['eval_set'].iloc[0]}): "
@@ -387,6 +397,25 @@ def plot_learnable_vs_gain(table: pd.DataFrame, fit: dict, path: str) -> None:
     _save(fig, path)
 
 
+def plot_predicted_learnable(table: pd.DataFrame, path: str) -> None:
+    """Per run: the learnable % the probe predicted for its subset against the learnable %
+    its training measured, with the line where they agree."""
+    runs = per_run_rows(table)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for i, (subset, group) in enumerate(runs.groupby("subset")):
+        ax.scatter(group["predicted_learnable_pct"], group["learnable_pct"], label=subset,
+                   marker=MARKERS[i % len(MARKERS)])
+    ax.plot([0, 100], [0, 100], "k--", lw=1, label="measured = predicted")
+    ax.set_xlim(-3, 103)
+    ax.set_ylim(-3, 103)
+    gap = (runs["learnable_pct"] - runs["predicted_learnable_pct"]).mean()
+    ax.set_xlabel("predicted learnable % (probe: mean of 1 − p^G − (1 − p)^G)")
+    ax.set_ylabel("measured learnable % (training)")
+    ax.set_title(f"Predicted vs measured learnable % ({len(runs)} runs, mean gap {gap:+.1f} points)")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
 def plot_training_curves(metrics: pd.DataFrame, path: str) -> None:
     """Per-step training metrics (TRL's log) per subset, mean over seeds: reward, reward
     std, fraction of zero-std groups, completion length."""
@@ -408,12 +437,13 @@ def plot_training_curves(metrics: pd.DataFrame, path: str) -> None:
 
 # --------------------------------------------------------------------------- the whole report
 def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: dict[tuple, dict],
-                metrics: dict[tuple, pd.DataFrame], pass_rates: pd.DataFrame, settings: dict,
-                out: dict) -> str:
+                metrics: dict[tuple, pd.DataFrame], pass_rates: pd.DataFrame, subset_stats: dict[str, dict],
+                settings: dict, out: dict) -> str:
     """Write every table and plot of the report; returns the Markdown.
 
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
+    subset_stats: subset → its select stats (predicted_learnable_pct);
     settings: k, pass_k, bootstrap, full_subset, every_steps, train_set, experiment,
     model; out: output
     paths (csv, markdown, tiers_csv, curves_csv, steps_csv and the PNGs).
@@ -424,6 +454,7 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
     final = [p for p in points if p["step"] is None]
     for p in points:
         p["train_info"] = train_info[(p["subset"], p["seed"])]
+        p["predicted_learnable_pct"] = subset_stats[p["subset"]]["predicted_learnable_pct"]
         if p["step"] is None:
             p["step"] = p["train_info"]["steps"]
     table = summary_table(final, base, settings["pass_k"], n_boot)
@@ -446,6 +477,7 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
     plot_tier_accuracy(tiers, out["tiers"])
     plot_accuracy_steps(curves, steps, out["steps"])
     plot_learnable_vs_gain(table[table["eval_set"] == next(iter(base))], fit, out["learnable"])
+    plot_predicted_learnable(table[table["eval_set"] == next(iter(base))], out["predicted"])
     plot_training_curves(pd.concat([m.assign(subset=s, seed=seed) for (s, seed), m in metrics.items()]),
                          out["training"])
     return text

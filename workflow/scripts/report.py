@@ -16,6 +16,7 @@ with log_to(snakemake.log[0]):
     settings = dict(k=params.k, pass_k=params.pass_k, bootstrap=params.bootstrap, full_subset=params.full_subset,
                     every_steps=params.every_steps, train_set=params.train_set,
                     experiment=params.experiment, model=params.model)
+    subset_stats = {name: json.loads(open(path).read()) for name, path in zip(params.subsets, snakemake.input.stats)}
     text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.pass_rates),
-                              settings, dict(snakemake.output.items()))
+                              subset_stats, settings, dict(snakemake.output.items()))
     print(text)
