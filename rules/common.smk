@@ -200,21 +200,22 @@ def n_train_rows():
                                                             key=data_key(config["train_set"])).output[0]))
 
 
-def probe_files(kind):
+def probe_files(kind, n_rows):
     """The files of one kind (`b<block>` or `greedy`) that hold every training problem once:
-    the finished files already there, whatever shard size wrote them, and new jobs of
+    the files already there, whatever shard size wrote them, and new jobs of
     `probe.shard_size` rows for the problems none holds."""
     pattern = re.compile(rf"rows(\d+)-(\d+)_{kind}\.parquet")
     names = os.listdir(PROBE_DIR) if os.path.isdir(PROBE_DIR) else []
     existing = [(int(m[1]), int(m[2])) for m in map(pattern.fullmatch, names) if m]
-    ranges = covering_ranges(existing, n_train_rows(), config["probe"]["shard_size"])
+    ranges = covering_ranges(existing, n_rows, config["probe"]["shard_size"])
     return [f"{PROBE_DIR}/rows{start}-{stop}_{kind}.parquet" for start, stop in ranges]
 
 
 def probe_blocks(wildcards):
+    n_rows = n_train_rows()
     blocks = config["probe"]["k"] // config["probe"]["block_size"]
-    return dict(samples=[path for b in range(blocks) for path in probe_files(f"b{b}")],
-                greedy=probe_files("greedy"))
+    return dict(samples=[path for b in range(blocks) for path in probe_files(f"b{b}", n_rows)],
+                greedy=probe_files("greedy", n_rows))
 
 
 def pass_rates_path():

@@ -69,6 +69,12 @@ def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run)
     assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
 
 
+def test_group_size_also_reselects(finished_run):
+    """train.num_generations (G) is also the G of each subset's predicted learnable %."""
+    plan = plan_with(finished_run, lambda c: c["train"].update(num_generations=2))
+    assert plan == {"select_subset": 2, "train": 2, "evaluate_adapter": 2, "report": 1}
+
+
 @pytest.mark.parametrize("option", [
     {"dynamic_sampling": {"enabled": True, "max_extra_rounds": 2}},
     {"curriculum": [{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 4}]},
