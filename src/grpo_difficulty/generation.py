@@ -132,7 +132,8 @@ class GumbelNoise(LogitsProcessor):
     Row i's noise at step t is the t-th draw of its own generator, seeded with seeds[i];
     unlike `do_sample`'s draws from the global RNG, a row's tokens then do not depend on
     the other rows of its batch. A floating-point difference between batch shapes can still
-    flip a near-tie of the two best perturbed scores (about 1e-6 per token in float32).
+    flip a near-tie of the two best perturbed scores: rare in float32 (none in the tests),
+    likelier in bfloat16.
     """
 
     def __init__(self, seeds: list[int], device):
@@ -146,7 +147,8 @@ class GumbelNoise(LogitsProcessor):
 
 def sampling_processors(temperature: float, top_p: float, seeds: list[int], device):
     """Logits processors that make greedy `generate` sample at (temperature, top_p) with
-    one seed per row: nothing else (no top-k), as vLLM's SamplingParams(temperature, top_p)."""
+    one seed per row: nothing else (no top-k), the distribution of vLLM's
+    SamplingParams(temperature, top_p) and of TRL's training generation (top_k=0)."""
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
     warpers = [TemperatureLogitsWarper(temperature)] + ([TopPLogitsWarper(top_p)] if top_p < 1.0 else [])
