@@ -1,6 +1,8 @@
 # Config validation, the typed config, the output layout and the experiment's target list.
 # Every path comes from grpo_difficulty.config.Layout (the library uses the same object),
 # every cache key from its key functions, every cross-field check from check_config.
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
+from grpo_difficulty.probe import covering_ranges
 from grpo_difficulty.config import (REPORT_PLOTS, REPORT_TABLES, Config, Layout, as_dict, build, check_config, data_key, eval_fields,
                                     generation_fields, needs_bitsandbytes, probe_fields, train_fields,
                                     training_processes)
@@ -62,13 +65,22 @@ def n_train_rows():
     return len(pd.read_parquet(prepared.output[0]))
 
 
+def probe_files(kind, n_rows):
+    """The files of one kind (`b<block>` or `greedy`) that hold every training problem once:
+    the files already there, whatever shard size wrote them, and new jobs of
+    `probe.shard_size` rows for the problems none holds."""
+    pattern = re.compile(rf"rows(\d+)-(\d+)_{kind}\.parquet")
+    names = os.listdir(PATHS.probe_dir) if os.path.isdir(PATHS.probe_dir) else []
+    existing = [(int(m[1]), int(m[2])) for m in map(pattern.fullmatch, names) if m]
+    ranges = covering_ranges(existing, n_rows, CFG.probe.shard_size)
+    return [PATHS.probe_file(start, stop, kind) for start, stop in ranges]
+
+
 def probe_blocks(wildcards):
-    n_shards = -(-n_train_rows() // CFG.probe.shard_size)
+    n_rows = n_train_rows()
     blocks = CFG.probe.k // CFG.probe.block_size
-    return dict(
-        samples=[PATHS.probe_block(s, b) for s in range(n_shards) for b in range(blocks)],
-        greedy=[PATHS.probe_greedy(s) for s in range(n_shards)],
-    )
+    return dict(samples=[path for b in range(blocks) for path in probe_files(f"b{b}", n_rows)],
+                greedy=probe_files("greedy", n_rows))
 
 
 def probe_pass_rates():

@@ -1,8 +1,12 @@
-# Probe: K sampled answers per training problem, in (shard, block) jobs, merged into pass rates.
+# Probe: K sampled answers per training problem, in (row range, block) jobs, merged into pass rates.
+# A job's rows are a range of the training table, of at most probe.shard_size rows; the
+# merge reuses files of any earlier shard size (probe_files in common.smk). Execution
+# settings (batch size, shard size, vLLM engine sizes) are not params: editing them reruns nothing.
 
 
 wildcard_constraints:
-    shard=r"\d+",
+    start=r"\d+",
+    stop=r"\d+",
     block=r"\d+",
 
 
@@ -11,9 +15,9 @@ rule probe_block:
         data=data_path(CFG.train_set),
         model=model_input(),
     output:
-        PATHS.probe_block("{shard}", "{block}"),
+        PATHS.probe_file("{start}", "{stop}", "b{block}"),
     log:
-        f"{PATHS.probe_dir}/logs/s{{shard}}_b{{block}}.log",
+        PATHS.probe_log("{start}", "{stop}", "b{block}"),
     params:
         model=model_param,
         settings=probe_fields(CFG),
@@ -26,12 +30,12 @@ rule probe_block:
         "../workflow/scripts/probe.py"
 
 
-# the same job for the greedy answers of a shard (the script tells them apart by rule name)
+# the same job for the greedy answers of a row range (the script tells them apart by rule name)
 use rule probe_block as probe_greedy with:
     output:
-        PATHS.probe_greedy("{shard}"),
+        PATHS.probe_file("{start}", "{stop}", "greedy"),
     log:
-        f"{PATHS.probe_dir}/logs/s{{shard}}_greedy.log",
+        PATHS.probe_log("{start}", "{stop}", "greedy"),
 
 
 rule probe_merge:

@@ -3,7 +3,7 @@
 
 PLOT_CAPTIONS = dict(pass_rates=("Probe", "pass_rates"), tiers=("Evaluation", "tier_accuracy"),
                      steps=("Evaluation", "accuracy_steps"), learnable=("Evaluation", "learnable_vs_gain"),
-                     training=("Training", "training_curves"))
+                     predicted=("Training", "predicted_learnable"), training=("Training", "training_curves"))
 
 
 rule report:
@@ -13,6 +13,7 @@ rule report:
         points=[p["path"] for p in report_points()],
         train_info=[PATHS.run(s, seed).info for s, seed in CFG.runs()],
         metrics=[PATHS.run(s, seed).metrics for s, seed in CFG.runs()],
+        stats=[PATHS.subset(s, "json") for s in CFG.subsets],
     output:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
         **{key: report(PATHS.report(file), caption=f"../report/{PLOT_CAPTIONS[key][1]}.rst",
@@ -23,6 +24,7 @@ rule report:
         eval_sets=CFG.eval_sets,
         runs=[dict(subset=s, seed=seed, strategy=CFG.subsets[s].strategy) for s, seed in CFG.runs()],
         points=report_points(),
+        subsets=list(CFG.subsets),
         settings=dict(k=CFG.probe.k, pass_k=CFG.evaluate.pass_k, bootstrap=CFG.evaluate.bootstrap,
                       full_subset=CFG.full_data_subset(), every_steps=CFG.evaluate.every_steps,
                       train_set=CFG.train_set, experiment=CFG.name, model=CFG.model,

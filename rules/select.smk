@@ -14,6 +14,7 @@ rule select_subset:
     params:
         spec=lambda wc: as_dict(CFG.subsets[wc.subset]),
         seed=CFG.select_seed,
+        num_generations=CFG.train.num_generations,  # G of the predicted learnable %
     resources:
         **resources("report"),
     conda:

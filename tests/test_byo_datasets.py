@@ -213,7 +213,7 @@ def test_shipped_pass_rates_select_without_probe(tmp_path):
     assert easy["id"].tolist() == ["p0", "p4"]
     band = select.select_subset(table, "b", SubsetConfig(strategy="band", lo=0.2, hi=0.6), 0)
     assert sorted(band["id"]) == ["p2", "p3", "p5"]
-    stats = select.subset_stats(easy, "e", SubsetConfig(strategy="easy"))
+    stats = select.subset_stats(easy, "e", SubsetConfig(strategy="easy"), 8)
     assert stats["difficulty"] == "shipped" and stats["frac_greedy_correct"] is None and stats["tiers"] == {1: 2}
     with pytest.raises(ValueError, match="strategy base_wrong needs the probe's greedy answers"):
         select.select_subset(table, "w", SubsetConfig(strategy="base_wrong"), 0)

@@ -252,16 +252,21 @@ def test_data_key_hashes_the_loader_spec(default_cfg):
 
 def test_probe_key_lists_what_decides_the_samples(default_cfg):
     key = C.probe_key(default_cfg)
-    assert key == "4cf30b5a7c"  # the folder earlier versions wrote
+    assert key == "7505b985e2"  # layout v2: a change here moves every probe folder
     assert sorted(C.probe_fields(default_cfg)) == ["backend", "block_size", "max_new_tokens", "prompt", "seed",
-                                                   "shard_size", "temperature", "top_p"]
-    # settings outside the key: training, evaluation, subsets, resources, vLLM's CPU KV cache, K
-    for cfg in [edited(default_cfg, "train", learning_rate=0.5), edited(default_cfg, "evaluate", samples=4),
-                edited(default_cfg, "backend", cpu_kvcache_space_gb=9.0), edited(default_cfg, "probe", k=16),
-                dataclasses.replace(default_cfg, subsets={}, select_seed=3, name="other")]:
+                                                   "temperature", "top_p"]
+    assert C.probe_fields(default_cfg)["backend"] == dict(name="hf", dtype="auto")
+    # outside the key: execution settings (batch size, shard size, vLLM engine sizes), training,
+    # evaluation, subsets, resources, and K (blocks let it grow)
+    for cfg in [edited(default_cfg, "backend", batch_size=7), edited(default_cfg, "probe", shard_size=3),
+                edited(default_cfg, "backend", tensor_parallel_size=2, gpu_memory_utilization=0.5,
+                       max_model_len=99, cpu_kvcache_space_gb=9.0),
+                edited(default_cfg, "train", learning_rate=0.5), edited(default_cfg, "evaluate", samples=4),
+                edited(default_cfg, "probe", k=16), dataclasses.replace(default_cfg, subsets={}, select_seed=3)]:
         assert C.probe_key(cfg) == key
     for cfg in [edited(default_cfg, "probe", temperature=1.0), edited(default_cfg, "probe", seed=1),
-                edited(default_cfg, "prompt", format="boxed"), edited(default_cfg, "backend", dtype="bfloat16")]:
+                edited(default_cfg, "probe", block_size=2), edited(default_cfg, "prompt", format="boxed"),
+                edited(default_cfg, "backend", dtype="bfloat16"), edited(default_cfg, "backend", name="vllm")]:
         assert C.probe_key(cfg) != key
 
 
@@ -283,9 +288,10 @@ def test_train_fields_are_every_training_setting_but_the_seeds(default_cfg):
 # --------------------------------------------------------------------------- paths
 def test_layout_names_every_path(default_cfg):
     paths = C.Layout.of(default_cfg)
-    probe = "results/probe/SmolLM2-135M-Instruct/arith_train-0fd4885e6a/4cf30b5a7c"
-    assert paths.probe_dir == probe and paths.probe_block(0, 1) == f"{probe}/s0_b1.parquet"
-    assert paths.probe_greedy(2) == f"{probe}/s2_greedy.parquet" and paths.pass_rates(8) == f"{probe}/pass_rates_k8.parquet"
+    probe = "results/probe/SmolLM2-135M-Instruct/arith_train-0fd4885e6a/v2-7505b985e2"
+    assert paths.probe_dir == probe and paths.probe_file(0, 5, "b1") == f"{probe}/rows0-5_b1.parquet"
+    assert paths.probe_log(5, 9, "greedy") == f"{probe}/logs/rows5-9_greedy.log"
+    assert paths.pass_rates(8) == f"{probe}/pass_rates_k8.parquet"
     assert paths.data("arith_test", "k") == "results/data/arith_test/k.parquet"
     assert paths.subset("easy", "json") == "results/default/subsets/easy.json"
     run = paths.run("easy", 0)

@@ -87,13 +87,13 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
 
     # 1. probing: a probe job killed mid-block, after another block was written
     def second_block_running():
-        started = [log.stem for log in results.glob("probe/**/logs/s*_b*.log")]
-        written = [block.stem for block in results.glob("probe/**/s*_b*.parquet")]
+        started = [log.stem for log in results.glob("probe/**/logs/rows*_b*.log")]
+        written = [block.stem for block in results.glob("probe/**/rows*_b*.parquet")]
         return written and set(started) - set(written)
 
     code = snakemake_killed_when(tmp_path, second_block_running, "--cores", "1")
     assert code != 0  # Snakemake reports the killed job as failed
-    finished_blocks = {p: p.stat().st_mtime_ns for p in results.glob("probe/**/s*_b*.parquet")}
+    finished_blocks = {p: p.stat().st_mtime_ns for p in results.glob("probe/**/rows*_b*.parquet")}
     for block in finished_blocks:
         read_table(block)  # whole files only: written atomically
     assert planned_jobs(tmp_path)["probe_block"] == 4 - len(finished_blocks)

@@ -1,11 +1,16 @@
-"""Probe blocks on the tiny model: determinism, K extension by blocks, merging."""
+"""Probe blocks on the tiny model: determinism, batch invariance, K extension by blocks,
+reuse of files across shard sizes, merging."""
 
+import dataclasses
+
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.config import ProbeConfig
-from grpo_difficulty.generation import HFGenerator
+from grpo_difficulty.generation import HFGenerator, sampling_processors
 
 SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
@@ -21,14 +26,52 @@ def generator(tiny_model):
 
 
 def test_blocks_are_deterministic_and_independent(generator, rows, fewshot_prompt):
-    b0 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=0)
-    b1 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=1)
-    again = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, shard=0, block=0)
+    b0 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, block=0)
+    b1 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, block=1)
+    again = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, block=0)
     pd.testing.assert_frame_equal(b0, again)
     assert sorted(b0["sample"].unique()) == [0, 1] and sorted(b1["sample"].unique()) == [2, 3]
     assert len(b0) == 2 * len(rows)
-    assert b0["completion"].tolist() != b1["completion"].tolist()  # different seeds per block
+    assert b0["completion"].tolist() != b1["completion"].tolist()  # other samples, other seeds
     assert (~b0["completion"].str.contains("\n")).all()  # stopped at the first newline
+
+
+def test_samples_do_not_depend_on_batch_or_shard_layout(tiny_model, fewshot_prompt):
+    """Sample j of a problem is the same with batch sizes 1, 7 and 64 (2, 6 and 60 rows
+    per generate call at 2 samples per problem: other padding, other matmul shapes), in
+    other shard layouts and orders, and inside a larger block."""
+    rows = tasks.arithmetic_rows([1, 2, 4], {"train": 10}, "train", 0)
+    by_batch = {}
+    for batch_size in (1, 7, 64):
+        gen = HFGenerator(tiny_model, batch_size=batch_size)
+        by_batch[batch_size] = probe.probe_block(gen, rows, fewshot_prompt, SAMPLING, block=1)
+    reference = by_batch[1]
+    assert reference["completion"].nunique() > 10  # real samples, not one repeated answer
+    for batch_size in (7, 64):
+        pd.testing.assert_frame_equal(by_batch[batch_size], reference)
+    gen = HFGenerator(tiny_model, batch_size=16)
+    shards = [probe.probe_block(gen, rows.iloc[a:b], fewshot_prompt, SAMPLING, block=1)
+              for a, b in [(0, 7), (7, 19), (19, 30)]]
+    pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True), reference)
+    backwards = probe.probe_block(gen, rows.iloc[::-1], fewshot_prompt, SAMPLING, block=1)
+    pd.testing.assert_frame_equal(backwards.sort_values(["id", "sample"], ignore_index=True),
+                                  reference.sort_values(["id", "sample"], ignore_index=True))
+    wide = probe.probe_block(gen, rows, fewshot_prompt, dataclasses.replace(SAMPLING, block_size=4), block=0)
+    pd.testing.assert_frame_equal(wide[wide["sample"] >= 2].reset_index(drop=True), reference)
+
+
+@pytest.mark.parametrize("top_p,expected", [(1.0, [0.5, 0.3, 0.2]), (0.6, [0.625, 0.375, 0.0])])
+def test_per_row_sampling_draws_from_the_softmax(top_p, expected):
+    """The processors that turn greedy decoding into sampling (Gumbel-max) draw each
+    token with its softmax probability, restricted to the top-p nucleus."""
+    n = 4000
+    scores = torch.log(torch.tensor([[0.5, 0.3, 0.2]])).expand(n, -1).clone()
+    processors = sampling_processors(1.0, top_p, list(range(n)), "cpu")
+    drawn = processors(torch.zeros(n, 1, dtype=torch.long), scores).argmax(-1)
+    freq = np.bincount(drawn.numpy(), minlength=3) / n
+    assert freq == pytest.approx(expected, abs=0.03)  # 3.5 standard errors at n = 4000
+    again = sampling_processors(1.0, top_p, list(range(n)), "cpu")(torch.zeros(n, 1, dtype=torch.long), scores)
+    assert torch.equal(again.argmax(-1), drawn)  # seeded
 
 
 def test_shared_prefill_matches_plain_generate(generator, rows, fewshot_prompt):
@@ -42,8 +85,26 @@ def test_shared_prefill_matches_plain_generate(generator, rows, fewshot_prompt):
     assert ours == expected
 
 
+def test_covering_ranges_reuse_files_of_any_shard_size():
+    old = [(0, 6), (6, 12)]
+    assert probe.covering_ranges(old, 12, 4) == old  # a new shard size reuses every file
+    assert probe.covering_ranges([], 12, 5) == [(0, 5), (5, 10), (10, 12)]
+    # an interrupted run under shard size 6, resumed under 4: the finished file stays,
+    # the gap gets new ranges of at most 4 rows
+    assert probe.covering_ranges([(0, 6)], 12, 4) == [(0, 6), (6, 10), (10, 12)]
+    assert probe.covering_ranges([(4, 8)], 12, 3) == [(0, 3), (3, 4), (4, 8), (8, 11), (11, 12)]
+    # overlapping layouts: each row once, the longer file first; out-of-table ranges ignored
+    assert probe.covering_ranges([(0, 4), (0, 6), (4, 8), (6, 12), (10, 20)], 12, 6) == [(0, 6), (6, 12)]
+
+
+def test_wilson_interval():
+    lo, hi = probe.wilson_interval([0, 2, 4], [4, 4, 4])
+    assert lo == pytest.approx([0.0, 0.150, 0.510], abs=1e-3)
+    assert hi == pytest.approx([0.490, 0.850, 1.0], abs=1e-3)
+
+
 def test_pass_rates_use_the_first_k_samples(generator, rows, fewshot_prompt):
-    blocks = [probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, 0, b) for b in range(2)]
+    blocks = [probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, b) for b in range(2)]
     greedy = [probe.probe_greedy(generator, rows, fewshot_prompt, 6)]
     k4 = probe.pass_rates(rows, blocks, greedy, 4)
     k2 = probe.pass_rates(rows, blocks, greedy, 2)
@@ -51,5 +112,8 @@ def test_pass_rates_use_the_first_k_samples(generator, rows, fewshot_prompt):
     expected = blocks[0].groupby("id")["correct"].sum()
     assert k2.set_index("id")["n_correct"].to_dict() == expected.to_dict()
     assert list(k4.columns) == probe.PASS_RATE_COLUMNS
+    assert ((k4["pass_rate_lo"] <= k4["pass_rate"]) & (k4["pass_rate"] <= k4["pass_rate_hi"])).all()
     with pytest.raises(ValueError, match="lack 6 samples"):
         probe.pass_rates(rows, blocks, greedy, 6)
+    with pytest.raises(ValueError, match="in two sample files"):
+        probe.pass_rates(rows, [blocks[0], blocks[0].iloc[:3]], greedy, 2)

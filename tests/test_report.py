@@ -103,8 +103,9 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     out = {name: tmp_path / file for name, file in {**REPORT_TABLES, **REPORT_PLOTS}.items()}
     settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train",
                     experiment="exp", model="embedded", difficulty="probe: 8 samples per problem")
+    subset_stats = {"all": {"predicted_learnable_pct": 45.0}, "hard": {"predicted_learnable_pct": 20.0}}
     before = [(sorted(p), p["step"]) for p in points]
-    text = report.make_report(base, points, info, metrics, rates, settings, out)
+    text = report.make_report(base, points, info, metrics, rates, subset_stats, settings, out)
     assert [(sorted(p), p["step"]) for p in points] == before  # the caller's dicts are not modified
     table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows
@@ -113,6 +114,9 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert pooled["accuracy_lo"] < 0.85 < pooled["accuracy_hi"]
     assert pooled["pass@4"] == pytest.approx((1.0 + 1.0) / 2) and pooled["base_pass@4"] == pytest.approx(0.5)
     assert "| test | hard | hard | 0 | 90.0 [" in text
+    assert pooled["predicted_learnable_pct"] == 45.0 and pooled["learnable_pct"] == pytest.approx(45.0)
+    # runs measured 40, 50 (all, predicted 45) and 10 (hard, predicted 20)
+    assert "measured − predicted = -3.3 points on average (from -10.0 to +5.0), 3 runs" in text
     assert f"R² = {report.linear_fit([40, 50, 10], [30, 40, 40])['r2']:.2f}, 3 points" in text
     # the full run ends at 85% [lo, hi]; hard (90% at step 10, 85% at step 5) enters it at step 5
     steps = pd.read_csv(out["steps_csv"]).set_index("subset")
@@ -134,7 +138,7 @@ def test_steps_to_match_not_reached_and_absent():
     assert steps.loc["easy", "status"] == "not reached" and np.isnan(steps.loc["easy", "fraction"])
     assert report.steps_to_match(curves, None).empty
     table = report.summary_table([dict(eval_set="t", subset="easy", strategy="easy", seed=0,
-                                       predictions=predictions([True, False]),
+                                       predictions=predictions([True, False]), predicted_learnable_pct=4.0,
                                        train_info=dict(learnable_pct=5.0, steps=10, wall_seconds=1.0))],
                                  {"t": predictions([False, False])}, n_boot=200)
     text = report.markdown(table, report.linear_fit([1], [1]), report.steps_to_match(curves, None), full_subset=None)

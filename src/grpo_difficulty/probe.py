@@ -1,54 +1,87 @@
 """Probe: K sampled answers per training problem → pass rate, plus one greedy answer.
 
-Samples are produced in blocks: (shard of problems, block of `block_size` samples).
-A block's seed depends only on (probe seed, shard, block), so raising K adds blocks
-and never changes the ones already written.
+Sample j of a problem is drawn with seed `request_seed(probe seed, prompt) + j`
+(`generation.py`), so it is the same whichever job, batch or shard generates it.
+Samples are stored in files of (a row range of the training table, a block of
+`block_size` samples): raising K adds blocks and never changes the ones written, and
+the merge reads samples by problem id, so the files a run wrote under one shard size
+serve a run under another (`covering_ranges`).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import tasks
 from .config import ProbeConfig
-from .files import stable_hash
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
-PASS_RATE_COLUMNS = ["id", "tier", "k", "n_correct", "pass_rate", "greedy_correct", "mean_tokens"]
+PASS_RATE_COLUMNS = ["id", "tier", "k", "n_correct", "pass_rate", "pass_rate_lo", "pass_rate_hi",
+                     "greedy_correct", "mean_tokens"]
 
 
-def shard_rows(rows: pd.DataFrame, shard: int, shard_size: int) -> pd.DataFrame:
-    part = rows.iloc[shard * shard_size:(shard + 1) * shard_size]
-    if part.empty:
-        raise ValueError(f"probe shard {shard} is empty ({len(rows)} rows, shard_size {shard_size})")
-    return part
+def row_range(rows: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
+    """Rows start .. stop - 1 of the training table: the problems of one probe job."""
+    if not 0 <= start < stop <= len(rows):
+        raise ValueError(f"probe rows {start}-{stop} are not a range of the {len(rows)}-row training table")
+    return rows.iloc[start:stop]
 
 
-def block_seed(seed: int, shard: int, block: int) -> int:
-    return int(stable_hash([seed, shard, block], 8), 16)
+def covering_ranges(existing: list[tuple[int, int]], n_rows: int, shard_size: int) -> list[tuple[int, int]]:
+    """Row ranges [start, stop) that together hold rows 0 .. n_rows - 1 once each: the
+    ranges of existing files (written under any shard size) where they continue the
+    cover, the longest first; new ranges of at most shard_size rows for the gaps."""
+    ends = {}
+    for start, stop in existing:
+        if 0 <= start < stop <= n_rows:
+            ends[start] = max(stop, ends.get(start, stop))
+    ranges, pos = [], 0
+    while pos < n_rows:
+        if pos in ends:
+            stop = ends[pos]
+        else:
+            stop = min([pos + shard_size, n_rows] + [s for s in ends if s > pos])
+        ranges.append((pos, stop))
+        pos = stop
+    return ranges
 
 
-def probe_block(generator, rows: pd.DataFrame, prompt: dict, probe: ProbeConfig,
-                shard: int, block: int) -> pd.DataFrame:
+def probe_block(generator, rows: pd.DataFrame, prompt: dict, probe: ProbeConfig, block: int,
+                desc: str = "probe") -> pd.DataFrame:
     """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`."""
     return tasks.answer_problems(
         generator, rows, prompt, n=probe.block_size, temperature=probe.temperature,
-        top_p=probe.top_p, max_new_tokens=probe.max_new_tokens,
-        seed=block_seed(probe.seed, shard, block), first_sample=block * probe.block_size,
-        desc=f"probe shard {shard} block {block}")
+        top_p=probe.top_p, max_new_tokens=probe.max_new_tokens, seed=probe.seed,
+        first_sample=block * probe.block_size, desc=f"{desc} block {block}")
 
 
-def probe_greedy(generator, rows: pd.DataFrame, prompt: dict, max_new_tokens: int) -> pd.DataFrame:
+def probe_greedy(generator, rows: pd.DataFrame, prompt: dict, max_new_tokens: int, desc: str = "probe") -> pd.DataFrame:
     answers = tasks.answer_problems(generator, rows, prompt, n=1, temperature=0.0, top_p=1.0,
-                                    max_new_tokens=max_new_tokens, seed=0, desc="probe greedy")
+                                    max_new_tokens=max_new_tokens, seed=0, desc=f"{desc} greedy")
     return answers.rename(columns={"completion": "greedy_completion", "correct": "greedy_correct",
                                    "reason": "greedy_reason"})[GREEDY_COLUMNS]
 
 
+def wilson_interval(successes, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval of a binomial proportion (successes out of n): unlike
+    p ± z·se it stays inside [0, 1] and is not empty at 0 or n successes."""
+    successes, n = np.asarray(successes, float), np.asarray(n, float)
+    p = successes / n
+    center = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return np.clip(center - half, 0, 1), np.clip(center + half, 0, 1)
+
+
 def pass_rates(rows: pd.DataFrame, blocks: list[pd.DataFrame], greedy: list[pd.DataFrame], k: int) -> pd.DataFrame:
-    """Per-problem table from the first k samples of every problem."""
+    """Per-problem table from the first k samples of every problem, with the pass rate's
+    95% Wilson interval."""
     samples = pd.concat(blocks, ignore_index=True)
     samples = samples[samples["sample"] < k]
+    twice = samples[samples.duplicated(["id", "sample"])]
+    if not twice.empty:
+        raise ValueError(f"probe: sample {twice['sample'].iloc[0]} of problem {twice['id'].iloc[0]} is in two "
+                         "sample files; the merge's inputs must hold each problem once per block")
     counts = samples.groupby("id").agg(k=("sample", "nunique"), n_correct=("correct", "sum"),
                                        mean_tokens=("n_tokens", "mean"))
     table = rows[["id", "tier"]].merge(counts, on="id", how="left").merge(
@@ -60,5 +93,6 @@ def pass_rates(rows: pd.DataFrame, blocks: list[pd.DataFrame], greedy: list[pd.D
     table["k"] = table["k"].astype(int)
     table["n_correct"] = table["n_correct"].astype(int)
     table["pass_rate"] = table["n_correct"] / table["k"]
+    table["pass_rate_lo"], table["pass_rate_hi"] = wilson_interval(table["n_correct"], table["k"])
     table["greedy_correct"] = table["greedy_correct"].astype(bool)
     return table[PASS_RATE_COLUMNS]

@@ -88,9 +88,11 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[
                   n_boot: int = 2000) -> pd.DataFrame:
     """One row per (eval set, subset, seed) and one 'all (n)' row per (eval set, subset)
     pooling its seeds: greedy accuracy with its interval, change vs base with its
-    interval, sampled accuracy and pass@k (when sampled), learnable %, steps, wall time.
+    interval, sampled accuracy and pass@k (when sampled), the learnable % the probe
+    predicted for the subset beside the one training measured, steps, wall time.
 
-    Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict).
+    Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
+    predicted_learnable_pct (the subset's, from its stats).
     """
     rows = []
 
@@ -109,7 +111,8 @@ def summary_table(runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[
         for k in pass_k:
             out[f"pass@{k}"] = float(np.mean([mean_pass_at_k(p, k) for p in preds]))
             out[f"base_pass@{k}"] = mean_pass_at_k(base[eval_set], k)
-        out.update(learnable_pct=info["learnable_pct"].mean(), steps=info["steps"].mean(),
+        out.update(predicted_learnable_pct=float(np.mean([m["predicted_learnable_pct"] for m in members])),
+                   learnable_pct=info["learnable_pct"].mean(), steps=info["steps"].mean(),
                    wall_seconds=info["wall_seconds"].mean())
         return out
 
@@ -231,12 +234,13 @@ def markdown(table: pd.DataFrame, fit: dict | None = None, steps: pd.DataFrame |
              pass_k: list[int] = (), full_subset: str | None = None, every_steps: int | None = None,
              difficulty: str | None = None) -> str:
     """The report as Markdown: where the difficulty that subsets were selected by came
-    from, the summary table (accuracies in %, 95% bootstrap intervals), the learnable-%
-    fit, and steps-to-match."""
+    from, the summary table (accuracies in %, 95% bootstrap intervals), predicted vs
+    measured learnable %, the learnable-% fit, and steps-to-match."""
     extra = [f"pass@{k} % (base)" for k in pass_k]
     sampled = table["sampled_accuracy"].notna().any()
     head = (["eval set", "subset", "strategy", "seed", "accuracy % (95% CI)", "base %", "Δ vs base (95% CI)"]
-            + (["sampled acc %"] if sampled else []) + extra + ["no answer %", "learnable %", "steps", "wall s"])
+            + (["sampled acc %"] if sampled else []) + extra
+            + ["no answer %", "predicted learnable %", "learnable %", "steps", "wall s"])
     lines = [f"**Difficulty source** (training subsets were selected by): {difficulty}", ""] if difficulty else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
@@ -245,8 +249,14 @@ def markdown(table: pd.DataFrame, fit: dict | None = None, steps: pd.DataFrame |
                  _interval(r["delta"], r["delta_lo"], r["delta_hi"], "+")]
         cells += [_pct(r["sampled_accuracy"])] if sampled else []
         cells += [f"{_pct(r[f'pass@{k}'])} ({_pct(r[f'base_pass@{k}'])})" for k in pass_k]
-        cells += [_pct(r["no_answer"]), f"{r['learnable_pct']:.1f}", f"{r['steps']:.0f}", f"{r['wall_seconds']:.0f}"]
+        cells += [_pct(r["no_answer"]), f"{r['predicted_learnable_pct']:.1f}", f"{r['learnable_pct']:.1f}",
+                  f"{r['steps']:.0f}", f"{r['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    runs = per_run_rows(table[table["eval_set"] == table["eval_set"].iloc[0]])
+    gap = runs["learnable_pct"] - runs["predicted_learnable_pct"]
+    lines += ["", f"**Predicted vs measured learnable %** (one value per run; predicted from the probe's pass "
+              f"rates as 1 − p^G − (1 − p)^G): measured − predicted = {gap.mean():+.1f} points on average "
+              f"(from {gap.min():+.1f} to {gap.max():+.1f}), {len(runs)} runs"]
     if fit is not None:
         r2 = "n/a (no spread in the change)" if pd.isna(fit["r2"]) else f"{fit['r2']:.2f}"
         lines += ["", f"**Learnable % vs accuracy change** (one point per run, eval set {table['eval_set'].iloc[0]}): "
@@ -383,6 +393,25 @@ def rolling_mean(per_step: pd.Series) -> pd.Series:
     return per_step.rolling(CURVE_WINDOW, min_periods=1).mean()
 
 
+def plot_predicted_learnable(table: pd.DataFrame, path: str) -> None:
+    """Per run: the learnable % the probe predicted for its subset against the learnable %
+    its training measured, with the line where they agree."""
+    runs = per_run_rows(table)
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for i, (subset, group) in enumerate(runs.groupby("subset")):
+        ax.scatter(group["predicted_learnable_pct"], group["learnable_pct"], label=subset,
+                   marker=MARKERS[i % len(MARKERS)])
+    ax.plot([0, 100], [0, 100], "k--", lw=1, label="measured = predicted")
+    ax.set_xlim(-3, 103)
+    ax.set_ylim(-3, 103)
+    gap = (runs["learnable_pct"] - runs["predicted_learnable_pct"]).mean()
+    ax.set_xlabel("predicted learnable % (probe: mean of 1 − p^G − (1 − p)^G)")
+    ax.set_ylabel("measured learnable % (training)")
+    ax.set_title(f"Predicted vs measured learnable % ({len(runs)} runs, mean gap {gap:+.1f} points)")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
 def plot_training_curves(metrics: pd.DataFrame, path: str) -> None:
     """Per-step training metrics (TRL's log) per subset, mean over seeds: reward, reward
     std, fraction of zero-std groups, completion length; raw points, and a line of their
@@ -409,12 +438,13 @@ def plot_training_curves(metrics: pd.DataFrame, path: str) -> None:
 
 # --------------------------------------------------------------------------- the whole report
 def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: dict[tuple, dict],
-                metrics: dict[tuple, pd.DataFrame], pass_rates: pd.DataFrame, settings: dict,
-                out: dict) -> str:
+                metrics: dict[tuple, pd.DataFrame], pass_rates: pd.DataFrame, subset_stats: dict[str, dict],
+                settings: dict, out: dict) -> str:
     """Write every table and plot of the report; returns the Markdown.
 
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
+    subset_stats: subset → its select stats (predicted_learnable_pct);
     settings: k, pass_k, bootstrap, full_subset, every_steps, train_set, experiment,
     model, difficulty (where the pass rates came from); out: output
     paths (csv, markdown, tiers_csv, curves_csv, steps_csv and the PNGs).
@@ -423,7 +453,8 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
 
     n_boot = settings["bootstrap"]
     # the caller's dicts stay as they are; the final adapter's step is its run's length
-    points = [dict(p, train_info=train_info[(p["subset"], p["seed"])]) for p in points]
+    points = [dict(p, train_info=train_info[(p["subset"], p["seed"])],
+                   predicted_learnable_pct=subset_stats[p["subset"]]["predicted_learnable_pct"]) for p in points]
     final = [p for p in points if p["step"] is None]
     points = [dict(p, step=p["train_info"]["steps"] if p["step"] is None else p["step"]) for p in points]
     table = summary_table(final, base, settings["pass_k"], n_boot)
@@ -448,6 +479,7 @@ def make_report(base: dict[str, pd.DataFrame], points: list[dict], train_info: d
     plot_tier_accuracy(tiers, out["tiers"])
     plot_accuracy_steps(curves, steps, out["steps"])
     plot_learnable_vs_gain(table[table["eval_set"] == next(iter(base))], fit, out["learnable"])
+    plot_predicted_learnable(table[table["eval_set"] == next(iter(base))], out["predicted"])
     plot_training_curves(pd.concat([m.assign(subset=s, seed=seed) for (s, seed), m in metrics.items()]),
                          out["training"])
     return text

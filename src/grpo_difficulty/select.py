@@ -90,16 +90,63 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int)
     return chosen.reset_index(drop=True)
 
 
-def subset_stats(subset: pd.DataFrame, name: str, spec: SubsetConfig) -> dict:
-    """What a subset holds: size, pass-rate summary and its source, share of learnable
-    (mixed) problems."""
+def predicted_learnable(pass_rate, group_size: int) -> np.ndarray:
+    """Chance that a GRPO group of G samples of a problem with pass rate p holds a right
+    and a wrong answer, so that its rewards differ and it gives a gradient:
+    1 − p^G − (1 − p)^G."""
+    p = np.asarray(pass_rate, float)
+    return 1 - p**group_size - (1 - p) ** group_size
+
+
+def selection_cutoffs(table: pd.DataFrame, subset: pd.DataFrame, spec: SubsetConfig) -> list[float]:
+    """The pass rates at which a selection cuts the probed problems: for easy / hard /
+    medium, midway between the last chosen and the first left-out pass rate on the side(s)
+    the ranking is cut (easy below, hard above, medium both); a band's edges inside
+    (0, 1); none for strategies that do not choose by pass rate."""
+    strategy = spec.strategy
+    if strategy == "band":
+        return [edge for edge in (spec.lo, spec.hi) if 0 < edge < 1]
+    rest = table.loc[~table["id"].isin(subset["id"]), "pass_rate"]
+    lowest, highest = subset["pass_rate"].min(), subset["pass_rate"].max()
+    cutoffs = []
+    below, above = rest[rest <= lowest], rest[rest >= highest]
+    if strategy in ("easy", "medium") and len(below):
+        cutoffs.append(float((lowest + below.max()) / 2))
+    if strategy in ("hard", "medium") and len(above):
+        cutoffs.append(float((highest + above.min()) / 2))
+    return cutoffs
+
+
+def subset_stats(subset: pd.DataFrame, name: str, spec: SubsetConfig, group_size: int,
+                 cutoffs: list[float] = ()) -> dict:
+    """What a subset holds: size, pass-rate summary and its source, share of learnable (mixed) problems,
+    the learnable % GRPO groups of `group_size` samples should show (mean of
+    `predicted_learnable`), and how many chosen problems have a 95% pass-rate interval
+    containing a selection cut-off (their side of the cut is not settled by K samples;
+    None without a cut-off or without a probe: shipped pass rates carry no interval)."""
     mixed = (subset["pass_rate"] > 0) & (subset["pass_rate"] < 1)
     probed = "greedy_correct" in subset
+    cutoffs = list(cutoffs) if probed else []
+    over = [(subset["pass_rate_lo"] <= c) & (c <= subset["pass_rate_hi"]) for c in cutoffs]
     return dict(
         subset=name, strategy=spec.strategy, n=len(subset), difficulty="probe" if probed else "shipped",
         mean_pass_rate=float(subset["pass_rate"].mean()),
         frac_mixed=float(mixed.mean()), frac_all_wrong=float((subset["pass_rate"] == 0).mean()),
         frac_all_right=float((subset["pass_rate"] == 1).mean()),
         frac_greedy_correct=float(subset["greedy_correct"].mean()) if probed else None,
+        num_generations=group_size,
+        predicted_learnable_pct=float(100 * predicted_learnable(subset["pass_rate"], group_size).mean()),
+        cutoffs=cutoffs,
+        n_interval_over_cutoff=int(np.logical_or.reduce(over).sum()) if over else None,
         tiers={int(k): int(v) for k, v in subset["tier"].value_counts().sort_index().items()},
     )
+
+
+def cutoff_summary(stats: dict, k: int) -> str:
+    """The select log's sentence on how settled the selection is at this K."""
+    if stats["n_interval_over_cutoff"] is None:
+        return f"{stats['subset']}: no pass-rate cut-off (strategy {stats['strategy']})"
+    cuts = ", ".join(f"{c:.3f}" for c in stats["cutoffs"])
+    return (f"{stats['subset']}: {stats['n_interval_over_cutoff']} of {stats['n']} chosen problems have a 95% "
+            f"pass-rate interval containing the cut-off {cuts}: with K={k} samples their side of the cut is "
+            "not settled")

@@ -1,4 +1,5 @@
-"""One probe job: a block of K samples, or the greedy answers, for one shard of problems.
+"""One probe job: a block of K samples, or the greedy answers, for one row range of the
+training table.
 
 Everything runs under the `__main__` guard: the vLLM backend starts its engine in
 spawned processes, which re-import this file (without Snakemake's preamble, so without
@@ -16,12 +17,13 @@ if __name__ == "__main__":
     with log_to(snakemake.log[0]):
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
-        shard = int(snakemake.wildcards.shard)
-        rows = probe.shard_rows(read_table(snakemake.input.data), shard, cfg.probe.shard_size)
+        start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
+        rows = probe.row_range(read_table(snakemake.input.data), start, stop)
+        # the config's whole backend section: params hold only the settings that decide the samples
         generator = make_generator(cfg.backend, snakemake.params.model)
-        prompt = as_dict(cfg.prompt)
+        prompt, desc = as_dict(cfg.prompt), f"probe rows {start}-{stop}"
         if snakemake.rule == "probe_greedy":
-            table = probe.probe_greedy(generator, rows, prompt, cfg.probe.max_new_tokens)
+            table = probe.probe_greedy(generator, rows, prompt, cfg.probe.max_new_tokens, desc)
         else:
-            table = probe.probe_block(generator, rows, prompt, cfg.probe, shard, int(snakemake.wildcards.block))
+            table = probe.probe_block(generator, rows, prompt, cfg.probe, int(snakemake.wildcards.block), desc)
         write_table(table, snakemake.output[0])

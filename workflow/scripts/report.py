@@ -13,6 +13,8 @@ with log_to(snakemake.log[0]):
     keys = [(r["subset"], r["seed"]) for r in params.runs]
     train_info = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info, strict=True)}
     metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics, strict=True)}
+    subset_stats = {name: json.loads(open(path).read())
+                    for name, path in zip(params.subsets, snakemake.input.stats, strict=True)}
     text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.difficulty),
-                              params.settings, dict(snakemake.output.items()))
+                              subset_stats, params.settings, dict(snakemake.output.items()))
     print(text)

@@ -10,8 +10,12 @@ with log_to(snakemake.log[0]):
     rates = read_table(probed[0], probe.PASS_RATE_COLUMNS) if probed else None
     table = select.difficulty_table(read_table(snakemake.input.data), rates)
     name = snakemake.wildcards.subset
-    subset = select.select_subset(table, name, cfg.subsets[name], cfg.select_seed)
-    stats = select.subset_stats(subset, name, cfg.subsets[name])
+    spec = cfg.subsets[name]
+    subset = select.select_subset(table, name, spec, cfg.select_seed)
+    stats = select.subset_stats(subset, name, spec, cfg.train.num_generations,
+                                select.selection_cutoffs(table, subset, spec))
     write_table(subset, snakemake.output.table)
     write_json(stats, snakemake.output.stats)
     print(stats)
+    if rates is not None:
+        print(select.cutoff_summary(stats, int(rates["k"].iloc[0])))
