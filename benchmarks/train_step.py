@@ -37,6 +37,8 @@ from pathlib import Path
 
 import yaml
 
+from grpo_difficulty.config import TrainConfig, build
+
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"bare": "bare TRL GRPOTrainer", "ours_no_share": "ours, shared_prompt: false", "ours": "ours"}
 
@@ -74,7 +76,7 @@ def bare_trl_trainer(model_dir: str, rows, prompt: dict, cfg: dict, out_dir: str
         model.generation_config.eos_token_id = [tokenizer.eos_token_id, *newline_token_ids(tokenizer)]
     data = Dataset.from_dict(dict(prompt=[tasks.render_prompt(q, prompt) for q in rows["question"]],
                                   gold=rows["gold"].astype(str).tolist(), answer_type=rows["answer_type"].tolist()))
-    rewards, weights = reward_functions(cfg, prompt["format"])
+    rewards, weights = reward_functions(build(TrainConfig, cfg), prompt["format"])
     args = GRPOConfig(output_dir=out_dir, seed=0, max_steps=cfg["steps"], learning_rate=cfg["learning_rate"],
                       per_device_train_batch_size=cfg["num_generations"], num_generations=cfg["num_generations"],
                       max_completion_length=cfg["max_completion_length"], temperature=cfg["temperature"],
@@ -103,7 +105,8 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
         trainer = bare_trl_trainer(model_dir, rows, prompt, cfg, out_dir)
     else:
         score_completion_tokens_only()
-        trainer = train.build_trainer(model_dir, load_tokenizer(model_dir), rows, prompt, cfg, 0, Path(out_dir))
+        trainer = train.build_trainer(model_dir, load_tokenizer(model_dir), rows, prompt, build(TrainConfig, cfg), 0,
+                                      Path(out_dir))
         trainer.args.disable_tqdm = True
 
     class StepTimes(TrainerCallback):

@@ -80,3 +80,11 @@ def bbh_dir() -> Path:
 @pytest.fixture(scope="session")
 def gsm8k_dir() -> Path:
     return shared_data("gsm8k", "train.jsonl")
+
+
+def train_config(cfg: dict):
+    """The typed train section of a test's dict (learning_rate, the one required key,
+    filled in when the test does not care)."""
+    from grpo_difficulty.config import TrainConfig, build
+
+    return build(TrainConfig, {"learning_rate": 1e-3, **cfg}, "train.")

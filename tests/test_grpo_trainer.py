@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import train_config
 from grpo_difficulty import grpo_trainer, tasks, train
 from grpo_difficulty.generation import load_tokenizer, newline_token_ids
 
@@ -110,7 +111,7 @@ def qwen2_model(tiny_model, tmp_path_factory):
 
 def make_trainer(model_dir, subset, prompt, shared_prompt, tmp_path, **cfg):
     trainer = train.build_trainer(model_dir, load_tokenizer(model_dir), subset, prompt,
-                                  dict(STEP_CFG, shared_prompt=shared_prompt, **cfg), seed=0,
+                                  train_config(dict(STEP_CFG, shared_prompt=shared_prompt, **cfg)), seed=0,
                                   output_dir=tmp_path / f"shared{shared_prompt}")
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer's loop, read by the loss
@@ -234,7 +235,7 @@ def test_short_run_trains_the_same_adapter(tiny_model, subset, fewshot_prompt, t
     adapters, metrics = [], []
     for shared_prompt in (False, True):
         out = tmp_path / str(shared_prompt)
-        train.train_adapter(tiny_model, subset, fewshot_prompt, dict(RUN_CFG, shared_prompt=shared_prompt), seed=0,
+        train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(dict(RUN_CFG, shared_prompt=shared_prompt)), seed=0,
                             out_dir=out)
         adapters.append(load_file(out / "adapter" / "adapter_model.safetensors"))
         metrics.append(pd.read_csv(out / "metrics.csv"))

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import FEWSHOT
+from conftest import FEWSHOT, train_config
 from grpo_difficulty import tasks, train
 
 TRAIN_CFG = dict(steps=3, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1,
@@ -32,7 +32,7 @@ def test_train_adapter_writes_adapter_metrics_and_info(tiny_model, subset, fewsh
     from transformers import AutoModelForCausalLM
 
     monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
-    info = train.train_adapter(tiny_model, subset, fewshot_prompt, TRAIN_CFG, seed=0, out_dir=tmp_path)
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(TRAIN_CFG), seed=0, out_dir=tmp_path)
     assert info["steps"] == 3 and info["n_problems"] == len(subset)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["step"].tolist() == [1, 2, 3]
@@ -53,10 +53,10 @@ def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewsh
 
     monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
     cfg = dict(TRAIN_CFG, steps=2)
-    train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
     stale = tmp_path / "checkpoints" / "checkpoint-2"
     assert stale.exists()
-    info = train.train_adapter(tiny_model, subset, fewshot_prompt, dict(cfg, learning_rate=5e-4), seed=0,
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(dict(cfg, learning_rate=5e-4)), seed=0,
                                out_dir=tmp_path)
     assert info["steps"] == 2
     log = json.loads((stale / "trainer_state.json").read_text())
@@ -101,12 +101,12 @@ def loss_inputs(monkeypatch):
 
 def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(tiny_model, subset, fewshot_prompt,
                                                                            tmp_path, loss_inputs):
-    train.train_adapter(tiny_model, subset, fewshot_prompt, DYNAMIC_CFG, seed=0, out_dir=tmp_path / "off")
+    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(DYNAMIC_CFG), seed=0, out_dir=tmp_path / "off")
     off = [record["groups"] for record in loss_inputs]
     assert any(all(a == 0 for a in group) for groups in off for group in groups)  # zero-variance groups occur
 
     loss_inputs.clear()
-    train.train_adapter(tiny_model, subset, fewshot_prompt, dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON), seed=0,
+    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)), seed=0,
                         out_dir=tmp_path / "on")
     assert [record["step"] for record in loss_inputs] == [0, 1, 2, 3]  # one loss call per optimizer step
     for record in loss_inputs:
@@ -125,12 +125,12 @@ def test_dynamic_sampling_resumes_like_an_uninterrupted_run(tiny_model, subset, 
     """The prompts of extra rounds depend on (seed, step, round) only, so a run resumed from
     its step-2 checkpoint trains the same adapter as the run that was not interrupted."""
     cfg = dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)
-    train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
     uninterrupted = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     # as if killed during steps 3-4: no step-4 checkpoint, no finished level
     forget(tmp_path / "checkpoints", "checkpoint-4", "adapter", "metrics.csv", "level_info.json")
-    train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
     assert re.search(r"resuming from \S*checkpoint-2\n", capsys.readouterr().out)
     resumed = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     for name, tensor in uninterrupted.items():
@@ -145,7 +145,7 @@ CURRICULUM_CFG = dict(TRAIN_CFG, steps=6, curriculum=[dict(tiers=[1], steps=2, m
 
 def test_curriculum_trains_its_levels_in_order_on_one_adapter(tiny_model, subset, fewshot_prompt, tmp_path,
                                                              loss_inputs):
-    info = train.train_adapter(tiny_model, subset, fewshot_prompt, CURRICULUM_CFG, seed=0, out_dir=tmp_path)
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(CURRICULUM_CFG), seed=0, out_dir=tmp_path)
     assert info["steps"] == 6
     assert [(level["tiers"], level["steps"], level["n_problems"]) for level in info["levels"]] == [([1], 2, 4), ([2], 4, 4)]
     metrics = pd.read_csv(tmp_path / "metrics.csv")
@@ -179,7 +179,7 @@ def forget(folder, *names):
 
 def test_curriculum_resumes_mid_level_and_at_a_level_boundary(tiny_model, subset, fewshot_prompt, tmp_path,
                                                              loss_inputs, capsys):
-    train.train_adapter(tiny_model, subset, fewshot_prompt, CURRICULUM_CFG, seed=0, out_dir=tmp_path)
+    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(CURRICULUM_CFG), seed=0, out_dir=tmp_path)
     uninterrupted = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     rewards = pd.read_csv(tmp_path / "metrics.csv")["reward"]
     level1 = tmp_path / "checkpoints" / "level1"
@@ -191,7 +191,7 @@ def test_curriculum_resumes_mid_level_and_at_a_level_boundary(tiny_model, subset
     for kill, (lose, log) in kills.items():
         lose()
         capsys.readouterr()
-        train.train_adapter(tiny_model, subset, fewshot_prompt, CURRICULUM_CFG, seed=0, out_dir=tmp_path)
+        train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(CURRICULUM_CFG), seed=0, out_dir=tmp_path)
         assert re.search(log, capsys.readouterr().out), kill
         resumed = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
         for name, tensor in uninterrupted.items():
@@ -200,14 +200,14 @@ def test_curriculum_resumes_mid_level_and_at_a_level_boundary(tiny_model, subset
 
     # editing the last level keeps the first one
     shorter = dict(CURRICULUM_CFG, steps=4, curriculum=[CURRICULUM_CFG["curriculum"][0], dict(tiers=[2], steps=2)])
-    info = train.train_adapter(tiny_model, subset, fewshot_prompt, shorter, seed=0, out_dir=tmp_path)
+    info = train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(shorter), seed=0, out_dir=tmp_path)
     assert "level 0: finished earlier, kept" in capsys.readouterr().out and info["steps"] == 4
 
 
 def test_a_level_without_problems_is_named(tiny_model, subset, fewshot_prompt, tmp_path):
     cfg = dict(TRAIN_CFG, steps=None, curriculum=[dict(tiers=[1], steps=1), dict(tiers=[4], steps=1)])
     with pytest.raises(ValueError, match=r"train.curriculum\[1\].tiers=\[4\]: the training subset has no problem .*\[1, 2\]"):
-        train.train_adapter(tiny_model, subset, fewshot_prompt, cfg, seed=0, out_dir=tmp_path)
+        train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
 
 
 def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
@@ -217,7 +217,7 @@ def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
     variants = dict(loss_type="bnpo", scale_rewards="batch", epsilon=0.15, epsilon_high=0.28, beta=0.04,
                     mask_truncated_completions=True)
     trainer = train.build_trainer(tiny_model, load_tokenizer(tiny_model), subset, fewshot_prompt,
-                                  dict(TRAIN_CFG, **variants), seed=0, output_dir=tmp_path)
+                                  train_config(dict(TRAIN_CFG, **variants)), seed=0, output_dir=tmp_path)
     for key, value in variants.items():
         assert getattr(trainer.args, key) == value, key
     assert (trainer.loss_type, trainer.scale_rewards, trainer.epsilon_low, trainer.epsilon_high, trainer.beta,
@@ -226,14 +226,14 @@ def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
 
 
 def test_reward_functions_and_weights():
-    rewards, weights = train.reward_functions(dict(max_completion_length=4, rewards=dict(correctness=1.0, format=0.0, length=0.5)), "boxed")
+    rewards, weights = train.reward_functions(train_config(dict(max_completion_length=4, rewards=dict(correctness=1.0, format=0.0, length=0.5))), "boxed")
     assert [f.__name__ for f in rewards] == ["correctness", "length"] and weights == [1.0, 0.5]
     completions = ["so \\boxed{7}", "seven"]
     assert rewards[0]([None] * 2, completions, gold=["7", "7"], answer_type=["integer"] * 2) == [1.0, 0.0]
     assert rewards[1]([None] * 2, completions, completion_ids=[[1, 2], [1, 2, 3, 4]]) == [-0.5, -1.0]
     assert train.format_reward("boxed")([None] * 2, completions) == [1.0, 0.0]
     with pytest.raises(ValueError, match="every weight is 0"):
-        train.reward_functions(dict(max_completion_length=4, rewards=dict(correctness=0)), "boxed")
+        train.reward_functions(train_config(dict(max_completion_length=4, rewards=dict(correctness=0))), "boxed")
 
 
 def test_learnable_pct():
@@ -243,11 +243,11 @@ def test_learnable_pct():
 
 # --------------------------------------------------------------------------- GRPOConfig
 def test_memory_and_optimizer_settings_reach_trl(tmp_path):
-    args = train.grpo_config(dict(TRAIN_CFG, optim="adamw_8bit", gradient_checkpointing=True, dtype="bfloat16",
-                                  prompts_per_step=2), str(tmp_path), 0, [1.0])
+    args = train.grpo_config(train_config(dict(TRAIN_CFG, optim="adamw_8bit", gradient_checkpointing=True, dtype="bfloat16",
+                                  prompts_per_step=2)), str(tmp_path), 0, [1.0])
     assert (args.optim, args.gradient_checkpointing, args.bf16) == ("adamw_8bit", True, True)
     assert args.per_device_train_batch_size == 8 and not args.use_vllm  # one process: the whole batch
-    assert not train.grpo_config(TRAIN_CFG, str(tmp_path), 0, [1.0]).bf16  # auto on CPU: float32
+    assert not train.grpo_config(train_config(TRAIN_CFG), str(tmp_path), 0, [1.0]).bf16  # auto on CPU: float32
 
 
 VLLM = dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.4, tensor_parallel_size=2, max_model_len=1024,
@@ -259,17 +259,17 @@ def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
     answers reach vLLM's SamplingParams through generation_kwargs."""
     from grpo_difficulty import parallel
 
-    args = train.grpo_config(dict(TRAIN_CFG, generation=VLLM), str(tmp_path), 0, [1.0], stop_token_ids=[5, 9])
+    args = train.grpo_config(train_config(dict(TRAIN_CFG, generation=VLLM)), str(tmp_path), 0, [1.0], stop_token_ids=[5, 9])
     assert (args.use_vllm, args.vllm_mode, args.vllm_gpu_memory_utilization, args.vllm_tensor_parallel_size,
             args.vllm_max_model_length, args.vllm_enable_sleep_mode) == (True, "colocate", 0.4, 2, 1024, True)
     assert args.generation_kwargs == {"stop_token_ids": [5, 9]}
 
     server = dict(VLLM, mode="server")
     with pytest.raises(RuntimeError, match="no vLLM server was started for this process"):
-        train.grpo_config(dict(TRAIN_CFG, generation=server), str(tmp_path), 0, [1.0])
+        train.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
     monkeypatch.setenv(parallel.VLLM_SERVER_URL, "http://127.0.0.1:8123")
     monkeypatch.setenv(parallel.VLLM_GROUP_PORT, "8124")
-    args = train.grpo_config(dict(TRAIN_CFG, generation=server), str(tmp_path), 0, [1.0])
+    args = train.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
     assert (args.vllm_mode, args.vllm_server_base_url, args.vllm_group_port, args.vllm_server_timeout) == \
         ("server", "http://127.0.0.1:8123", 8124, 60.0)
 

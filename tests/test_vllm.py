@@ -14,6 +14,7 @@ import pytest
 
 pytest.importorskip("vllm", reason="pip install torch==2.13.0 && pip install -e '.[vllm]'")
 
+from conftest import train_config  # noqa: E402
 from grpo_difficulty import probe, tasks  # noqa: E402
 from grpo_difficulty.config import BackendConfig, ProbeConfig  # noqa: E402
 from grpo_difficulty.generation import (  # noqa: E402
@@ -227,7 +228,7 @@ def test_trl_colocates_a_cpu_engine_whose_weights_cannot_follow_training(tiny_mo
 
     rows = tasks.arithmetic_rows([1, 2], {"train": 4}, "train", 0)
     tokenizer = load_tokenizer(tiny_model)
-    trainer = train.build_trainer(tiny_model, tokenizer, rows, PROMPT, TRAIN, seed=0, output_dir=tmp_path)
+    trainer = train.build_trainer(tiny_model, tokenizer, rows, PROMPT, train_config(TRAIN), seed=0, output_dir=tmp_path)
     try:
         assert (trainer.args.use_vllm, trainer.args.vllm_mode, trainer.args.vllm_max_model_length) == \
             (True, "colocate", 256)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -12,6 +13,7 @@ import pandas as pd
 import torch
 
 from . import parallel, tasks
+from .config import LEVEL_SETTINGS, RolloutConfig, RunPaths, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 from .grpo_trainer import grpo_trainer_class, score_completion_tokens_only
@@ -44,12 +46,12 @@ def length_penalty(max_tokens: int):
     return length
 
 
-def reward_functions(cfg: dict, fmt: str) -> tuple[list, list[float]]:
+def reward_functions(cfg: TrainConfig, fmt: str) -> tuple[list, list[float]]:
     """The reward callables with non-zero weight, and their weights (TRL `reward_weights`).
     TRL logs each one as rewards/<name>/mean and /std, <name> being its train.rewards key."""
-    weights = cfg["rewards"]
+    weights = as_dict(cfg.rewards)
     made = dict(correctness=correctness_reward(fmt), format=format_reward(fmt),
-                length=length_penalty(cfg["max_completion_length"]))
+                length=length_penalty(cfg.max_completion_length))
     for name, func in made.items():
         func.__name__ = name  # TRL names the logged columns after __name__
     chosen = [(made[name], float(w)) for name, w in weights.items() if w]
@@ -58,53 +60,53 @@ def reward_functions(cfg: dict, fmt: str) -> tuple[list, list[float]]:
     return [f for f, _ in chosen], [w for _, w in chosen]
 
 
-def grpo_config(cfg: dict, output_dir: str, seed: int, reward_weights: list[float], stop_token_ids=()):
+def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: list[float], stop_token_ids=()):
     """TRL's GRPOConfig of a training level. prompts_per_step x num_generations is the
     global batch, split over the data-parallel processes; `stop_token_ids` end a
     completion besides the tokenizer's end token (vLLM rollouts take them here, HF
     rollouts from the model's generation config)."""
     from trl import GRPOConfig
 
-    device, dtype = device_and_dtype(cfg.get("dtype", "auto"))
-    completions = cfg["prompts_per_step"] * cfg["num_generations"]
+    device, dtype = device_and_dtype(cfg.dtype)
+    completions = cfg.prompts_per_step * cfg.num_generations
     return GRPOConfig(
-        output_dir=output_dir, seed=seed, data_seed=seed, max_steps=cfg["steps"],
-        learning_rate=cfg["learning_rate"], lr_scheduler_type=cfg["lr_scheduler"],
-        warmup_steps=cfg.get("warmup_steps", 0), weight_decay=cfg.get("weight_decay", 0.0),
-        max_grad_norm=cfg.get("max_grad_norm", 1.0), optim=cfg.get("optim", "adamw_torch_fused"),
+        output_dir=output_dir, seed=seed, data_seed=seed, max_steps=cfg.steps,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm, optim=cfg.optim,
         per_device_train_batch_size=completions // parallel.world_size(),
-        gradient_accumulation_steps=cfg.get("gradient_accumulation_steps", 1),
-        num_generations=cfg["num_generations"], max_completion_length=cfg["max_completion_length"],
-        temperature=cfg["temperature"], top_p=cfg.get("top_p", 1.0),
-        beta=cfg["beta"], loss_type=cfg["loss_type"], scale_rewards=cfg["scale_rewards"],
-        epsilon=cfg["epsilon"], epsilon_high=cfg.get("epsilon_high"),
-        mask_truncated_completions=cfg.get("mask_truncated_completions", False),
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature, top_p=cfg.top_p,
+        beta=cfg.beta, loss_type=cfg.loss_type, scale_rewards=cfg.scale_rewards,
+        epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
+        mask_truncated_completions=cfg.mask_truncated_completions,
         bf16=dtype == torch.bfloat16, use_cpu=device == "cpu",
-        gradient_checkpointing=cfg.get("gradient_checkpointing", False),
+        gradient_checkpointing=cfg.gradient_checkpointing,
         # every LoRA weight takes part in every step: DDP need not search for unused ones
         # (a search that gradient checkpointing would break)
         ddp_find_unused_parameters=False,
         reward_weights=reward_weights,
-        logging_steps=1, save_steps=cfg["save_steps"], save_strategy="steps",
+        logging_steps=1, save_steps=cfg.save_steps, save_strategy="steps",
         report_to="none", disable_tqdm=False,
-        **vllm_options(cfg.get("generation") or {}, list(stop_token_ids)),
+        **vllm_options(cfg.generation, list(stop_token_ids)),
     )
 
 
-def vllm_options(generation: dict, stop_token_ids: list[int]) -> dict:
+def vllm_options(generation: RolloutConfig, stop_token_ids: list[int]) -> dict:
     """GRPOConfig's vLLM settings for train.generation (none for the hf backend). Server
     mode talks to the server that grpo_difficulty.train_run started for this job."""
-    if generation.get("backend", "hf") != "vllm":
+    if generation.backend != "vllm":
         return {}
-    options = dict(use_vllm=True, vllm_mode=generation["mode"], vllm_max_model_length=generation["max_model_len"],
+    options = dict(use_vllm=True, vllm_mode=generation.mode, vllm_max_model_length=generation.max_model_len,
                    generation_kwargs=dict(stop_token_ids=stop_token_ids) if stop_token_ids else None)
-    if generation["mode"] == "server":
+    if generation.mode == "server":
         url, group_port = parallel.vllm_server()
         return dict(options, vllm_server_base_url=url, vllm_group_port=group_port,
-                    vllm_server_timeout=generation["server_timeout"])
-    return dict(options, vllm_gpu_memory_utilization=generation["gpu_memory_utilization"],
-                vllm_tensor_parallel_size=generation["tensor_parallel_size"],
-                vllm_enable_sleep_mode=generation["enable_sleep_mode"])
+                    vllm_server_timeout=generation.server_timeout)
+    return dict(options, vllm_gpu_memory_utilization=generation.gpu_memory_utilization,
+                vllm_tensor_parallel_size=generation.tensor_parallel_size,
+                vllm_enable_sleep_mode=generation.enable_sleep_mode)
 
 
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -113,33 +115,14 @@ def _last_checkpoint(ckpt_dir: Path) -> str | None:
     return str(complete[-1]) if complete else None
 
 
-# Settings a curriculum level may give itself; unset ones come from train.
-LEVEL_SETTINGS = ("max_completion_length", "epsilon", "epsilon_high")
-
-
-def curriculum_levels(cfg: dict) -> list[dict]:
-    """The levels training runs through, in order: train.curriculum, or one level of every
-    tier for train.steps. Each is {tiers (None = all), steps, max_completion_length,
-    epsilon, epsilon_high}. With a curriculum, train.steps is optional and, if given, must
-    be the levels' total (rules/common.smk checks it before any job runs)."""
-    curriculum = cfg.get("curriculum")
+def _checkpoint_dirs(run: RunPaths, n_levels: int, curriculum: bool) -> list[Path]:
+    """Checkpoint folder of each level (RunPaths.level_checkpoints). With a curriculum,
+    anything else in checkpoints/ (another layout's or a removed level's) is deleted by the
+    main process: it can never be resumed."""
+    dirs = [Path(run.level_checkpoints(i, curriculum)) for i in range(n_levels)]
     if not curriculum:
-        return [dict(tiers=None, steps=cfg["steps"], **{k: cfg.get(k) for k in LEVEL_SETTINGS})]
-    total = sum(level["steps"] for level in curriculum)
-    if cfg.get("steps") not in (None, total):
-        raise ValueError(f"train.steps={cfg['steps']} but train.curriculum's steps add up to {total}")
-    return [dict(tiers=list(level["tiers"]), steps=level["steps"],
-                 **{k: level.get(k, cfg.get(k)) for k in LEVEL_SETTINGS}) for level in curriculum]
-
-
-def _checkpoint_dirs(ckpt_dir: Path, n_levels: int, curriculum: bool) -> list[Path]:
-    """Checkpoint folder of each level: checkpoints/ itself without a curriculum,
-    checkpoints/level<i>/ with one. Anything else in checkpoints/ (another layout's or a
-    removed level's) is deleted by the main process: it can never be resumed."""
-    if not curriculum:
-        return [ckpt_dir]
-    dirs = [ckpt_dir / f"level{i}" for i in range(n_levels)]
-    for path in ckpt_dir.glob("*"):
+        return dirs
+    for path in Path(run.checkpoints).glob("*"):
         if path not in dirs and parallel.is_main_process():
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     return dirs
@@ -154,11 +137,11 @@ def _guard(level_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
-def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
+def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int,
                   out_dir: str | Path) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
 
-    Levels (curriculum_levels) train one after the other on the same adapter, each a TRL
+    Levels (TrainConfig.levels) train one after the other on the same adapter, each a TRL
     run of its own (own steps, completion length, clip range, optimizer and learning-rate
     schedule) that starts from the adapter the level before saved. A level's checkpoints,
     every `save_steps`, and its finished adapter, metrics and level_info.json go to its
@@ -168,13 +151,13 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     over. In a data-parallel run every process calls this; the main one writes the files.
     """
     score_completion_tokens_only()
-    out_dir = Path(out_dir)
-    levels = curriculum_levels(cfg)
-    level_dirs = _checkpoint_dirs(out_dir / "checkpoints", len(levels), bool(cfg.get("curriculum")))
-    # settings of every level; each level carries its own steps and LEVEL_SETTINGS
-    shared = {k: v for k, v in cfg.items() if k not in ("curriculum", "steps", *LEVEL_SETTINGS)}
+    run = RunPaths(str(out_dir))
+    levels = cfg.levels()
+    level_dirs = _checkpoint_dirs(run, len(levels), bool(cfg.curriculum))
+    # settings of every level (each level carries its own steps and LEVEL_SETTINGS);
     # shared_prompt changes how fast, not what is computed: its checkpoints are resumed either way
-    fingerprinted = {k: v for k, v in shared.items() if k != "shared_prompt"}
+    fingerprinted = {k: v for k, v in as_dict(cfg).items()
+                     if k not in ("seeds", "curriculum", "steps", "shared_prompt", *LEVEL_SETTINGS)}
     level_rows = [subset if level["tiers"] is None else subset[subset["tier"].isin(level["tiers"])] for level in levels]
     for i, rows in enumerate(level_rows):
         if rows.empty:
@@ -190,7 +173,7 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
         if (level_dir / "level_info.json").exists():
             print(f"level {i}: finished earlier, kept")
         else:
-            level_cfg = dict(shared, **{k: v for k, v in level.items() if k != "tiers"})
+            level_cfg = dataclasses.replace(cfg, curriculum=None, **{k: v for k, v in level.items() if k != "tiers"})
             train_level(model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, draw_seed=(seed, i))
         start_adapter = level_dir / "adapter"
         info = json.loads((level_dir / "level_info.json").read_text())
@@ -204,17 +187,17 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: dict,
     info = dict(steps=sum(done["steps"] for done in infos),
                 wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
                 learnable_pct=learnable_pct(metrics), n_problems=len(subset), seed=seed)
-    if cfg.get("curriculum"):
+    if cfg.curriculum:
         info["levels"] = infos
     if parallel.is_main_process():
-        with atomic_dir(out_dir / "adapter") as tmp:
+        with atomic_dir(run.adapter_dir) as tmp:
             shutil.copytree(start_adapter, tmp)
-        write_table(metrics, out_dir / "metrics.csv")
-        write_json(info, out_dir / "train_info.json")
+        write_table(metrics, run.metrics)
+        write_json(info, run.info)
     return info
 
 
-def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
+def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int,
                   output_dir: Path, draw_seed: tuple[int, ...] = (0,)):
     """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
     dynamic sampling when train.dynamic_sampling.enabled) and a fresh LoRA adapter on the
@@ -225,7 +208,7 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
     from transformers import set_seed
 
     set_seed(seed)  # the new adapter's initial weights depend on the seed only, not on what ran before
-    _, dtype = device_and_dtype(cfg.get("dtype", "auto"))
+    _, dtype = device_and_dtype(cfg.dtype)
     model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
     stop_ids = newline_token_ids(tokenizer) if "\n" in tasks.stop_strings(prompt) else []
     if stop_ids:
@@ -237,24 +220,23 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
     data = Dataset.from_pandas(pd.DataFrame(dict(
         prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in rows["question"]],
         gold=rows["gold"].astype(str).tolist(), answer_type=rows["answer_type"].tolist())))
-    lora = cfg["lora"]
+    lora = cfg.lora
     rewards, weights = reward_functions(cfg, prompt["format"])
-    dynamic = cfg.get("dynamic_sampling") or {}
-    trainer_class = grpo_trainer_class(shared_prompt=cfg.get("shared_prompt", True),
-                                       dynamic_sampling=bool(dynamic.get("enabled")))
+    dynamic = cfg.dynamic_sampling
+    trainer_class = grpo_trainer_class(shared_prompt=cfg.shared_prompt, dynamic_sampling=dynamic.enabled)
     extra = {}
-    if dynamic.get("enabled"):
-        extra = dict(max_extra_rounds=dynamic["max_extra_rounds"], draw_seed=[s % 2**32 for s in draw_seed])
+    if dynamic.enabled:
+        extra = dict(max_extra_rounds=dynamic.max_extra_rounds, draw_seed=[s % 2**32 for s in draw_seed])
     return trainer_class(
         model=model, reward_funcs=rewards, train_dataset=data,
         args=grpo_config(cfg, str(output_dir), seed, weights, stop_ids), processing_class=tokenizer,
-        peft_config=LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                               target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
+        peft_config=LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                               target_modules=lora.target_modules, task_type="CAUSAL_LM"),
         **extra,
     )
 
 
-def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: dict, seed: int,
+def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int,
                 level_dir: Path, start_adapter: Path | None, draw_seed: tuple[int, ...]) -> None:
     """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
     resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
@@ -297,21 +279,19 @@ def learnable_pct(metrics: pd.DataFrame) -> float:
     return round(100.0 * (1.0 - float(metrics["frac_reward_zero_std"].mean())), 2)
 
 
-def export_step_adapters(out_dir: str | Path, steps: list[int], cfg: dict) -> None:
+def export_step_adapters(out_dir: str | Path, steps: list[int], cfg: TrainConfig) -> None:
     """Copy the adapter of the checkpoint at each listed global step to
     out_dir/steps/<step>/adapter, for the accuracy-vs-steps evaluation (with a curriculum
     the step is found in its level's checkpoint folder). Each is assembled in a temp
     folder and renamed, so an interrupted export never leaves a folder that looks complete."""
-    out_dir = Path(out_dir)
-    curriculum = bool(cfg.get("curriculum"))
-    level_steps = [level["steps"] for level in curriculum_levels(cfg)]
+    run = RunPaths(str(out_dir))
     for step in steps:
-        level, local = checkpoint_of_step(step, level_steps)
-        source = out_dir / "checkpoints" / (f"level{level}" if curriculum else "") / f"checkpoint-{local}"
+        level, local = checkpoint_of_step(step, cfg.level_steps())
+        source = Path(run.level_checkpoints(level, bool(cfg.curriculum))) / f"checkpoint-{local}"
         if not (source / "adapter_config.json").exists():
             raise FileNotFoundError(f"{source}: no adapter saved at step {step} (evaluate.every_steps must "
                                     f"fall on train.save_steps checkpoints; delete the run folder and rerun)")
-        with atomic_dir(out_dir / "steps" / str(step) / "adapter") as tmp:
+        with atomic_dir(run.step_adapter_dir(step)) as tmp:
             tmp.mkdir()
             for file in sorted(source.glob("adapter_*")):
                 shutil.copy2(file, tmp / file.name)

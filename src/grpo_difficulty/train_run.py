@@ -165,10 +165,10 @@ def train_job(job: dict) -> dict:
     from .train import export_step_adapters, train_adapter
 
     torch.set_num_threads(job["threads"])
-    info = train_adapter(job["model"], read_table(job["subset"]), job["prompt"], job["train"], job["seed"],
-                         job["out_dir"])
+    train = build(TrainConfig, job["train"], "train.")
+    info = train_adapter(job["model"], read_table(job["subset"]), job["prompt"], train, job["seed"], job["out_dir"])
     if parallel.is_main_process():
-        export_step_adapters(job["out_dir"], job["export_steps"], job["train"])
+        export_step_adapters(job["out_dir"], job["export_steps"], train)
     return info
 
 
