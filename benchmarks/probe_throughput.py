@@ -19,10 +19,16 @@ from grpo_difficulty import probe, tasks
 from grpo_difficulty.config import ProbeConfig
 from grpo_difficulty.generation import HFGenerator
 
-PROMPT = {"format": "fewshot", "examples": [
-    {"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 12 + 5?", "answer": "17"},
-    {"question": "What is 9 - 2?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"},
-    {"question": "What is 35 + 48?", "answer": "83"}]}
+PROMPT = {
+    "format": "fewshot",
+    "examples": [
+        {"question": "What is 3 + 4?", "answer": "7"},
+        {"question": "What is 12 + 5?", "answer": "17"},
+        {"question": "What is 9 - 2?", "answer": "7"},
+        {"question": "What is 6 * 7?", "answer": "42"},
+        {"question": "What is 35 + 48?", "answer": "83"},
+    ],
+}
 SAMPLING = ProbeConfig(k=8, block_size=4, temperature=0.7, top_p=1.0, max_new_tokens=8, seed=0)
 
 
@@ -37,11 +43,17 @@ def bare_generate(gen: HFGenerator, prompts: list[str], k: int) -> int:
     tokens = 0
     eos = sorted({gen.tokenizer.eos_token_id, *gen.newline_ids})
     for start in range(0, len(prompts), max(1, gen.batch_size // k)):
-        enc = gen.tokenizer(prompts[start:start + max(1, gen.batch_size // k)], return_tensors="pt", padding=True)
+        enc = gen.tokenizer(prompts[start : start + max(1, gen.batch_size // k)], return_tensors="pt", padding=True)
         with torch.no_grad():
-            out = gen.model.generate(**enc, do_sample=True, temperature=0.7, max_new_tokens=8,
-                                     num_return_sequences=k, eos_token_id=eos,
-                                     pad_token_id=gen.tokenizer.pad_token_id)[:, enc["input_ids"].shape[1]:]
+            out = gen.model.generate(
+                **enc,
+                do_sample=True,
+                temperature=0.7,
+                max_new_tokens=8,
+                num_return_sequences=k,
+                eos_token_id=eos,
+                pad_token_id=gen.tokenizer.pad_token_id,
+            )[:, enc["input_ids"].shape[1] :]
         for row in out.tolist():
             tokens += next((j + 1 for j, t in enumerate(row) if t in eos), len(row))
     return tokens
@@ -58,7 +70,7 @@ def main():
     rows = tasks.arithmetic_rows(list(range(1, 9)), {"bench": args.problems // 8}, "bench", 99)
     gen = HFGenerator(args.model, batch_size=64)
     prompts = [tasks.render_prompt(q, PROMPT) for q in rows["question"]]
-    gen.newline_ids  # build the stop-token list outside the timings
+    _ = gen.newline_ids  # build the stop-token list outside the timings
 
     def blocks(first, last):
         return [probe.probe_block(gen, rows, PROMPT, SAMPLING, 0, b) for b in range(first, last)]
@@ -72,8 +84,10 @@ def main():
     print(f"probe blocks      : {ours_tokens} tokens in {t_ours:.1f} s = {ours_tokens / t_ours:.1f} tok/s")
     print(f"bare generate     : {bare_tokens} tokens in {t_bare:.1f} s = {bare_tokens / t_bare:.1f} tok/s")
     print(f"throughput ratio  : {(ours_tokens / t_ours) / (bare_tokens / t_bare):.2f}  (goal >= 0.90)")
-    print(f"extend K {args.k}->{2 * args.k}: {t_extend:.1f} s; fresh K={2 * args.k}: {t_fresh:.1f} s; "
-          f"ratio {t_extend / t_fresh:.2f}  (goal <= 0.55)")
+    print(
+        f"extend K {args.k}->{2 * args.k}: {t_extend:.1f} s; fresh K={2 * args.k}: {t_fresh:.1f} s; "
+        f"ratio {t_extend / t_fresh:.2f}  (goal <= 0.55)"
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def setting(name: str) -> tuple[dict, dict]:
     if name == "default":
         return cfg, config["prompt"]
     shots = tasks.arithmetic_rows(list(range(1, 9)), {"shots": 2}, "shots", 1)[:10]
-    system = "\n\n".join(f"Problem: {q}\nSolution: {q[8:-1]} = {g}. The answer is \\boxed{{{g}}}."
-                         for q, g in shots[["question", "gold"]].values)
+    system = "\n\n".join(
+        f"Problem: {q}\nSolution: {q[8:-1]} = {g}. The answer is \\boxed{{{g}}}."
+        for q, g in shots[["question", "gold"]].values
+    )
     return dict(cfg, max_completion_length=32), dict(format="boxed", system=system)
 
 
@@ -74,17 +76,36 @@ def bare_trl_trainer(model_dir: str, rows, prompt: dict, cfg: dict, out_dir: str
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     if "\n" in tasks.stop_strings(prompt):  # the same stopping tokens as ours
         model.generation_config.eos_token_id = [tokenizer.eos_token_id, *newline_token_ids(tokenizer)]
-    data = Dataset.from_dict(dict(prompt=[tasks.render_prompt(q, prompt) for q in rows["question"]],
-                                  gold=rows["gold"].astype(str).tolist(), answer_type=rows["answer_type"].tolist()))
+    data = Dataset.from_dict(
+        dict(
+            prompt=[tasks.render_prompt(q, prompt) for q in rows["question"]],
+            gold=rows["gold"].astype(str).tolist(),
+            answer_type=rows["answer_type"].tolist(),
+        )
+    )
     rewards, weights = reward_functions(build(TrainConfig, cfg), prompt["format"])
-    args = GRPOConfig(output_dir=out_dir, seed=0, max_steps=cfg["steps"], learning_rate=cfg["learning_rate"],
-                      per_device_train_batch_size=cfg["num_generations"], num_generations=cfg["num_generations"],
-                      max_completion_length=cfg["max_completion_length"], temperature=cfg["temperature"],
-                      beta=0.0, loss_type="dapo", reward_weights=weights, use_cpu=True, logging_steps=1,
-                      save_strategy="no", report_to="none", disable_tqdm=True)
+    args = GRPOConfig(
+        output_dir=out_dir,
+        seed=0,
+        max_steps=cfg["steps"],
+        learning_rate=cfg["learning_rate"],
+        per_device_train_batch_size=cfg["num_generations"],
+        num_generations=cfg["num_generations"],
+        max_completion_length=cfg["max_completion_length"],
+        temperature=cfg["temperature"],
+        beta=0.0,
+        loss_type="dapo",
+        reward_weights=weights,
+        use_cpu=True,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+    )
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
-    return GRPOTrainer(model=model, reward_funcs=rewards, train_dataset=data, args=args, processing_class=tokenizer,
-                       peft_config=lora)
+    return GRPOTrainer(
+        model=model, reward_funcs=rewards, train_dataset=data, args=args, processing_class=tokenizer, peft_config=lora
+    )
 
 
 def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, threads: int) -> dict:
@@ -105,8 +126,9 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
         trainer = bare_trl_trainer(model_dir, rows, prompt, cfg, out_dir)
     else:
         score_completion_tokens_only()
-        trainer = train.build_trainer(model_dir, load_tokenizer(model_dir), rows, prompt, build(TrainConfig, cfg), 0,
-                                      Path(out_dir))
+        trainer = train.build_trainer(
+            model_dir, load_tokenizer(model_dir), rows, prompt, build(TrainConfig, cfg), 0, Path(out_dir)
+        )
         trainer.args.disable_tqdm = True
 
     class StepTimes(TrainerCallback):
@@ -124,8 +146,13 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
     trainer.train()
     lengths = [r["completions/mean_length"] for r in trainer.state.log_history if "completions/mean_length" in r]
     prompt_tokens = len(trainer.processing_class(trainer.train_dataset[0]["prompt"])["input_ids"])
-    return dict(step_seconds=timer.wall, cpu_seconds=timer.cpu, completion_tokens=statistics.mean(lengths), prompt_tokens=prompt_tokens,
-                peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return dict(
+        step_seconds=timer.wall,
+        cpu_seconds=timer.cpu,
+        completion_tokens=statistics.mean(lengths),
+        prompt_tokens=prompt_tokens,
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
 
 
 def main():
@@ -143,31 +170,58 @@ def main():
         return
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
-    print(f"{args.threads} threads, {args.steps} steps per run (the first not counted), {args.repeats} run(s) each; "
-          f"load average before: {os.getloadavg()[0]:.1f}")
-    print("| setting | variant | prompt tokens | completion tokens (mean) | s / step (median, min-max) | x bare TRL "
-          "| CPU s / step (median) | x bare TRL (CPU) | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|", flush=True)
+    print(
+        f"{args.threads} threads, {args.steps} steps per run (the first not counted), {args.repeats} run(s) each; "
+        f"load average before: {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        "| setting | variant | prompt tokens | completion tokens (mean) | s / step (median, min-max) | x bare TRL "
+        "| CPU s / step (median) | x bare TRL (CPU) | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|",
+        flush=True,
+    )
     for name in args.settings:
         runs = {v: [] for v in args.variants}
         for _ in range(args.repeats):
             for variant in args.variants:
-                child = subprocess.run([sys.executable, __file__, "--child", variant, name, "--model", args.model,
-                                        "--steps", str(args.steps), "--threads", str(args.threads)],
-                                       env=env, capture_output=True, text=True)
+                child = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        variant,
+                        name,
+                        "--model",
+                        args.model,
+                        "--steps",
+                        str(args.steps),
+                        "--threads",
+                        str(args.threads),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
                 if child.returncode:
                     sys.exit(f"{variant}/{name} failed:\n{child.stderr[-3000:]}")
                 runs[variant].append(json.loads(child.stdout.strip().splitlines()[-1]))
-        medians = {v: {k: statistics.median(t for r in rs for t in r[k][1:]) for k in ("step_seconds", "cpu_seconds")}
-                   for v, rs in runs.items()}
+        medians = {
+            v: {k: statistics.median(t for r in rs for t in r[k][1:]) for k in ("step_seconds", "cpu_seconds")}
+            for v, rs in runs.items()
+        }
         for variant, rs in runs.items():
             wall = [t for r in rs for t in r["step_seconds"][1:]]
-            ratio = {k: f"{medians[variant][k] / medians['bare'][k]:.2f}" if "bare" in medians else "-"
-                     for k in ("step_seconds", "cpu_seconds")}
-            print(f"| {name} | {VARIANTS[variant]} | {rs[0]['prompt_tokens']} "
-                  f"| {statistics.mean(r['completion_tokens'] for r in rs):.1f} "
-                  f"| {medians[variant]['step_seconds']:.2f} ({min(wall):.2f}-{max(wall):.2f}) | {ratio['step_seconds']} "
-                  f"| {medians[variant]['cpu_seconds']:.2f} | {ratio['cpu_seconds']} "
-                  f"| {max(r['peak_rss_mib'] for r in rs):.0f} |", flush=True)
+            ratio = {
+                k: f"{medians[variant][k] / medians['bare'][k]:.2f}" if "bare" in medians else "-"
+                for k in ("step_seconds", "cpu_seconds")
+            }
+            print(
+                f"| {name} | {VARIANTS[variant]} | {rs[0]['prompt_tokens']} "
+                f"| {statistics.mean(r['completion_tokens'] for r in rs):.1f} "
+                f"| {medians[variant]['step_seconds']:.2f} ({min(wall):.2f}-{max(wall):.2f}) | {ratio['step_seconds']} "
+                f"| {medians[variant]['cpu_seconds']:.2f} | {ratio['cpu_seconds']} "
+                f"| {max(r['peak_rss_mib'] for r in rs):.0f} |",
+                flush=True,
+            )
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

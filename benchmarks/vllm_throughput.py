@@ -22,6 +22,7 @@ from grpo_difficulty import probe, tasks
 from grpo_difficulty.config import BackendConfig
 from grpo_difficulty.generation import make_generator
 
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="results/models/SmolLM2-135M-Instruct")
@@ -34,18 +35,26 @@ def main():
 
     rows = tasks.arithmetic_rows(list(range(1, 9)), {"bench": args.problems // 8}, "bench", 99)
     prompts = [tasks.render_prompt(q, PROMPT) for q in rows["question"]]
-    gen, t_start = timed(lambda: make_generator(
-        BackendConfig(name="vllm", max_model_len=1024, cpu_kvcache_space_gb=args.kvcache_gb), args.model))
+    gen, t_start = timed(
+        lambda: make_generator(
+            BackendConfig(name="vllm", max_model_len=1024, cpu_kvcache_space_gb=args.kvcache_gb), args.model
+        )
+    )
     gen.generate(prompts[:2], 1, 0.0, 1.0, 2, 0, stop=["\n"])  # warm-up outside the timings
 
     def blocks():
         sampling = dataclasses.replace(SAMPLING, block_size=args.block_size)
-        return [probe.probe_block(gen, rows, PROMPT, sampling, 0, b)
-                for b in range(args.k // args.block_size)]
+        return [probe.probe_block(gen, rows, PROMPT, sampling, 0, b) for b in range(args.k // args.block_size)]
 
     def bare():
-        params = SamplingParams(n=args.k, temperature=SAMPLING.temperature, top_p=SAMPLING.top_p,
-                                max_tokens=SAMPLING.max_new_tokens, seed=SAMPLING.seed, stop=["\n"])
+        params = SamplingParams(
+            n=args.k,
+            temperature=SAMPLING.temperature,
+            top_p=SAMPLING.top_p,
+            max_tokens=SAMPLING.max_new_tokens,
+            seed=SAMPLING.seed,
+            stop=["\n"],
+        )
         out = gen.llm.generate(prompts, params, use_tqdm=False)
         return sum(len(o.token_ids) for r in out for o in r.outputs)
 
@@ -56,11 +65,14 @@ def main():
     print(f"model {args.model}, {len(rows)} problems, K={args.k} in blocks of {args.block_size}, vLLM backend")
     print(f"engine start      : {t_start:.1f} s")
     print(f"probe blocks      : {ours_tokens} tokens in {t_ours:.1f} s = {ours_tokens / t_ours:.1f} tok/s")
-    print(f"bare LLM.generate : {bare_tokens} tokens in {t_bare:.1f} s = {bare_tokens / t_bare:.1f} tok/s "
-          f"(SamplingParams(n={args.k}), one call)")
+    print(
+        f"bare LLM.generate : {bare_tokens} tokens in {t_bare:.1f} s = {bare_tokens / t_bare:.1f} tok/s "
+        f"(SamplingParams(n={args.k}), one call)"
+    )
     print(f"throughput ratio  : {(ours_tokens / t_ours) / (bare_tokens / t_bare):.2f}")
-    print(f"greedy answers    : {len(greedy)} problems in {t_greedy:.1f} s, "
-          f"{int(greedy['greedy_correct'].sum())} correct")
+    print(
+        f"greedy answers    : {len(greedy)} problems in {t_greedy:.1f} s, {int(greedy['greedy_correct'].sum())} correct"
+    )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,22 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also whe
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
 from grpo_difficulty.probe import covering_ranges
-from grpo_difficulty.config import (REPORT_PLOTS, REPORT_TABLES, Config, Layout, as_dict, build, check_config, data_key, eval_fields,
-                                    generation_fields, needs_bitsandbytes, probe_fields, train_fields,
-                                    training_processes)
+from grpo_difficulty.config import (
+    REPORT_PLOTS,
+    REPORT_TABLES,
+    Config,
+    Layout,
+    as_dict,
+    build,
+    check_config,
+    data_key,
+    eval_fields,
+    generation_fields,
+    needs_bitsandbytes,
+    probe_fields,
+    train_fields,
+    training_processes,
+)
 
 validate(config, "../config/schema.yaml", set_default=True)
 check_config(config)
@@ -25,8 +38,11 @@ EXP = PATHS.experiment
 # backend's GPU build has its own (envs/vllm.yaml); relative to rules/.
 GENERATION_ENV = "../envs/vllm.yaml" if CFG.backend.name == "vllm" else "../envs/workflow.yaml"
 # the train rule's: vLLM rollouts (train.generation) and 8-bit optimizers need the GPU env
-TRAIN_ENV = "../envs/vllm.yaml" if CFG.train.generation.backend == "vllm" or needs_bitsandbytes(CFG.train.optim) \
+TRAIN_ENV = (
+    "../envs/vllm.yaml"
+    if CFG.train.generation.backend == "vllm" or needs_bitsandbytes(CFG.train.optim)
     else "../envs/workflow.yaml"
+)
 RUN = PATHS.run("{subset}", "{seed}")  # one training run's files, as wildcard patterns
 
 
@@ -79,8 +95,10 @@ def probe_files(kind, n_rows):
 def probe_blocks(wildcards):
     n_rows = n_train_rows()
     blocks = CFG.probe.k // CFG.probe.block_size
-    return dict(samples=[path for b in range(blocks) for path in probe_files(f"b{b}", n_rows)],
-                greedy=probe_files("greedy", n_rows))
+    return dict(
+        samples=[path for b in range(blocks) for path in probe_files(f"b{b}", n_rows)],
+        greedy=probe_files("greedy", n_rows),
+    )
 
 
 def probe_pass_rates():
@@ -99,9 +117,19 @@ def difficulty_path():
 def report_points():
     """Every adapter evaluation the report reads: one dict per (eval set, run, step) with
     its predictions path; step None = the run's final adapter."""
-    return [dict(eval_set=eval_set, subset=subset, seed=seed, step=step, strategy=CFG.subsets[subset].strategy,
-                 path=PATHS.evaluation(eval_set, PATHS.run_name(subset, seed, step)).predictions)
-            for eval_set in CFG.eval_sets for subset, seed in CFG.runs() for step in [*CFG.eval_steps(), None]]
+    return [
+        dict(
+            eval_set=eval_set,
+            subset=subset,
+            seed=seed,
+            step=step,
+            strategy=CFG.subsets[subset].strategy,
+            path=PATHS.evaluation(eval_set, PATHS.run_name(subset, seed, step)).predictions,
+        )
+        for eval_set in CFG.eval_sets
+        for subset, seed in CFG.runs()
+        for step in [*CFG.eval_steps(), None]
+    ]
 
 
 def all_targets():

@@ -19,16 +19,16 @@ rule evaluate_base:
         **PATHS.evaluation_outputs("base"),
     log:
         PATHS.log("eval/{eval_set}-base"),
+    conda:
+        GENERATION_ENV
+    threads: CFG.resources.evaluate.cpus_per_task
+    resources:
+        **resources("evaluate"),
     params:
         model=model_param,
         prompt=as_dict(CFG.prompt),
         generation=generation_fields(CFG),
         evaluate=eval_fields(CFG),
-    threads: CFG.resources.evaluate.cpus_per_task
-    resources:
-        **resources("evaluate"),
-    conda:
-        GENERATION_ENV
     script:
         "../workflow/scripts/evaluate.py"
 

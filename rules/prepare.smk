@@ -9,12 +9,12 @@ checkpoint prepare_data:
         PATHS.data("{dataset}", "{key}"),
     log:
         PATHS.data_log("{dataset}", "{key}"),
-    params:
-        spec=lambda wc: CFG.datasets[wc.dataset],
-    resources:
-        **resources("prepare"),
     conda:
         "../envs/workflow.yaml"
+    resources:
+        **resources("prepare"),
+    params:
+        spec=lambda wc: CFG.datasets[wc.dataset],
     script:
         "../workflow/scripts/prepare_data.py"
 
@@ -24,9 +24,9 @@ rule prepare_model:
         f"{PATHS.model_dir}/config.json",
     log:
         f"{PATHS.results}/logs/models/{PATHS.model}.log",
-    resources:
-        **resources("prepare"),
     conda:
         "../envs/workflow.yaml"
+    resources:
+        **resources("prepare"),
     script:
         "../workflow/scripts/prepare_model.py"

@@ -18,14 +18,14 @@ rule probe_block:
         PATHS.probe_file("{start}", "{stop}", "b{block}"),
     log:
         PATHS.probe_log("{start}", "{stop}", "b{block}"),
-    params:
-        model=model_param,
-        settings=probe_fields(CFG),
+    conda:
+        GENERATION_ENV
     threads: CFG.resources.probe.cpus_per_task
     resources:
         **resources("probe"),
-    conda:
-        GENERATION_ENV
+    params:
+        model=model_param,
+        settings=probe_fields(CFG),
     script:
         "../workflow/scripts/probe.py"
 
@@ -46,9 +46,9 @@ rule probe_merge:
         PATHS.pass_rates("{k}"),
     log:
         f"{PATHS.probe_dir}/logs/merge_k{{k}}.log",
-    resources:
-        **resources("report"),
     conda:
         "../envs/workflow.yaml"
+    resources:
+        **resources("report"),
     script:
         "../workflow/scripts/probe_merge.py"

@@ -1,9 +1,14 @@
 # Report: summary table (CSV + Markdown), per-tier and accuracy-vs-steps tables, and
 # plots registered for `snakemake --report`.
 
-PLOT_CAPTIONS = dict(pass_rates=("Probe", "pass_rates"), tiers=("Evaluation", "tier_accuracy"),
-                     steps=("Evaluation", "accuracy_steps"), learnable=("Evaluation", "learnable_vs_gain"),
-                     predicted=("Training", "predicted_learnable"), training=("Training", "training_curves"))
+PLOT_CAPTIONS = dict(
+    pass_rates=("Probe", "pass_rates"),
+    tiers=("Evaluation", "tier_accuracy"),
+    steps=("Evaluation", "accuracy_steps"),
+    learnable=("Evaluation", "learnable_vs_gain"),
+    predicted=("Training", "predicted_learnable"),
+    training=("Training", "training_curves"),
+)
 
 
 rule report:
@@ -16,23 +21,34 @@ rule report:
         stats=[PATHS.subset(s, "json") for s in CFG.subsets],
     output:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
-        **{key: report(PATHS.report(file), caption=f"../report/{PLOT_CAPTIONS[key][1]}.rst",
-                       category=PLOT_CAPTIONS[key][0]) for key, file in REPORT_PLOTS.items()},
+        **{
+            key: report(
+                PATHS.report(file), caption=f"../report/{PLOT_CAPTIONS[key][1]}.rst", category=PLOT_CAPTIONS[key][0]
+            )
+            for key, file in REPORT_PLOTS.items()
+        },
     log:
         PATHS.log("report"),
+    conda:
+        "../envs/workflow.yaml"
+    resources:
+        **resources("report"),
     params:
         eval_sets=CFG.eval_sets,
         runs=[dict(subset=s, seed=seed, strategy=CFG.subsets[s].strategy) for s, seed in CFG.runs()],
         points=report_points(),
         subsets=list(CFG.subsets),
-        settings=dict(k=CFG.probe.k, pass_k=CFG.evaluate.pass_k, bootstrap=CFG.evaluate.bootstrap,
-                      full_subset=CFG.full_data_subset(), every_steps=CFG.evaluate.every_steps,
-                      train_set=CFG.train_set, experiment=CFG.name, model=CFG.model,
-                      difficulty=CFG.difficulty_source()),
-    resources:
-        **resources("report"),
-    conda:
-        "../envs/workflow.yaml"
+        settings=dict(
+            k=CFG.probe.k,
+            pass_k=CFG.evaluate.pass_k,
+            bootstrap=CFG.evaluate.bootstrap,
+            full_subset=CFG.full_data_subset(),
+            every_steps=CFG.evaluate.every_steps,
+            train_set=CFG.train_set,
+            experiment=CFG.name,
+            model=CFG.model,
+            difficulty=CFG.difficulty_source(),
+        ),
     script:
         "../workflow/scripts/report.py"
 
@@ -47,9 +63,9 @@ rule compare:
         markdown=PATHS.report("comparison.md"),
     log:
         PATHS.log("compare"),
-    resources:
-        **resources("report"),
     conda:
         "../envs/workflow.yaml"
+    resources:
+        **resources("report"),
     script:
         "../workflow/scripts/compare.py"

@@ -11,13 +11,13 @@ rule select_subset:
         stats=PATHS.subset("{subset}", "json"),
     log:
         PATHS.log("select/{subset}"),
+    conda:
+        "../envs/workflow.yaml"
+    resources:
+        **resources("report"),
     params:
         spec=lambda wc: as_dict(CFG.subsets[wc.subset]),
         seed=CFG.select_seed,
         num_generations=CFG.train.num_generations,  # G of the predicted learnable %
-    resources:
-        **resources("report"),
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../workflow/scripts/select_subset.py"

@@ -13,6 +13,11 @@ rule train:
         steps=[RUN.step_adapter(step) for step in CFG.eval_steps()],
     log:
         PATHS.log("train/{subset}-seed{seed}"),
+    conda:
+        TRAIN_ENV
+    threads: CFG.resources.train.cpus_per_task
+    resources:
+        **resources("train"),
     params:
         model=model_param,
         prompt=as_dict(CFG.prompt),
@@ -21,10 +26,5 @@ rule train:
         # data-parallel processes (train.processes, or one per training GPU): the adapter
         # depends on how the batch is split and seeded
         processes=training_processes(CFG.train, CFG.resources.train),
-    threads: CFG.resources.train.cpus_per_task
-    resources:
-        **resources("train"),
-    conda:
-        TRAIN_ENV
     script:
         "../workflow/scripts/train.py"

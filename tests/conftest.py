@@ -27,15 +27,27 @@ def build_tiny_model(out_dir: Path) -> Path:
 
     from grpo_difficulty.tasks import arithmetic_rows
 
-    corpus = [f"Q: {q}\nA: {a}\n\n" for q, a in arithmetic_rows(list(range(1, 10)), {"x": 20}, "x", 5)[["question", "gold"]].values]
+    corpus = [
+        f"Q: {q}\nA: {a}\n\n"
+        for q, a in arithmetic_rows(list(range(1, 10)), {"x": 20}, "x", 5)[["question", "gold"]].values
+    ]
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(corpus * 3, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>", pad_token="<eos>")
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                         bos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
     model = LlamaForCausalLM(config)
     # Partly memorize the first problems of the arithmetic streams the tests use, behind
     # the tests' few-shot prefixes: answers are then right only sometimes.

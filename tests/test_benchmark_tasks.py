@@ -6,38 +6,73 @@ import json
 import re
 
 import pytest
+from hub_fixtures import write_hub_repo
 
 from grpo_difficulty import tasks
-from hub_fixtures import write_hub_repo
 
 # EleutherAI/hendrycks_math schema: problem, level ("Level N"), type, solution (answer in \boxed{})
 ALGEBRA = [
-    {"problem": "Compute $\\sin 60^\\circ$.", "level": "Level 2", "type": "Algebra",
-     "solution": "We know $\\sin 60^\\circ = \\frac{\\sqrt{3}}{2}$, so the answer is $\\boxed{\\frac{\\sqrt{3}}{2}}$."},
-    {"problem": "If $x+3=15$, what is $x$?", "level": "Level 1", "type": "Algebra",
-     "solution": "Subtract 3 from both sides: $x = \\boxed{12}$."},
-    {"problem": "Write $-7/2$ as a decimal.", "level": "Level 3", "type": "Algebra",
-     "solution": "$-7/2 = \\boxed{-3.5}$."},
-    {"problem": "Solve $x^2 < 1$.", "level": "Level 4", "type": "Algebra",
-     "solution": "Not \\boxed{x < 1} alone: the solution set is $\\boxed{(-1, 1)}$."},
-    {"problem": "How many meters are in a kilometer?", "level": "Level 5", "type": "Algebra",
-     "solution": "There are $\\boxed{1{,}000}$ meters."},
-    {"problem": "Which integers $n$ satisfy $n^2 = n + 2$ and $n > -2$?", "level": "Level 5", "type": "Algebra",
-     "solution": "$n^2 - n - 2 = (n-2)(n+1)$, so $\\boxed{\\{-1, 2\\}}$."},
+    {
+        "problem": "Compute $\\sin 60^\\circ$.",
+        "level": "Level 2",
+        "type": "Algebra",
+        "solution": "We know $\\sin 60^\\circ = \\frac{\\sqrt{3}}{2}$,"
+        " so the answer is $\\boxed{\\frac{\\sqrt{3}}{2}}$.",
+    },
+    {
+        "problem": "If $x+3=15$, what is $x$?",
+        "level": "Level 1",
+        "type": "Algebra",
+        "solution": "Subtract 3 from both sides: $x = \\boxed{12}$.",
+    },
+    {
+        "problem": "Write $-7/2$ as a decimal.",
+        "level": "Level 3",
+        "type": "Algebra",
+        "solution": "$-7/2 = \\boxed{-3.5}$.",
+    },
+    {
+        "problem": "Solve $x^2 < 1$.",
+        "level": "Level 4",
+        "type": "Algebra",
+        "solution": "Not \\boxed{x < 1} alone: the solution set is $\\boxed{(-1, 1)}$.",
+    },
+    {
+        "problem": "How many meters are in a kilometer?",
+        "level": "Level 5",
+        "type": "Algebra",
+        "solution": "There are $\\boxed{1{,}000}$ meters.",
+    },
+    {
+        "problem": "Which integers $n$ satisfy $n^2 = n + 2$ and $n > -2$?",
+        "level": "Level 5",
+        "type": "Algebra",
+        "solution": "$n^2 - n - 2 = (n-2)(n+1)$, so $\\boxed{\\{-1, 2\\}}$.",
+    },
 ]
 COUNTING = [
-    {"problem": "In how many ways can 2 of 4 books be chosen?", "level": "Level 2",
-     "type": "Counting & Probability", "solution": "$\\binom{4}{2} = \\boxed{6}$."},
-    {"problem": "A fair coin is flipped. What is the probability of heads?", "level": "Level 1",
-     "type": "Counting & Probability", "solution": "One of two outcomes: $\\boxed{\\frac{1}{2}}$."},
+    {
+        "problem": "In how many ways can 2 of 4 books be chosen?",
+        "level": "Level 2",
+        "type": "Counting & Probability",
+        "solution": "$\\binom{4}{2} = \\boxed{6}$.",
+    },
+    {
+        "problem": "A fair coin is flipped. What is the probability of heads?",
+        "level": "Level 1",
+        "type": "Counting & Probability",
+        "solution": "One of two outcomes: $\\boxed{\\frac{1}{2}}$.",
+    },
 ]
 MATH_GOLDS = ["\\frac{\\sqrt{3}}{2}", "12", "-3.5", "(-1, 1)", "1{,}000", "\\{-1, 2\\}", "6", "\\frac{1}{2}"]
 
 
 def math_repo(root, algebra=ALGEBRA, counting=COUNTING):
     """Like EleutherAI/hendrycks_math: one config (folder of parquet files) per subject."""
-    files = {"algebra/train-00000-of-00001.parquet": algebra,
-             "counting_and_probability/train-00000-of-00001.parquet": counting}
+    files = {
+        "algebra/train-00000-of-00001.parquet": algebra,
+        "counting_and_probability/train-00000-of-00001.parquet": counting,
+    }
     configs = {name.split("/")[0]: {"train": name} for name in files}
     return write_hub_repo(root, files, configs)
 
@@ -48,8 +83,12 @@ def load(spec, policy="error"):
 
 
 def test_math_hub_one_config_per_subject(tmp_path):
-    spec = {"loader": "math_hub", "path": math_repo(tmp_path), "split": "train",
-            "subjects": ["algebra", "counting_and_probability"]}
+    spec = {
+        "loader": "math_hub",
+        "path": math_repo(tmp_path),
+        "split": "train",
+        "subjects": ["algebra", "counting_and_probability"],
+    }
     df, _ = load(spec)
     assert df["gold"].tolist() == MATH_GOLDS  # the last \boxed{} of each solution, nested braces matched
     assert df["tier"].tolist() == [2, 1, 3, 4, 5, 5, 2, 1]
@@ -64,10 +103,20 @@ def test_math_hub_one_config_per_subject(tmp_path):
 
 def test_math_lighteval_single_config_filtered_by_subject(tmp_path):
     """DigitalLearningGmbH/MATH-lighteval: config `default` holds every subject."""
-    repo = write_hub_repo(tmp_path, {"data/train-00000-of-00001.parquet": ALGEBRA + COUNTING},
-                          {"default": {"train": "data/train-00000-of-00001.parquet"}})
-    df, _ = load({"loader": "math_hub", "path": repo, "name": "default", "split": "train",
-                  "subjects": ["counting_and_probability"]})
+    repo = write_hub_repo(
+        tmp_path,
+        {"data/train-00000-of-00001.parquet": ALGEBRA + COUNTING},
+        {"default": {"train": "data/train-00000-of-00001.parquet"}},
+    )
+    df, _ = load(
+        {
+            "loader": "math_hub",
+            "path": repo,
+            "name": "default",
+            "split": "train",
+            "subjects": ["counting_and_probability"],
+        }
+    )
     assert df["gold"].tolist() == ["6", "\\frac{1}{2}"]
     df, _ = load({"loader": "math_hub", "path": repo, "name": "default", "split": "train"})
     assert len(df) == 8
@@ -75,44 +124,83 @@ def test_math_lighteval_single_config_filtered_by_subject(tmp_path):
 
 def test_math_bad_rows_name_config_and_row(tmp_path):
     counting = COUNTING + [
-        {"problem": "Level unknown upstream.", "level": "Level ?", "type": "Counting & Probability",
-         "solution": "$\\boxed{3}$"},
-        {"problem": "No boxed answer.", "level": "Level 1", "type": "Counting & Probability",
-         "solution": "The answer is 3."},
-        {"problem": "Unclosed box.", "level": "Level 1", "type": "Counting & Probability",
-         "solution": "So $\\boxed{\\frac{1}{2}$."},
+        {
+            "problem": "Level unknown upstream.",
+            "level": "Level ?",
+            "type": "Counting & Probability",
+            "solution": "$\\boxed{3}$",
+        },
+        {
+            "problem": "No boxed answer.",
+            "level": "Level 1",
+            "type": "Counting & Probability",
+            "solution": "The answer is 3.",
+        },
+        {
+            "problem": "Unclosed box.",
+            "level": "Level 1",
+            "type": "Counting & Probability",
+            "solution": "So $\\boxed{\\frac{1}{2}$.",
+        },
         {"problem": "", "level": "Level 1", "type": "Counting & Probability", "solution": "$\\boxed{1}$"},
     ]
-    spec = {"loader": "math_hub", "path": math_repo(tmp_path, counting=counting), "split": "train",
-            "subjects": ["algebra", "counting_and_probability"]}
-    with pytest.raises(ValueError, match=re.escape(f"{tmp_path}:train row 2 of counting_and_probability: "
-                                                   "level 'Level ?' is not one of 1-5")):
+    spec = {
+        "loader": "math_hub",
+        "path": math_repo(tmp_path, counting=counting),
+        "split": "train",
+        "subjects": ["algebra", "counting_and_probability"],
+    }
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{tmp_path}:train row 2 of counting_and_probability: level 'Level ?' is not one of 1-5"),
+    ):
         load(spec)
     df, bad = load(spec, "skip")
     assert len(df) == 8
     assert [m.split(": ", 2)[1] for m in bad.skipped] == [
         "level 'Level ?' is not one of 1-5 (or 'Level 1'..'Level 5')",
-        "solution has no \\boxed{...} final answer", "solution has no \\boxed{...} final answer",
-        "missing or empty field 'problem' (this row has fields 'level', 'type', 'solution')"]
+        "solution has no \\boxed{...} final answer",
+        "solution has no \\boxed{...} final answer",
+        "missing or empty field 'problem' (this row has fields 'level', 'type', 'solution')",
+    ]
     assert [m.split(": ", 1)[0].rsplit(" row ", 1)[1] for m in bad.skipped] == [
-        f"{i} of counting_and_probability" for i in (2, 3, 4, 5)]
+        f"{i} of counting_and_probability" for i in (2, 3, 4, 5)
+    ]
 
 
 def test_math_gold_must_parse(tmp_path):
     algebra = [{"problem": "p", "level": "Level 1", "type": "Algebra", "solution": "$\\boxed{\\frac{}{}}$"}]
-    spec = {"loader": "math_hub", "path": math_repo(tmp_path, algebra=algebra), "split": "train",
-            "subjects": ["algebra"]}
-    with pytest.raises(ValueError, match=re.escape(f"{tmp_path}:train row 0: gold '\\\\frac{{}}{{}}' cannot be parsed")):
+    spec = {
+        "loader": "math_hub",
+        "path": math_repo(tmp_path, algebra=algebra),
+        "split": "train",
+        "subjects": ["algebra"],
+    }
+    with pytest.raises(
+        ValueError, match=re.escape(f"{tmp_path}:train row 0: gold '\\\\frac{{}}{{}}' cannot be parsed")
+    ):
         load(spec)
 
 
 def test_math500_hub(tmp_path):
     """HuggingFaceH4/MATH-500: one test.jsonl, integer levels, the answer in its own field."""
     records = [
-        {"problem": "What is $1+1$?", "solution": "$1+1=\\boxed{2}$", "answer": "2", "subject": "Prealgebra",
-         "level": 1, "unique_id": "test/prealgebra/1.json"},
-        {"problem": "Simplify $\\sqrt{12}$.", "solution": "$\\sqrt{12} = \\boxed{2\\sqrt{3}}$",
-         "answer": "2\\sqrt{3}", "subject": "Algebra", "level": 4, "unique_id": "test/algebra/2.json"},
+        {
+            "problem": "What is $1+1$?",
+            "solution": "$1+1=\\boxed{2}$",
+            "answer": "2",
+            "subject": "Prealgebra",
+            "level": 1,
+            "unique_id": "test/prealgebra/1.json",
+        },
+        {
+            "problem": "Simplify $\\sqrt{12}$.",
+            "solution": "$\\sqrt{12} = \\boxed{2\\sqrt{3}}$",
+            "answer": "2\\sqrt{3}",
+            "subject": "Algebra",
+            "level": 4,
+            "unique_id": "test/algebra/2.json",
+        },
     ]
     df, _ = load({"loader": "math500_hub", "path": write_hub_repo(tmp_path, {"test.jsonl": records})})
     assert df["gold"].tolist() == ["2", "2\\sqrt{3}"] and df["tier"].tolist() == [1, 4]
@@ -121,10 +209,15 @@ def test_math500_hub(tmp_path):
 
 
 def aime_repo(root, second):
-    first = [{"question": "Find the sum of all integer bases $b>9$ for which $17_b$ divides $97_b$.", "answer": "70"},
-             {"question": "How many ordered pairs satisfy the equation?", "answer": "117"}]
-    return write_hub_repo(root, {"aime2025-I.jsonl": first, "aime2025-II.jsonl": second},
-                          {"AIME2025-I": {"test": "aime2025-I.jsonl"}, "AIME2025-II": {"test": "aime2025-II.jsonl"}})
+    first = [
+        {"question": "Find the sum of all integer bases $b>9$ for which $17_b$ divides $97_b$.", "answer": "70"},
+        {"question": "How many ordered pairs satisfy the equation?", "answer": "117"},
+    ]
+    return write_hub_repo(
+        root,
+        {"aime2025-I.jsonl": first, "aime2025-II.jsonl": second},
+        {"AIME2025-I": {"test": "aime2025-I.jsonl"}, "AIME2025-II": {"test": "aime2025-II.jsonl"}},
+    )
 
 
 def test_aime_hub_concatenates_both_exams(tmp_path):
@@ -143,17 +236,33 @@ def test_aime_bad_row_names_the_exam(tmp_path):
         load({"loader": "aime_hub", "path": repo})
 
 
-@pytest.mark.parametrize("gold, plain", [
-    ("12", True), ("-3.5", True), ("0.25", True), ("1{,}000", True), ("\\$4.50", True),
-    ("\\frac{1}{2}", False), ("\\sqrt{2}", False), ("(-1, 1)", False), ("x+1", False), ("3\\pi", False),
-])
+@pytest.mark.parametrize(
+    "gold, plain",
+    [
+        ("12", True),
+        ("-3.5", True),
+        ("0.25", True),
+        ("1{,}000", True),
+        ("\\$4.50", True),
+        ("\\frac{1}{2}", False),
+        ("\\sqrt{2}", False),
+        ("(-1, 1)", False),
+        ("x+1", False),
+        ("3\\pi", False),
+    ],
+)
 def test_plain_number(gold, plain):
     assert tasks.is_plain_number(gold, "math") is plain
 
 
 def test_numeric_only_keeps_plain_numbers_and_logs_the_drop(tmp_path, capsys):
-    spec = {"loader": "math_hub", "path": math_repo(tmp_path), "split": "train",
-            "subjects": ["algebra", "counting_and_probability"], "numeric_only": True}
+    spec = {
+        "loader": "math_hub",
+        "path": math_repo(tmp_path),
+        "split": "train",
+        "subjects": ["algebra", "counting_and_probability"],
+        "numeric_only": True,
+    }
     df, _ = load(spec)
     assert df["gold"].tolist() == ["12", "-3.5", "1{,}000", "6"]
     assert f"{tmp_path}:train: numeric_only kept 4 of 8 rows, dropped 4" in capsys.readouterr().out
@@ -161,8 +270,16 @@ def test_numeric_only_keeps_plain_numbers_and_logs_the_drop(tmp_path, capsys):
     df, _ = load(dict(spec, limit=2))
     assert len(df) == 2 and set(df["gold"]) <= {"12", "-3.5", "1{,}000", "6"}
     with pytest.raises(ValueError, match="numeric_only left no rows"):
-        load({"loader": "shuffled_objects", "levels": [1], "per_level": {"test": 3}, "split": "test", "seed": 0,
-              "numeric_only": True})
+        load(
+            {
+                "loader": "shuffled_objects",
+                "levels": [1],
+                "per_level": {"test": 3},
+                "split": "test",
+                "seed": 0,
+                "numeric_only": True,
+            }
+        )
 
 
 # --------------------------------------------------------------------------- BBH
@@ -174,8 +291,9 @@ def test_bbh_file_on_shared_data(bbh_dir):
     first = json.loads((bbh_dir / "tracking_shuffled_objects_five_objects.json").read_text())["examples"][0]
     row = df[df["subject"] == "tracking_shuffled_objects_five_objects"].iloc[0]
     assert (row["question"], row["gold"]) == (first["input"], first["target"])
-    assert tasks.input_files(spec) == [str(bbh_dir / f"tracking_shuffled_objects_{n}_objects.json")
-                                       for n in ("three", "five", "seven")]
+    assert tasks.input_files(spec) == [
+        str(bbh_dir / f"tracking_shuffled_objects_{n}_objects.json") for n in ("three", "five", "seven")
+    ]
     df, _ = load(dict(spec, objects=[7]))
     assert len(df) == 250 and set(df["tier"]) == {7}
 
@@ -187,7 +305,8 @@ def test_bbh_hub(tmp_path):
     for objects, level in ((3, 3), (7, 9)):  # generator levels with BBH's object counts
         rows = tasks.shuffled_objects_rows([level], {"test": 4}, "test", seed=1)
         files[f"{tasks.bbh_task(objects)}/test/0000.parquet"] = [
-            {"input": q, "target": g} for q, g in rows[["question", "gold"]].values]
+            {"input": q, "target": g} for q, g in rows[["question", "gold"]].values
+        ]
     repo = write_hub_repo(tmp_path, files)
     df, _ = load({"loader": "bbh_hub", "path": repo, "objects": [3, 7]})
     assert df["tier"].tolist() == [3] * 4 + [7] * 4
@@ -200,8 +319,13 @@ def test_bbh_hub(tmp_path):
 
 def test_bbh_bad_rows(tmp_path):
     question = "Alice, Bob, and Claire swap hats. At the end, Bob has\nOptions:\n(A) red\n(B) blue\n(C) green"
-    examples = [{"input": question, "target": "(B)"}, {"input": question + " hat", "target": "B"},
-                {"input": question + " cap", "target": "(D)"}, {"target": "(A)"}, "not an object"]
+    examples = [
+        {"input": question, "target": "(B)"},
+        {"input": question + " hat", "target": "B"},
+        {"input": question + " cap", "target": "(D)"},
+        {"target": "(A)"},
+        "not an object",
+    ]
     (tmp_path / "tracking_shuffled_objects_three_objects.json").write_text(json.dumps({"examples": examples}))
     spec = {"loader": "bbh_file", "path": str(tmp_path), "objects": [3]}
     with pytest.raises(ValueError, match=re.escape(f"{tmp_path} row 1: target 'B' is not an option letter like '(A)'")):
@@ -209,8 +333,11 @@ def test_bbh_bad_rows(tmp_path):
     df, bad = load(spec, "skip")
     assert df["gold"].tolist() == ["(B)"]
     assert [m.split(": ", 1)[1] for m in bad.skipped] == [
-        "target 'B' is not an option letter like '(A)'", "target (D) is not one of the options in the input",
-        "missing or empty field 'input' (this row has fields 'target')", "expected an object with fields, found str"]
+        "target 'B' is not an option letter like '(A)'",
+        "target (D) is not one of the options in the input",
+        "missing or empty field 'input' (this row has fields 'target')",
+        "expected an object with fields, found str",
+    ]
     with pytest.raises(FileNotFoundError, match="tracking_shuffled_objects_five_objects.json"):
         load(dict(spec, objects=[5]))
     (tmp_path / "tracking_shuffled_objects_seven_objects.json").write_text('{"examples": ')
@@ -227,7 +354,7 @@ def replay(question: str) -> tuple[int, int, str]:
     """(objects, swaps, answer letter) read back from a question's text, independently of
     the generator: option j is what the j-th named person starts with."""
     options = re.findall(r"^\(([A-Z])\) ", question, re.M)
-    people = tasks.PEOPLE[:len(options)]
+    people = tasks.PEOPLE[: len(options)]
     holder = list(range(len(people)))  # holder[p] = index of the object person p holds
     swaps = SWAP.findall(question)
     for a, b in swaps:
@@ -266,13 +393,20 @@ def test_shuffled_objects_through_load_rows():
 def test_prepare_data_rule_with_new_loaders(tmp_path, tiny_model, bbh_dir):
     """The prepare_data rule loads a local BBH copy (its files are the rule's inputs) and a
     numeric subset, and logs what numeric_only dropped."""
-    from grpo_difficulty.files import read_table
     from workflow_helpers import snakemake, test_config, write_config
+
+    from grpo_difficulty.files import read_table
 
     config = test_config(tiny_model)
     config["datasets"]["bbh"] = {"loader": "bbh_file", "path": str(bbh_dir), "objects": [3, 7]}
-    config["datasets"]["nums"] = {"loader": "arithmetic", "levels": [2], "per_level": {"x": 3}, "split": "x",
-                                  "seed": 9, "numeric_only": True}
+    config["datasets"]["nums"] = {
+        "loader": "arithmetic",
+        "levels": [2],
+        "per_level": {"x": 3},
+        "split": "x",
+        "seed": 9,
+        "numeric_only": True,
+    }
     config["eval_sets"] = ["test", "bbh", "nums"]
     write_config(tmp_path, config)
     dry = snakemake(tmp_path, "-n", "--until", "prepare_data").stdout

@@ -8,17 +8,26 @@ import re
 
 import pandas as pd
 import pytest
+from hub_fixtures import write_hub_repo
 
 from grpo_difficulty import select, tasks
 from grpo_difficulty.config import SubsetConfig
-from hub_fixtures import write_hub_repo
 
 # One problem set per answer_format, in the user's schema: (answer field value, expected gold).
 ANSWERS = {
-    "plain": [("14", "14"), (7, "7"), ("$\\frac{1}{2}$", "\\frac{1}{2}"), ("1,234", "1234"), (2.5, "2.5"),
-              ("\\boxed{3\\sqrt{2}}", "3\\sqrt{2}")],
+    "plain": [
+        ("14", "14"),
+        (7, "7"),
+        ("$\\frac{1}{2}$", "\\frac{1}{2}"),
+        ("1,234", "1234"),
+        (2.5, "2.5"),
+        ("\\boxed{3\\sqrt{2}}", "3\\sqrt{2}"),
+    ],
     "gsm8k": [("7 + 7 = 14\n#### 14", "14"), ("a\nb\n#### 1,000", "1000")],
-    "boxed_solution": [("So $x = \\boxed{12}$.", "12"), ("Not \\boxed{1}; it is $\\boxed{\\frac{3}{4}}$", "\\frac{3}{4}")],
+    "boxed_solution": [
+        ("So $x = \\boxed{12}$.", "12"),
+        ("Not \\boxed{1}; it is $\\boxed{\\frac{3}{4}}$", "\\frac{3}{4}"),
+    ],
     "choice": [("B", "(B)"), ("(C)", "(C)"), ("a", "(A)"), ("D) blue", "(D)")],
 }
 ANSWER_TYPE = {"plain": "math", "gsm8k": "math", "boxed_solution": "math", "choice": "choice"}
@@ -26,8 +35,16 @@ FIELDS = {"question": "prompt", "answer": "target", "id": "uid", "tier": "diffic
 
 
 def user_records(answer_format):
-    return [{"uid": f"q{17 + i}", "prompt": f"Question {i} of {answer_format}?", "target": value,
-             "difficulty": i % 3 + 1, "notes": "x"} for i, (value, _) in enumerate(ANSWERS[answer_format])]
+    return [
+        {
+            "uid": f"q{17 + i}",
+            "prompt": f"Question {i} of {answer_format}?",
+            "target": value,
+            "difficulty": i % 3 + 1,
+            "notes": "x",
+        }
+        for i, (value, _) in enumerate(ANSWERS[answer_format])
+    ]
 
 
 def write(path, records, fmt):
@@ -78,8 +95,12 @@ def test_every_file_format_and_answer_format(tmp_path, fmt, answer_format):
 
 
 def test_scoring_follows_the_answer_format(tmp_path):
-    spec = {"loader": "file", "path": write(tmp_path / "c.jsonl", user_records("choice"), "jsonl"),
-            "fields": FIELDS, "answer_format": "choice"}
+    spec = {
+        "loader": "file",
+        "path": write(tmp_path / "c.jsonl", user_records("choice"), "jsonl"),
+        "fields": FIELDS,
+        "answer_format": "choice",
+    }
     row = load(spec)[0].iloc[0]
     assert tasks.score(" (B)", row["gold"], row["answer_type"], "fewshot") == (True, "correct")
     assert tasks.score(" C", row["gold"], row["answer_type"], "fewshot") == (False, "wrong")
@@ -97,13 +118,28 @@ def test_defaults_glob_of_files_and_nested_fields(tmp_path):
     assert df["gold"].tolist() == ["2", "4"] and df["subject"].tolist() == ["a", "b"]  # subject: the file
     assert df["tier"].tolist() == [1, 1] and df["id"].tolist() == [tasks.question_id(q) for q in df["question"]]
     assert tasks.input_files({"loader": "file", "path": str(tmp_path / "**" / "*.jsonl")}) == [
-        str(tmp_path / "part" / "a.jsonl"), str(tmp_path / "part" / "b.jsonl")]
+        str(tmp_path / "part" / "a.jsonl"),
+        str(tmp_path / "part" / "b.jsonl"),
+    ]
     # verl-style records: the question is a chat, the answer nested, the id in extra_info
-    verl = [{"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 3+3?"}],
-             "reward_model": {"ground_truth": "6", "style": "rule"}, "extra_info": {"index": 4, "level": "Level 2"}}]
+    verl = [
+        {
+            "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 3+3?"}],
+            "reward_model": {"ground_truth": "6", "style": "rule"},
+            "extra_info": {"index": 4, "level": "Level 2"},
+        }
+    ]
     path = write(tmp_path / "verl.parquet", verl, "parquet")
-    spec = {"loader": "file", "path": path, "fields": {"question": "prompt", "answer": "reward_model.ground_truth",
-                                                       "id": "extra_info.index", "tier": "extra_info.level"}}
+    spec = {
+        "loader": "file",
+        "path": path,
+        "fields": {
+            "question": "prompt",
+            "answer": "reward_model.ground_truth",
+            "id": "extra_info.index",
+            "tier": "extra_info.level",
+        },
+    }
     assert tasks.config_problems(spec) == []
     row = load(spec)[0].iloc[0]
     assert (row["question"], row["gold"], row["id"], row["tier"]) == ("What is 3+3?", "6", "4", 2)
@@ -113,9 +149,11 @@ def test_hub_loader_through_datasets_load_dataset(tmp_path):
     """`loader: hub` runs the real datasets.load_dataset(path, name, split) on a local folder
     laid out like a hub repository with two configs."""
     records = user_records("plain")
-    repo = write_hub_repo(tmp_path, {"easy/train.parquet": [dict(r, target=str(r["target"])) for r in records],
-                                     "other/train.jsonl": records[:1]},
-                          {"easy": {"train": "easy/train.parquet"}, "other": {"train": "other/train.jsonl"}})
+    repo = write_hub_repo(
+        tmp_path,
+        {"easy/train.parquet": [dict(r, target=str(r["target"])) for r in records], "other/train.jsonl": records[:1]},
+        {"easy": {"train": "easy/train.parquet"}, "other": {"train": "other/train.jsonl"}},
+    )
     spec = {"loader": "hub", "path": repo, "name": "easy", "split": "train", "fields": FIELDS}
     df, _ = load(spec)
     assert df["id"].tolist() == [r["uid"] for r in records] and set(df["subject"]) == {"easy"}
@@ -135,21 +173,41 @@ def test_gsm8k_loaders_are_presets_of_file_and_hub(tmp_path):
 
 # --------------------------------------------------------------------------- ids
 def test_user_ids_ints_strings_and_floats_are_text(tmp_path):
-    records = [{"uid": 17, "prompt": "a?", "target": 1}, {"uid": "017", "prompt": "b?", "target": 2},
-               {"uid": 18.0, "prompt": "c?", "target": 3}, {"uid": " x-9 ", "prompt": "d?", "target": 4}]
-    df, _ = load({"loader": "file", "path": write(tmp_path / "i.json", records, "json"),
-                  "fields": {"question": "prompt", "answer": "target", "id": "uid"}})
+    records = [
+        {"uid": 17, "prompt": "a?", "target": 1},
+        {"uid": "017", "prompt": "b?", "target": 2},
+        {"uid": 18.0, "prompt": "c?", "target": 3},
+        {"uid": " x-9 ", "prompt": "d?", "target": 4},
+    ]
+    df, _ = load(
+        {
+            "loader": "file",
+            "path": write(tmp_path / "i.json", records, "json"),
+            "fields": {"question": "prompt", "answer": "target", "id": "uid"},
+        }
+    )
     assert df["id"].tolist() == ["17", "017", "18", "x-9"]
-    df, _ = load({"loader": "file", "path": write(tmp_path / "i.csv", records, "csv"),
-                  "fields": {"question": "prompt", "answer": "target", "id": "uid"}})
+    df, _ = load(
+        {
+            "loader": "file",
+            "path": write(tmp_path / "i.csv", records, "csv"),
+            "fields": {"question": "prompt", "answer": "target", "id": "uid"},
+        }
+    )
     assert df["id"].tolist() == ["17", "017", "18.0", "x-9"]  # csv cells are text: kept as written
 
 
 def test_duplicate_ids_are_bad_rows(tmp_path):
-    records = [{"uid": 5, "prompt": "a?", "target": 1}, {"uid": "5", "prompt": "b?", "target": 2},
-               {"uid": 6, "prompt": "c?", "target": 3}]
-    spec = {"loader": "file", "path": write(tmp_path / "d.jsonl", records, "jsonl"),
-            "fields": {"question": "prompt", "answer": "target", "id": "uid"}}
+    records = [
+        {"uid": 5, "prompt": "a?", "target": 1},
+        {"uid": "5", "prompt": "b?", "target": 2},
+        {"uid": 6, "prompt": "c?", "target": 3},
+    ]
+    spec = {
+        "loader": "file",
+        "path": write(tmp_path / "d.jsonl", records, "jsonl"),
+        "fields": {"question": "prompt", "answer": "target", "id": "uid"},
+    }
     with pytest.raises(ValueError, match=re.escape(f"{spec['path']} row 1: duplicate id '5' (same as row 0)")):
         load(spec)
     df, bad = load(dict(spec, bad_rows="skip"), "skip")
@@ -159,8 +217,12 @@ def test_duplicate_ids_are_bad_rows(tmp_path):
 # --------------------------------------------------------------------------- tiers
 def tier_spec(tmp_path, values, **keys):
     records = [{"q": f"What is {i} + 1?", "a": i + 1, "d": v} for i, v in enumerate(values)]
-    return {"loader": "file", "path": write(tmp_path / "t.jsonl", records, "jsonl"),
-            "fields": {"question": "q", "answer": "a", "tier": "d"}, **keys}
+    return {
+        "loader": "file",
+        "path": write(tmp_path / "t.jsonl", records, "jsonl"),
+        "fields": {"question": "q", "answer": "a", "tier": "d"},
+        **keys,
+    }
 
 
 def test_integer_like_tiers(tmp_path):
@@ -171,20 +233,33 @@ def test_integer_like_tiers(tmp_path):
 
 
 def test_non_integer_tiers_need_bins(tmp_path):
-    with pytest.raises(ValueError, match=r"tier field 'd' holds non-integer values \(2 rows, e.g. 0.25 at row 1\); "
-                                         r"set tier_bins: N"):
+    with pytest.raises(
+        ValueError,
+        match=r"tier field 'd' holds non-integer values \(2 rows, e.g. 0.25 at row 1\); "
+        r"set tier_bins: N",
+    ):
         load(tier_spec(tmp_path, [1, 0.25, 0.5]))
 
 
 def test_quantile_bins_both_directions_logged(tmp_path, capsys):
     scores = [0.9, 0.1, 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6]
     df, _ = load(tier_spec(tmp_path, scores, tier_bins=3))  # ascending: higher = harder
-    assert dict(zip(scores, df["tier"])) == {0.1: 1, 0.2: 1, 0.3: 1, 0.4: 2, 0.5: 2, 0.6: 2, 0.7: 3, 0.8: 3, 0.9: 3}
+    assert dict(zip(scores, df["tier"], strict=True)) == {
+        0.1: 1,
+        0.2: 1,
+        0.3: 1,
+        0.4: 2,
+        0.5: 2,
+        0.6: 2,
+        0.7: 3,
+        0.8: 3,
+        0.9: 3,
+    }
     log = capsys.readouterr().out
     assert "field 'd' binned into 3 quantile tier(s) (asked for 3); tier 1 = easiest = lower values" in log
     assert "tier 1: d 0.1 to 0.3 (3 rows)" in log and "tier 3: d 0.7 to 0.9 (3 rows)" in log
     df, _ = load(tier_spec(tmp_path, scores, tier_bins=3, tier_order="descending"))  # a pass rate: higher = easier
-    assert dict(zip(scores, df["tier"]))[0.9] == 1 and dict(zip(scores, df["tier"]))[0.1] == 3
+    assert dict(zip(scores, df["tier"], strict=True))[0.9] == 1 and dict(zip(scores, df["tier"], strict=True))[0.1] == 3
     assert "tier 1 = easiest = higher values" in capsys.readouterr().out
 
 
@@ -197,10 +272,16 @@ def test_tied_values_merge_bins_and_one_value_is_one_tier(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- shipped difficulty
 def shipped_spec(tmp_path, rates, **keys):
-    records = [{"id": f"p{i}", "q": f"What is {i} + 2?", "a": i + 2, "solved": r, "lvl": 1 + i % 2}
-               for i, r in enumerate(rates)]
-    return {"loader": "file", "path": write(tmp_path / "s.jsonl", records, "jsonl"),
-            "fields": {"question": "q", "answer": "a", "id": "id", "tier": "lvl", "pass_rate": "solved"}, **keys}
+    records = [
+        {"id": f"p{i}", "q": f"What is {i} + 2?", "a": i + 2, "solved": r, "lvl": 1 + i % 2}
+        for i, r in enumerate(rates)
+    ]
+    return {
+        "loader": "file",
+        "path": write(tmp_path / "s.jsonl", records, "jsonl"),
+        "fields": {"question": "q", "answer": "a", "id": "id", "tier": "lvl", "pass_rate": "solved"},
+        **keys,
+    }
 
 
 def test_shipped_pass_rates_select_without_probe(tmp_path):
@@ -218,15 +299,17 @@ def test_shipped_pass_rates_select_without_probe(tmp_path):
     with pytest.raises(ValueError, match="strategy base_wrong needs the probe's greedy answers"):
         select.select_subset(table, "w", SubsetConfig(strategy="base_wrong"), 0)
     # a probe's rates replace the shipped ones when both are given
-    probe = pd.DataFrame(dict(id=df["id"], tier=df["tier"], k=4, n_correct=0, pass_rate=0.0, greedy_correct=False,
-                              mean_tokens=3.0))
+    probe = pd.DataFrame(
+        dict(id=df["id"], tier=df["tier"], k=4, n_correct=0, pass_rate=0.0, greedy_correct=False, mean_tokens=3.0)
+    )
     assert (select.difficulty_table(df, probe)["pass_rate"] == 0).all()
 
 
 def test_shipped_pass_rate_out_of_range_is_a_bad_row(tmp_path):
     spec = shipped_spec(tmp_path, [0.5, 3, "often"])
-    with pytest.raises(ValueError, match=re.escape(f"{spec['path']} row 1: pass rate 3 is not in [0, 1] "
-                                                   "(set pass_rate_scale")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{spec['path']} row 1: pass rate 3 is not in [0, 1] (set pass_rate_scale")
+    ):
         load(spec)
     df, bad = load(spec, "skip")
     assert df["id"].tolist() == ["p0"]
@@ -235,42 +318,91 @@ def test_shipped_pass_rate_out_of_range_is_a_bad_row(tmp_path):
 
 # --------------------------------------------------------------------------- bad input
 BAD_ROWS = [  # (answer_format, record in the user's schema, message)
-    ("plain", {"uid": "a", "target": "1"},
-     "missing or empty field 'prompt' (fields.question; this row has fields 'uid', 'target')"),
-    ("plain", {"uid": "a", "prompt": "p?", "target": "  "},
-     "missing or empty field 'target' (fields.answer; this row has fields 'uid', 'prompt')"),
-    ("plain", {"uid": None, "prompt": "p?", "target": "1", "difficulty": 2},
-     "missing or empty field 'uid' (fields.id; this row has fields 'prompt', 'target', 'difficulty')"),
-    ("plain", {"uid": "a", "prompt": "p?", "target": "fourteen"},
-     "answer 'fourteen' is words, not a number or math expression (answer_format plain is scored by math-verify; "
-     "option letters: answer_format choice)"),
-    ("plain", {"uid": "a", "prompt": "p?", "target": "\\frac{}{}"}, "gold '\\\\frac{}{}' cannot be parsed by math-verify"),
-    ("plain", {"uid": "a", "prompt": "p?", "target": ["1", "2"]},
-     "field 'target' holds a list of 2 values, not one (name one element with a dotted path such as target.0)"),
-    ("plain", {"uid": "a", "prompt": "p?", "target": {"value": 3}},
-     "field 'target' holds an object with keys 'value', not a value (name one with a dotted path such as "
-     "target.value)"),
-    ("plain", {"uid": "a", "prompt": "p?", "target": "1", "difficulty": "hard"},
-     "tier 'hard' is not a number (map a numeric field, or list its labels easiest first in tier_labels)"),
-    ("gsm8k", {"uid": "a", "prompt": "p?", "target": "It is 14."},
-     "answer has no '#### <final answer>' line: 'It is 14.'"),
-    ("gsm8k", {"uid": "a", "prompt": "p?", "target": "x\n#### fourteen"}, "final answer 'fourteen' after '####' is not a number"),
-    ("boxed_solution", {"uid": "a", "prompt": "p?", "target": "The answer is 12."},
-     "solution has no \\boxed{...} final answer: 'The answer is 12.'"),
-    ("choice", {"uid": "a", "prompt": "p?", "target": 2},
-     "answer '2' is not an option letter like A or (A) (answer_format choice)"),
-    ("choice", {"uid": "a", "prompt": "p?", "target": "Option B"},
-     "answer 'Option B' is not an option letter like A or (A) (answer_format choice)"),
+    (
+        "plain",
+        {"uid": "a", "target": "1"},
+        "missing or empty field 'prompt' (fields.question; this row has fields 'uid', 'target')",
+    ),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": "  "},
+        "missing or empty field 'target' (fields.answer; this row has fields 'uid', 'prompt')",
+    ),
+    (
+        "plain",
+        {"uid": None, "prompt": "p?", "target": "1", "difficulty": 2},
+        "missing or empty field 'uid' (fields.id; this row has fields 'prompt', 'target', 'difficulty')",
+    ),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": "fourteen"},
+        "answer 'fourteen' is words, not a number or math expression (answer_format plain is scored by math-verify; "
+        "option letters: answer_format choice)",
+    ),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": "\\frac{}{}"},
+        "gold '\\\\frac{}{}' cannot be parsed by math-verify",
+    ),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": ["1", "2"]},
+        "field 'target' holds a list of 2 values, not one (name one element with a dotted path such as target.0)",
+    ),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": {"value": 3}},
+        "field 'target' holds an object with keys 'value', not a value (name one with a dotted path such as "
+        "target.value)",
+    ),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": "1", "difficulty": "hard"},
+        "tier 'hard' is not a number (map a numeric field, or list its labels easiest first in tier_labels)",
+    ),
+    (
+        "gsm8k",
+        {"uid": "a", "prompt": "p?", "target": "It is 14."},
+        "answer has no '#### <final answer>' line: 'It is 14.'",
+    ),
+    (
+        "gsm8k",
+        {"uid": "a", "prompt": "p?", "target": "x\n#### fourteen"},
+        "final answer 'fourteen' after '####' is not a number",
+    ),
+    (
+        "boxed_solution",
+        {"uid": "a", "prompt": "p?", "target": "The answer is 12."},
+        "solution has no \\boxed{...} final answer: 'The answer is 12.'",
+    ),
+    (
+        "choice",
+        {"uid": "a", "prompt": "p?", "target": 2},
+        "answer '2' is not an option letter like A or (A) (answer_format choice)",
+    ),
+    (
+        "choice",
+        {"uid": "a", "prompt": "p?", "target": "Option B"},
+        "answer 'Option B' is not an option letter like A or (A) (answer_format choice)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("answer_format, record, message", BAD_ROWS)
 def test_bad_row_names_file_row_and_value(tmp_path, answer_format, record, message):
-    good = {"uid": "g", "prompt": "What is 1?", "target": "(A)" if answer_format == "choice" else "1\n#### 1"
-            if answer_format == "gsm8k" else "\\boxed{1}", "difficulty": 1}
+    good = {
+        "uid": "g",
+        "prompt": "What is 1?",
+        "target": "(A)" if answer_format == "choice" else "1\n#### 1" if answer_format == "gsm8k" else "\\boxed{1}",
+        "difficulty": 1,
+    }
     path = write(tmp_path / "bad.jsonl", [good, record], "jsonl")
-    spec = {"loader": "file", "path": path, "fields": FIELDS if "difficulty" in record else
-            {k: v for k, v in FIELDS.items() if k != "tier"}, "answer_format": answer_format}
+    spec = {
+        "loader": "file",
+        "path": path,
+        "fields": FIELDS if "difficulty" in record else {k: v for k, v in FIELDS.items() if k != "tier"},
+        "answer_format": answer_format,
+    }
     with pytest.raises(ValueError) as err:
         load(spec)
     assert str(err.value) == f"{path} row 1: {message}"
@@ -286,32 +418,49 @@ def test_bad_lines_and_files(tmp_path):
     assert df["question"].tolist() == ["What is 1?", "What is 2?"]  # the blank line is no row, not a bad one
     assert [m.split(": ", 1)[0] for m in bad.skipped] == [f"{path} row 2", f"{path} row 3"]
     (tmp_path / "x.json").write_text('{"train": [], "test": []}')
-    with pytest.raises(ValueError, match="expected a list of records or an object holding one list of records; "
-                                         "found an object with keys \\['train', 'test'\\]"):
+    with pytest.raises(
+        ValueError,
+        match="expected a list of records or an object holding one list of records; "
+        "found an object with keys \\['train', 'test'\\]",
+    ):
         load({"loader": "file", "path": str(tmp_path / "x.json")})
     (tmp_path / "y.xlsx").write_text("")
     with pytest.raises(ValueError, match="y.xlsx: unsupported file type"):
         load({"loader": "file", "path": str(tmp_path / "y.xlsx")})
 
 
-@pytest.mark.parametrize("keys, problem", [
-    ({"fields": {"question": "prompt", "answer": "answer_text"}},
-     ("fields.answer", "'answer_text' is not a column of {path}; its columns: uid, prompt, target, difficulty, notes")),
-    ({"fields": {"question": "prompt"}},
-     ("fields.answer", "'answer' (the default; map the answer with fields.answer) is not a column of {path}")),
-    ({"fields": {**FIELDS, "pass_rate": "solve_rate"}}, ("fields.pass_rate", "'solve_rate' is not a column of")),
-    ({"fields": FIELDS, "path": "{dir}/nope*.jsonl"}, ("path", "no dataset file matches {dir}/nope*.jsonl")),
-    ({"fields": FIELDS, "path": "{dir}/*"}, ("path", "matches files of several formats (['csv', 'jsonl'])")),
-    ({"fields": {"question": "prompt", "answer": "target"}, "tier_bins": 3}, ("tier_bins", "needs fields.tier")),
-    ({"fields": FIELDS, "tier_order": "descending"}, ("tier_order", "orders binned tiers only: set tier_bins")),
-    ({"fields": FIELDS, "tier_bins": 3, "tier_labels": ["a"]}, ("tier_labels", "set tier_bins or tier_labels")),
-    ({"fields": FIELDS, "pass_rate_scale": 16}, ("pass_rate_scale", "needs fields.pass_rate")),
-    ({"fields": FIELDS, "question_field": "prompt"}, ("question_field", "with loader file map fields.question")),
-])
+@pytest.mark.parametrize(
+    "keys, problem",
+    [
+        (
+            {"fields": {"question": "prompt", "answer": "answer_text"}},
+            (
+                "fields.answer",
+                "'answer_text' is not a column of {path}; its columns: uid, prompt, target, difficulty, notes",
+            ),
+        ),
+        (
+            {"fields": {"question": "prompt"}},
+            ("fields.answer", "'answer' (the default; map the answer with fields.answer) is not a column of {path}"),
+        ),
+        ({"fields": {**FIELDS, "pass_rate": "solve_rate"}}, ("fields.pass_rate", "'solve_rate' is not a column of")),
+        ({"fields": FIELDS, "path": "{dir}/nope*.jsonl"}, ("path", "no dataset file matches {dir}/nope*.jsonl")),
+        ({"fields": FIELDS, "path": "{dir}/*"}, ("path", "matches files of several formats (['csv', 'jsonl'])")),
+        ({"fields": {"question": "prompt", "answer": "target"}, "tier_bins": 3}, ("tier_bins", "needs fields.tier")),
+        ({"fields": FIELDS, "tier_order": "descending"}, ("tier_order", "orders binned tiers only: set tier_bins")),
+        ({"fields": FIELDS, "tier_bins": 3, "tier_labels": ["a"]}, ("tier_labels", "set tier_bins or tier_labels")),
+        ({"fields": FIELDS, "pass_rate_scale": 16}, ("pass_rate_scale", "needs fields.pass_rate")),
+        ({"fields": FIELDS, "question_field": "prompt"}, ("question_field", "with loader file map fields.question")),
+    ],
+)
 def test_config_problems_name_the_key(tmp_path, keys, problem):
     path = write(tmp_path / "mine.jsonl", user_records("plain"), "jsonl")
     write(tmp_path / "other.csv", user_records("plain"), "csv")
-    spec = {"loader": "file", "path": path, **{k: v.format(dir=tmp_path) if k == "path" else v for k, v in keys.items()}}
+    spec = {
+        "loader": "file",
+        "path": path,
+        **{k: v.format(dir=tmp_path) if k == "path" else v for k, v in keys.items()},
+    }
     key, message = problem
     found = tasks.config_problems(spec)
     assert [k for k, _ in found] == [key]

@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 import pytest
+from workflow_helpers import planned_jobs, snakemake, test_config, write_config
 
 from grpo_difficulty import tasks
-from workflow_helpers import planned_jobs, snakemake, test_config, write_config
 
 USER_FIELDS = {"question": "prompt", "answer": "target", "id": "uid", "tier": "difficulty"}
 
@@ -19,8 +19,12 @@ def write_user_file(path, with_pass_rate=False):
     rows = tasks.arithmetic_rows([1, 4], {"test": 4, "train": 6}, "train", 0)
     with open(path, "w") as f:
         for i, (question, gold, tier) in enumerate(rows[["question", "gold", "tier"]].values):
-            record = {"uid": f"user-{100 + i}", "prompt": question, "target": int(gold),
-                      "difficulty": {1: "1", 4: "2"}[tier]}
+            record = {
+                "uid": f"user-{100 + i}",
+                "prompt": question,
+                "target": int(gold),
+                "difficulty": {1: "1", 4: "2"}[tier],
+            }
             if with_pass_rate:
                 record["stats"] = {"solved": i % 5}  # correct answers out of 4, as an author measured them
             f.write(json.dumps(record) + "\n")
@@ -29,8 +33,12 @@ def write_user_file(path, with_pass_rate=False):
 
 def byo_config(tiny_model, workdir, **dataset_keys):
     config = test_config(tiny_model)
-    config["datasets"]["train"] = {"loader": "file", "path": str(workdir / "mine.jsonl"),
-                                   "fields": dict(USER_FIELDS), **dataset_keys}
+    config["datasets"]["train"] = {
+        "loader": "file",
+        "path": str(workdir / "mine.jsonl"),
+        "fields": dict(USER_FIELDS),
+        **dataset_keys,
+    }
     return config
 
 
@@ -73,26 +81,41 @@ def test_shipped_pass_rates_replace_the_probe_and_the_report_says_so(tmp_path, t
     assert json.loads((exp / "subsets" / "easy.json").read_text())["difficulty"] == "shipped"
     assert not (tmp_path / "results" / "probe").exists()
     summary = (exp / "report" / "summary.md").read_text()
-    assert "**Difficulty source** (training subsets were selected by): shipped with the data: field " \
-           "'stats.solved' of training set 'train', no probe" in summary
+    assert (
+        "**Difficulty source** (training subsets were selected by): shipped with the data: field "
+        "'stats.solved' of training set 'train', no probe" in summary
+    )
     assert set(pd.read_csv(exp / "report" / "summary.csv")["difficulty"]) == {
-        "shipped with the data: field 'stats.solved' of training set 'train', no probe"}
+        "shipped with the data: field 'stats.solved' of training set 'train', no probe"
+    }
     assert (exp / "report" / "pass_rates.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda c: c["datasets"]["train"]["fields"].update(answer="answer_text"),
-     "config error at datasets.train.fields.answer: 'answer_text' is not a column of {path}; its columns: "
-     "uid, prompt, target, difficulty"),
-    (lambda c: c["datasets"]["train"].update(path="{dir}/missing-*.jsonl"),
-     "config error at datasets.train.path: no dataset file matches {dir}/missing-*.jsonl"),
-    (lambda c: c["datasets"]["train"].update(answer_format="latex"), "'latex' is not one of"),
-    (lambda c: c["datasets"]["train"]["fields"].update(difficulty="d"), "Additional properties are not allowed"),
-    (lambda c: (c["datasets"]["train"]["fields"].update(pass_rate="difficulty"),
-                c["subsets"].update(w={"strategy": "base_wrong"})),
-     "config error at subsets.w.strategy: base_wrong needs the probe's greedy answers, but the training set ships "
-     "its difficulty (datasets.train.fields.pass_rate)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda c: c["datasets"]["train"]["fields"].update(answer="answer_text"),
+            "config error at datasets.train.fields.answer: 'answer_text' is not a column of {path}; its columns: "
+            "uid, prompt, target, difficulty",
+        ),
+        (
+            lambda c: c["datasets"]["train"].update(path="{dir}/missing-*.jsonl"),
+            "config error at datasets.train.path: no dataset file matches {dir}/missing-*.jsonl",
+        ),
+        (lambda c: c["datasets"]["train"].update(answer_format="latex"), "'latex' is not one of"),
+        (lambda c: c["datasets"]["train"]["fields"].update(difficulty="d"), "Additional properties are not allowed"),
+        (
+            lambda c: (
+                c["datasets"]["train"]["fields"].update(pass_rate="difficulty"),
+                c["subsets"].update(w={"strategy": "base_wrong"}),
+            ),
+            "config error at subsets.w.strategy: base_wrong needs the"
+            " probe's greedy answers, but the training set ships "
+            "its difficulty (datasets.train.fields.pass_rate)",
+        ),
+    ],
+)
 def test_bad_mapping_fails_before_any_job(tmp_path, tiny_model, change, message):
     write_user_file(tmp_path / "mine.jsonl")
     config = byo_config(tiny_model, tmp_path)
@@ -112,8 +135,10 @@ def test_bad_row_stops_prepare_data_naming_file_row_and_fields(tmp_path, tiny_mo
     write_config(tmp_path, byo_config(tiny_model, tmp_path))
     assert snakemake(tmp_path, "--until", "prepare_data", check=False).returncode != 0
     [log] = (tmp_path / "results" / "logs" / "data").glob("train-*.log")
-    assert (f"{tmp_path / 'mine.jsonl'} row 12: missing or empty field 'prompt' (fields.question; this row has "
-            "fields 'uid', 'question', 'target', 'difficulty')") in log.read_text()
+    assert (
+        f"{tmp_path / 'mine.jsonl'} row 12: missing or empty field 'prompt' (fields.question; this row has "
+        "fields 'uid', 'question', 'target', 'difficulty')"
+    ) in log.read_text()
     config = byo_config(tiny_model, tmp_path, bad_rows="skip")
     write_config(tmp_path, config)
     snakemake(tmp_path, "--until", "prepare_data")

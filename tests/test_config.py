@@ -8,10 +8,10 @@ import typing
 
 import pytest
 import yaml
+from workflow_helpers import ROOT, snakemake, test_config, write_config
 
 from grpo_difficulty import config as C
 from grpo_difficulty.files import stable_hash
-from workflow_helpers import ROOT, snakemake, test_config, write_config
 
 BAD_CONFIGS = [
     (lambda c: c.update(learning_rate=1), "learning_rate"),
@@ -26,69 +26,128 @@ BAD_CONFIGS = [
     (lambda c: c["train"].update(steps="ten"), "'ten' is not of type 'integer'"),
     (lambda c: c.update(model="path:/no/such/model"), "config error at model: model folder not found: /no/such/model"),
     (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
-    (lambda c: c.update(compare_with=["test"]), "config error at compare_with: lists this experiment's own name 'test'"),
+    (
+        lambda c: c.update(compare_with=["test"]),
+        "config error at compare_with: lists this experiment's own name 'test'",
+    ),
     (lambda c: c.update(eval_sets=["train"]), "is the training set"),
     (lambda c: c["resources"].update(train={"gpu_model": "a100"}), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
     (lambda c: c["datasets"].update(m={"loader": "math_hub"}), "datasets.m.split: required by loader 'math_hub'"),
-    (lambda c: c["datasets"].update(m={"loader": "math_hub", "split": "test", "subjects": ["algebr"]}),
-     "'algebr' is not one of"),
-    (lambda c: c["datasets"].update(b={"loader": "bbh_hub", "subjects": ["algebra"]}),
-     "datasets.b.subjects: not used by loader 'bbh_hub'"),
-    (lambda c: c["datasets"].update(b={"loader": "bbh_file", "path": "/no/bbh"}),
-     "datasets.b.path: file not found: /no/bbh/tracking_shuffled_objects_three_objects.json"),
-    (lambda c: c["datasets"].update(s={"loader": "shuffled_objects", "levels": [12], "per_level": {"a": 1}, "split": "a"}),
-     "datasets.s.levels: level 12 of loader 'shuffled_objects'; allowed [1, 2, 3, 4, 5, 6, 7, 8, 9]"),
-    (lambda c: c["datasets"].update(s={"loader": "arithmetic", "levels": [1], "per_level": {"a": 1}, "split": "b"}),
-     "datasets.s.split: 'b' not in per_level ['a']"),
+    (
+        lambda c: c["datasets"].update(m={"loader": "math_hub", "split": "test", "subjects": ["algebr"]}),
+        "'algebr' is not one of",
+    ),
+    (
+        lambda c: c["datasets"].update(b={"loader": "bbh_hub", "subjects": ["algebra"]}),
+        "datasets.b.subjects: not used by loader 'bbh_hub'",
+    ),
+    (
+        lambda c: c["datasets"].update(b={"loader": "bbh_file", "path": "/no/bbh"}),
+        "datasets.b.path: file not found: /no/bbh/tracking_shuffled_objects_three_objects.json",
+    ),
+    (
+        lambda c: c["datasets"].update(
+            s={"loader": "shuffled_objects", "levels": [12], "per_level": {"a": 1}, "split": "a"}
+        ),
+        "datasets.s.levels: level 12 of loader 'shuffled_objects'; allowed [1, 2, 3, 4, 5, 6, 7, 8, 9]",
+    ),
+    (
+        lambda c: c["datasets"].update(s={"loader": "arithmetic", "levels": [1], "per_level": {"a": 1}, "split": "b"}),
+        "datasets.s.split: 'b' not in per_level ['a']",
+    ),
     (lambda c: c["train"].pop("steps"), "config error at train.steps: required"),
-    (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [3], "steps": 1}]),
-     "config error at train.curriculum[1].tiers: [3] not among the tiers of training set 'train': [1, 4]"),
-    (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 2}]),
-     "config error at train.steps: 2, but the curriculum levels' steps add up to 3"),
+    (
+        lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [3], "steps": 1}]),
+        "config error at train.curriculum[1].tiers: [3] not among the tiers of training set 'train': [1, 4]",
+    ),
+    (
+        lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 2}]),
+        "config error at train.steps: 2, but the curriculum levels' steps add up to 3",
+    ),
     (lambda c: c["train"].update(curriculum=[{"tiers": [1], "steps": 0}]), "0 is less than the minimum of 1"),
     (lambda c: c["train"].update(curriculum=[{"tiers": [], "steps": 2}]), "should be non-empty"),
-    (lambda c: (c["subsets"].update(t={"strategy": "tier", "tiers": [4]}),
-                c["train"].update(curriculum=[{"tiers": [1], "steps": 2}])),
-     "config error at train.curriculum[0].tiers: [1] share no tier with subset 't' (tiers [4])"),
+    (
+        lambda c: (
+            c["subsets"].update(t={"strategy": "tier", "tiers": [4]}),
+            c["train"].update(curriculum=[{"tiers": [1], "steps": 2}]),
+        ),
+        "config error at train.curriculum[0].tiers: [1] share no tier with subset 't' (tiers [4])",
+    ),
     (lambda c: c["evaluate"].update(pass_k=[8]), "config error at evaluate.pass_k: pass@8 needs evaluate.samples >= 8"),
-    (lambda c: (c["train"].update(steps=6), c["evaluate"].update(every_steps=3)),
-     "config error at evaluate.every_steps: 3: step 3 is not a multiple of train.save_steps=2"),
-    (lambda c: (c["train"].update(steps=7, curriculum=[{"tiers": [1], "steps": 3}, {"tiers": [4], "steps": 4}]),
-                c["evaluate"].update(every_steps=2)),
-     "evaluate.every_steps: 2: step 4 (step 1 of curriculum level 1) is not a multiple of train.save_steps=2"),
-    (lambda c: (c["backend"].update(name="vllm"), c["train"]["lora"].update(r=1024)),
-     "config error at train.lora.r: 1024: the vllm backend serves LoRA adapters up to rank 512"),
+    (
+        lambda c: (c["train"].update(steps=6), c["evaluate"].update(every_steps=3)),
+        "config error at evaluate.every_steps: 3: step 3 is not a multiple of train.save_steps=2",
+    ),
+    (
+        lambda c: (
+            c["train"].update(steps=7, curriculum=[{"tiers": [1], "steps": 3}, {"tiers": [4], "steps": 4}]),
+            c["evaluate"].update(every_steps=2),
+        ),
+        "evaluate.every_steps: 2: step 4 (step 1 of curriculum level 1) is not a multiple of train.save_steps=2",
+    ),
+    (
+        lambda c: (c["backend"].update(name="vllm"), c["train"]["lora"].update(r=1024)),
+        "config error at train.lora.r: 1024: the vllm backend serves LoRA adapters up to rank 512",
+    ),
     # training: rollout backend, processes, GPUs, optimizer
-    (lambda c: c["train"].update(generation={"backend": "vllm"}),
-     "config error at train.generation.backend: vllm needs GPUs (resources.train.gpu is 0)"),
+    (
+        lambda c: c["train"].update(generation={"backend": "vllm"}),
+        "config error at train.generation.backend: vllm needs GPUs (resources.train.gpu is 0)",
+    ),
     (lambda c: c["train"].update(generation={"mode": "remote"}), "'remote' is not one of ['colocate', 'server']"),
-    (lambda c: (c["train"].update(generation={"backend": "vllm", "mode": "server"}),
-                c["resources"].update(train={"gpu": 1})),
-     "config error at resources.train.gpu: 1: the vLLM server (train.generation.mode: server) takes 1 GPU(s)"),
-    (lambda c: (c["train"].update(generation={"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}),
-                c["resources"].update(train={"gpu": 2})),
-     "config error at resources.train.gpu: 2: the vLLM server (train.generation.mode: server) takes 2 GPU(s)"),
-    (lambda c: (c["train"].update(generation={"backend": "vllm", "tensor_parallel_size": 2}),
-                c["resources"].update(train={"gpu": 3})),
-     "config error at train.generation.tensor_parallel_size: 2 does not divide the 3 training process(es) "
-     "(resources.train.gpu=3)"),
-    (lambda c: (c["train"].update(generation={"backend": "vllm"}, dynamic_sampling={"enabled": True}),
-                c["resources"].update(train={"gpu": 1})),
-     "config error at train.dynamic_sampling.enabled: not with train.generation.backend: vllm"),
-    (lambda c: (c["train"].update(processes=3), c["resources"].update(train={"gpu": 2})),
-     "config error at train.processes: 3, but resources.train.gpu=2 gives training 2 GPU(s)"),
-    (lambda c: (c["train"].update(dynamic_sampling={"enabled": True}), c["resources"].update(train={"gpu": 2})),
-     "config error at train.dynamic_sampling.enabled: dynamic sampling runs in one training process, but "
-     "resources.train.gpu=2 makes 2"),
-    (lambda c: c["train"].update(dynamic_sampling={"enabled": True}, processes=2),
-     "config error at train.dynamic_sampling.enabled: dynamic sampling runs in one training process, but "
-     "train.processes=2 makes 2"),
-    (lambda c: c["train"].update(processes=3),
-     "config error at train.prompts_per_step: 1 prompts x 4 generations = 4 completions per step do not split "
-     "evenly over 3 training processes (train.processes=3)"),
+    (
+        lambda c: (
+            c["train"].update(generation={"backend": "vllm", "mode": "server"}),
+            c["resources"].update(train={"gpu": 1}),
+        ),
+        "config error at resources.train.gpu: 1: the vLLM server (train.generation.mode: server) takes 1 GPU(s)",
+    ),
+    (
+        lambda c: (
+            c["train"].update(generation={"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}),
+            c["resources"].update(train={"gpu": 2}),
+        ),
+        "config error at resources.train.gpu: 2: the vLLM server (train.generation.mode: server) takes 2 GPU(s)",
+    ),
+    (
+        lambda c: (
+            c["train"].update(generation={"backend": "vllm", "tensor_parallel_size": 2}),
+            c["resources"].update(train={"gpu": 3}),
+        ),
+        "config error at train.generation.tensor_parallel_size: 2 does not divide the 3 training process(es) "
+        "(resources.train.gpu=3)",
+    ),
+    (
+        lambda c: (
+            c["train"].update(generation={"backend": "vllm"}, dynamic_sampling={"enabled": True}),
+            c["resources"].update(train={"gpu": 1}),
+        ),
+        "config error at train.dynamic_sampling.enabled: not with train.generation.backend: vllm",
+    ),
+    (
+        lambda c: (c["train"].update(processes=3), c["resources"].update(train={"gpu": 2})),
+        "config error at train.processes: 3, but resources.train.gpu=2 gives training 2 GPU(s)",
+    ),
+    (
+        lambda c: (c["train"].update(dynamic_sampling={"enabled": True}), c["resources"].update(train={"gpu": 2})),
+        "config error at train.dynamic_sampling.enabled: dynamic sampling runs in one training process, but "
+        "resources.train.gpu=2 makes 2",
+    ),
+    (
+        lambda c: c["train"].update(dynamic_sampling={"enabled": True}, processes=2),
+        "config error at train.dynamic_sampling.enabled: dynamic sampling runs in one training process, but "
+        "train.processes=2 makes 2",
+    ),
+    (
+        lambda c: c["train"].update(processes=3),
+        "config error at train.prompts_per_step: 1 prompts x 4 generations = 4 completions per step do not split "
+        "evenly over 3 training processes (train.processes=3)",
+    ),
     (lambda c: c["train"].update(processes=0), "0 is less than the minimum of 1"),
-    (lambda c: c["train"].update(optim="adamw_8bits"),
-     "config error at train.optim: 'adamw_8bits' is not a transformers optimizer; known: ['adamw_torch',"),
+    (
+        lambda c: c["train"].update(optim="adamw_8bits"),
+        "config error at train.optim: 'adamw_8bits' is not a transformers optimizer; known: ['adamw_torch',",
+    ),
 ]
 
 
@@ -151,16 +210,21 @@ def _compare_defaults(cls, node: dict, schema: dict, where: str) -> list[str]:
     problems = []
     names = {f.name for f in dataclasses.fields(cls)}
     if set(props) != names:
-        problems.append(f"{where or 'config'}: schema keys {sorted(set(props) - names)} / dataclass fields "
-                        f"{sorted(names - set(props))} exist on one side only")
+        problems.append(
+            f"{where or 'config'}: schema keys {sorted(set(props) - names)} / dataclass fields "
+            f"{sorted(names - set(props))} exist on one side only"
+        )
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         if f.name not in props:
             continue
         prop = _resolve(props[f.name], schema)
         nested = _nested(hints[f.name])
-        ours = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        ours = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        )
         if nested:
             inner = {"object": prop, "array": prop.get("items"), "map": prop.get("additionalProperties")}[nested[1]]
             problems += _compare_defaults(nested[0], inner, schema, f"{where}{f.name}.")
@@ -187,25 +251,39 @@ def test_build_names_an_unknown_key():
 
 
 def test_curriculum_levels_inherit_train_settings():
-    train = C.build(C.TrainConfig, {"learning_rate": 1.0, "epsilon": 0.3, "curriculum": [
-        {"tiers": [1], "steps": 2}, {"tiers": [2, 3], "steps": 3, "epsilon": 0.1, "max_completion_length": 4}]})
+    train = C.build(
+        C.TrainConfig,
+        {
+            "learning_rate": 1.0,
+            "epsilon": 0.3,
+            "curriculum": [
+                {"tiers": [1], "steps": 2},
+                {"tiers": [2, 3], "steps": 3, "epsilon": 0.1, "max_completion_length": 4},
+            ],
+        },
+    )
     assert train.level_steps() == [2, 3]
-    assert train.levels() == [dict(tiers=[1], steps=2, max_completion_length=8, epsilon=0.3, epsilon_high=None),
-                              dict(tiers=[2, 3], steps=3, max_completion_length=4, epsilon=0.1, epsilon_high=None)]
+    assert train.levels() == [
+        dict(tiers=[1], steps=2, max_completion_length=8, epsilon=0.3, epsilon_high=None),
+        dict(tiers=[2, 3], steps=3, max_completion_length=4, epsilon=0.1, epsilon_high=None),
+    ]
     assert C.build(C.TrainConfig, {"learning_rate": 1.0, "steps": 5}).levels()[0]["tiers"] is None
 
 
 GPU_TRAIN = {"mem_mb": 4000, "runtime": 60, "cpus_per_task": 2, "gpu_model": None}
 
 
-@pytest.mark.parametrize("train, gpu, processes", [
-    ({}, 0, 1),
-    ({}, 4, 4),
-    ({"processes": 2}, 0, 2),
-    ({"generation": {"backend": "vllm", "mode": "colocate", "tensor_parallel_size": 2}}, 4, 4),
-    ({"generation": {"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}}, 4, 2),
-    ({"generation": {"backend": "vllm", "mode": "server"}}, 2, 1),
-])
+@pytest.mark.parametrize(
+    "train, gpu, processes",
+    [
+        ({}, 0, 1),
+        ({}, 4, 4),
+        ({"processes": 2}, 0, 2),
+        ({"generation": {"backend": "vllm", "mode": "colocate", "tensor_parallel_size": 2}}, 4, 4),
+        ({"generation": {"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}}, 4, 2),
+        ({"generation": {"backend": "vllm", "mode": "server"}}, 2, 1),
+    ],
+)
 def test_training_processes_are_the_gpus_that_train(train, gpu, processes):
     cfg = C.build(C.TrainConfig, {"learning_rate": 1.0, **train})
     assert C.training_processes(cfg, C.ResourceConfig(**GPU_TRAIN, gpu=gpu)) == processes
@@ -213,10 +291,12 @@ def test_training_processes_are_the_gpus_that_train(train, gpu, processes):
 
 def test_good_gpu_training_setups_pass(base_config):
     """The combinations docs/cluster.md describes are accepted."""
-    for train, gpu in [({"generation": {"backend": "vllm"}, "optim": "adamw_8bit", "gradient_checkpointing": True}, 1),
-                       ({"generation": {"backend": "vllm", "mode": "server"}}, 2),
-                       ({"processes": 4, "prompts_per_step": 1}, 4),
-                       ({"processes": 2}, 0)]:
+    for train, gpu in [
+        ({"generation": {"backend": "vllm"}, "optim": "adamw_8bit", "gradient_checkpointing": True}, 1),
+        ({"generation": {"backend": "vllm", "mode": "server"}}, 2),
+        ({"processes": 4, "prompts_per_step": 1}, 4),
+        ({"processes": 2}, 0),
+    ]:
         config = copy.deepcopy(base_config)
         config["train"].update(train)
         config["resources"]["train"] = {"gpu": gpu}
@@ -253,27 +333,51 @@ def test_data_key_hashes_the_loader_spec(default_cfg):
 def test_probe_key_lists_what_decides_the_samples(default_cfg):
     key = C.probe_key(default_cfg)
     assert key == "7505b985e2"  # layout v2: a change here moves every probe folder
-    assert sorted(C.probe_fields(default_cfg)) == ["backend", "block_size", "max_new_tokens", "prompt", "seed",
-                                                   "temperature", "top_p"]
+    assert sorted(C.probe_fields(default_cfg)) == [
+        "backend",
+        "block_size",
+        "max_new_tokens",
+        "prompt",
+        "seed",
+        "temperature",
+        "top_p",
+    ]
     assert C.probe_fields(default_cfg)["backend"] == dict(name="hf", dtype="auto")
     # outside the key: execution settings (batch size, shard size, vLLM engine sizes), training,
     # evaluation, subsets, resources, and K (blocks let it grow)
-    for cfg in [edited(default_cfg, "backend", batch_size=7), edited(default_cfg, "probe", shard_size=3),
-                edited(default_cfg, "backend", tensor_parallel_size=2, gpu_memory_utilization=0.5,
-                       max_model_len=99, cpu_kvcache_space_gb=9.0),
-                edited(default_cfg, "train", learning_rate=0.5), edited(default_cfg, "evaluate", samples=4),
-                edited(default_cfg, "probe", k=16), dataclasses.replace(default_cfg, subsets={}, select_seed=3)]:
+    for cfg in [
+        edited(default_cfg, "backend", batch_size=7),
+        edited(default_cfg, "probe", shard_size=3),
+        edited(
+            default_cfg,
+            "backend",
+            tensor_parallel_size=2,
+            gpu_memory_utilization=0.5,
+            max_model_len=99,
+            cpu_kvcache_space_gb=9.0,
+        ),
+        edited(default_cfg, "train", learning_rate=0.5),
+        edited(default_cfg, "evaluate", samples=4),
+        edited(default_cfg, "probe", k=16),
+        dataclasses.replace(default_cfg, subsets={}, select_seed=3),
+    ]:
         assert C.probe_key(cfg) == key
-    for cfg in [edited(default_cfg, "probe", temperature=1.0), edited(default_cfg, "probe", seed=1),
-                edited(default_cfg, "probe", block_size=2), edited(default_cfg, "prompt", format="boxed"),
-                edited(default_cfg, "backend", dtype="bfloat16"), edited(default_cfg, "backend", name="vllm")]:
+    for cfg in [
+        edited(default_cfg, "probe", temperature=1.0),
+        edited(default_cfg, "probe", seed=1),
+        edited(default_cfg, "probe", block_size=2),
+        edited(default_cfg, "prompt", format="boxed"),
+        edited(default_cfg, "backend", dtype="bfloat16"),
+        edited(default_cfg, "backend", name="vllm"),
+    ]:
         assert C.probe_key(cfg) != key
 
 
 def test_eval_fields_hold_sampling_settings_only_when_sampling(default_cfg):
     assert C.eval_fields(default_cfg) == dict(max_new_tokens=8, samples=0)
-    assert C.eval_fields(edited(default_cfg, "evaluate", temperature=0.3, pass_k=[1], bootstrap=500)) == \
-        C.eval_fields(default_cfg)
+    assert C.eval_fields(edited(default_cfg, "evaluate", temperature=0.3, pass_k=[1], bootstrap=500)) == C.eval_fields(
+        default_cfg
+    )
     sampled = edited(default_cfg, "evaluate", samples=4)
     assert C.eval_fields(sampled) == dict(max_new_tokens=8, samples=4, temperature=1.0, top_p=1.0, seed=0)
 
@@ -299,7 +403,9 @@ def test_layout_names_every_path(default_cfg):
     assert run.step_adapter(20) == "results/default/train/easy/seed0/steps/20/adapter/adapter_config.json"
     assert run.level_checkpoints(1, curriculum=True) == "results/default/train/easy/seed0/checkpoints/level1"
     assert run.level_checkpoints(0, curriculum=False) == run.checkpoints
-    assert paths.evaluation("arith_test", paths.run_name("easy", 0, 20)).predictions == \
-        "results/default/eval/arith_test/easy/seed0/step20/predictions.parquet"
+    assert (
+        paths.evaluation("arith_test", paths.run_name("easy", 0, 20)).predictions
+        == "results/default/eval/arith_test/easy/seed0/step20/predictions.parquet"
+    )
     assert paths.evaluation_outputs("base")["summary"] == "results/default/eval/{eval_set}/base/summary.json"
     assert paths.report(C.REPORT_TABLES["markdown"]) == "results/default/report/summary.md"

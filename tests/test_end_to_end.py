@@ -5,7 +5,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from workflow_helpers import planned_jobs, snakemake, test_config, write_config
 
 
@@ -17,9 +16,14 @@ def test_embedded_model_end_to_end(tmp_path):
     config["model"] = "embedded"
     for spec in config["datasets"].values():
         spec["levels"] = [1, 5]
-    config["prompt"] = dict(format="fewshot", examples=[
-        {"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 12 + 5?", "answer": "17"},
-        {"question": "What is 6 * 7?", "answer": "42"}])
+    config["prompt"] = dict(
+        format="fewshot",
+        examples=[
+            {"question": "What is 3 + 4?", "answer": "7"},
+            {"question": "What is 12 + 5?", "answer": "17"},
+            {"question": "What is 6 * 7?", "answer": "42"},
+        ],
+    )
     config["train"].update(steps=3, learning_rate=1e-4)
     write_config(tmp_path, config)
     snakemake(tmp_path)

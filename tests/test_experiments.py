@@ -16,7 +16,6 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import FEWSHOT
 from workflow_helpers import ROOT, planned_jobs, snakemake, write_config
 
@@ -34,20 +33,30 @@ def expected_plan(config: dict) -> dict:
     every = config["evaluate"].get("every_steps")
     steps = len(range(every, config["train"]["steps"], every)) if every else 0
     evals = len(config["eval_sets"])
-    plan = {"prepare_data": len(config["datasets"]), "probe_merge": 1, "select_subset": len(config["subsets"]),
-            "train": runs, "evaluate_base": evals, "evaluate_adapter": evals * runs, "report": 1}
+    plan = {
+        "prepare_data": len(config["datasets"]),
+        "probe_merge": 1,
+        "select_subset": len(config["subsets"]),
+        "train": runs,
+        "evaluate_base": evals,
+        "evaluate_adapter": evals * runs,
+        "report": 1,
+    }
     if steps:
         plan["evaluate_step"] = evals * runs * steps
     return plan
 
 
-@pytest.mark.parametrize("name, overrides", [
-    ("hard-examples.yaml", {}),
-    ("limits-of-difficulty.yaml", {}),
-    ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-1.5B-Instruct", "name": "limits-of-difficulty-1.5b"}),
-    ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-3B-Instruct", "name": "limits-of-difficulty-3b"}),
-    ("limits-of-difficulty-gsm8k.yaml", {}),
-])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("hard-examples.yaml", {}),
+        ("limits-of-difficulty.yaml", {}),
+        ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-1.5B-Instruct", "name": "limits-of-difficulty-1.5b"}),
+        ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-3B-Instruct", "name": "limits-of-difficulty-3b"}),
+        ("limits-of-difficulty-gsm8k.yaml", {}),
+    ],
+)
 def test_paper_config_dry_run(tmp_path, name, overrides):
     config = load(name)
     config.update(overrides)  # what `--config model=... name=...` does, as the file's header says
@@ -58,18 +67,33 @@ def test_paper_config_dry_run(tmp_path, name, overrides):
 def test_hard_examples_matches_the_paper_settings():
     c = load("hard-examples.yaml")
     assert c["probe"]["k"] == 10 and c["probe"]["temperature"] == 1.0 and c["probe"]["max_new_tokens"] == 250
-    assert {s["strategy"] for s in c["subsets"].values()} == {"hard", "medium", "easy", "random", "base_wrong", "base_right"}
+    assert {s["strategy"] for s in c["subsets"].values()} == {
+        "hard",
+        "medium",
+        "easy",
+        "random",
+        "base_wrong",
+        "base_right",
+    }
     assert all(s["budget"] == 0.1 for s in c["subsets"].values())
-    assert c["train"]["lora"] == dict(r=32, alpha=32, dropout=0.0, target_modules=[
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    assert c["train"]["lora"] == dict(
+        r=32,
+        alpha=32,
+        dropout=0.0,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
     assert (c["train"]["learning_rate"], c["train"]["num_generations"], c["train"]["steps"]) == (5e-6, 8, 1000)
     assert c["prompt"]["format"] == "boxed" and 8 in c["evaluate"]["pass_k"] and c["evaluate"]["samples"] >= 8
     assert c["datasets"]["aime2025"]["loader"] == "aime_hub"
     # sized for a 4B model on one 80 GB GPU (the comments in the file say why)
-    assert (c["train"]["dtype"], c["train"]["gradient_checkpointing"], c["train"]["optim"]) == \
-        ("bfloat16", True, "adamw_8bit")
-    assert c["train"]["generation"] == dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.3,
-                                            max_model_len=1024)
+    assert (c["train"]["dtype"], c["train"]["gradient_checkpointing"], c["train"]["optim"]) == (
+        "bfloat16",
+        True,
+        "adamw_8bit",
+    )
+    assert c["train"]["generation"] == dict(
+        backend="vllm", mode="colocate", gpu_memory_utilization=0.3, max_model_len=1024
+    )
     assert c["resources"]["train"]["gpu"] == 1
 
 
@@ -86,8 +110,9 @@ def run_cpu_sketch(tmp_path, tiny_model, name, datasets=None):
 
 def test_hard_examples_cpu_sketch(tmp_path, tiny_model):
     learned = dict(levels=[1, 2, 4], per_level={"train": 10, "test": 4})  # conftest.build_tiny_model
-    config, exp = run_cpu_sketch(tmp_path, tiny_model, "hard-examples-cpu.yaml",
-                                 dict(arith_train=learned, arith_test=learned))
+    config, exp = run_cpu_sketch(
+        tmp_path, tiny_model, "hard-examples-cpu.yaml", dict(arith_train=learned, arith_test=learned)
+    )
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == set(config["subsets"])
     ood = summary[summary["eval_set"] == "arith_ood"]

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from safetensors.torch import load_file
+from workflow_helpers import planned_jobs, snakemake, snakemake_killed_when, test_config, write_config
 
 from grpo_difficulty.files import read_table, write_table
-from workflow_helpers import planned_jobs, snakemake, snakemake_killed_when, test_config, write_config
 
 
 @pytest.fixture
@@ -55,12 +55,19 @@ def test_missing_column_is_named(table):
 
 # --------------------------------------------------------------------------- interruption
 def file_digests(root, patterns) -> dict:
-    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
-            for pattern in patterns for p in sorted(root.glob(pattern))}
+    return {
+        str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+        for pattern in patterns
+        for p in sorted(root.glob(pattern))
+    }
 
 
-DETERMINISTIC = ["results/data/*/*.parquet", "results/probe/**/*.parquet", "results/test/subsets/*",
-                 "results/test/eval/test/base/*"]
+DETERMINISTIC = [
+    "results/data/*/*.parquet",
+    "results/probe/**/*.parquet",
+    "results/test/subsets/*",
+    "results/test/eval/test/base/*",
+]
 
 
 def fault_config(tiny_model) -> dict:

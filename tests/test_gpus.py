@@ -22,8 +22,9 @@ time.sleep(60)
 def start_job(gpus: int, lock_dir, devices: str) -> subprocess.Popen:
     env = dict(os.environ, CUDA_VISIBLE_DEVICES=devices)
     env.pop("SLURM_JOB_ID", None)
-    return subprocess.Popen([sys.executable, "-c", JOB, str(gpus), str(lock_dir)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", JOB, str(gpus), str(lock_dir)], env=env, stdout=subprocess.PIPE, text=True
+    )
 
 
 def visible(job: subprocess.Popen) -> str:

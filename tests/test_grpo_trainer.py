@@ -4,18 +4,30 @@ the CPU LM-head patch, and the shared-prompt trainer computing what TRL's own pa
 import pandas as pd
 import pytest
 import torch
+from conftest import train_config
 from safetensors.torch import load_file
 
-from conftest import train_config
 from grpo_difficulty import grpo_trainer, tasks, train
 from grpo_difficulty.generation import load_tokenizer, newline_token_ids
 
 # Three groups of G=4 per batch, prompts of different token lengths (left padding differs).
 G = 4
-STEP_CFG = dict(steps=5, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=3, num_generations=G,
-                max_completion_length=6, temperature=0.7, beta=0.04, loss_type="dapo", scale_rewards="group",
-                epsilon=0.2, save_steps=5, rewards=dict(correctness=1.0, format=0.5, length=0.1),
-                lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"))
+STEP_CFG = dict(
+    steps=5,
+    learning_rate=1e-3,
+    lr_scheduler="constant",
+    prompts_per_step=3,
+    num_generations=G,
+    max_completion_length=6,
+    temperature=0.7,
+    beta=0.04,
+    loss_type="dapo",
+    scale_rewards="group",
+    epsilon=0.2,
+    save_steps=5,
+    rewards=dict(correctness=1.0, format=0.5, length=0.1),
+    lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+)
 # rtol of the equality between our passes and TRL's; atol only absorbs float noise
 # around 0 (masked positions are exactly 0 in both), relative to each tensor's scale.
 RTOL = 1e-4
@@ -27,7 +39,8 @@ def test_trl_is_the_version_the_overrides_were_checked_against():
     assert trl.__version__ == grpo_trainer.SUPPORTED_TRL, (
         f"trl {trl.__version__} is installed, but grpo_difficulty/grpo_trainer.py overrides private methods of "
         f"trl {grpo_trainer.SUPPORTED_TRL}: re-check them against the new TRL (see the module docstring), rerun "
-        "this file and tests/test_train.py, then raise SUPPORTED_TRL")
+        "this file and tests/test_train.py, then raise SUPPORTED_TRL"
+    )
 
 
 def test_other_trl_versions_are_refused(monkeypatch):
@@ -51,7 +64,7 @@ def completion_scoring(monkeypatch):
 def fused_logps_and_grads(model, ids, mask, labels):
     model.zero_grad()
     out = model(input_ids=ids, attention_mask=mask, labels=labels, fused_lm_head=True)
-    logps = out.log_probs[:, -labels.shape[1] // 4:]
+    logps = out.log_probs[:, -labels.shape[1] // 4 :]
     logps.sum().backward()
     return logps.detach().clone(), {n: p.grad.clone() for n, p in model.named_parameters()}
 
@@ -63,9 +76,19 @@ def test_completion_only_scoring_gives_the_same_gradients(monkeypatch):
 
     monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)  # restored after the test
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=3000, hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                                         pad_token_id=0, bos_token_id=1, eos_token_id=0))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=3000,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=0,
+        )
+    )
     trl_utils.add_fused_lm_head(model, outputs=("log_probs", "entropy"))
     ids = torch.randint(3, 3000, (4, 40))
     mask = torch.ones_like(ids)
@@ -99,10 +122,21 @@ def qwen2_model(tiny_model, tmp_path_factory):
 
     tokenizer = load_tokenizer(tiny_model)
     torch.manual_seed(0)
-    model = Qwen2ForCausalLM(Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False))
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.eos_token_id,
+            tie_word_embeddings=False,
+        )
+    )
     out = tmp_path_factory.mktemp("qwen2")
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -110,9 +144,15 @@ def qwen2_model(tiny_model, tmp_path_factory):
 
 
 def make_trainer(model_dir, subset, prompt, shared_prompt, tmp_path, **cfg):
-    trainer = train.build_trainer(model_dir, load_tokenizer(model_dir), subset, prompt,
-                                  train_config(dict(STEP_CFG, shared_prompt=shared_prompt, **cfg)), seed=0,
-                                  output_dir=tmp_path / f"shared{shared_prompt}")
+    trainer = train.build_trainer(
+        model_dir,
+        load_tokenizer(model_dir),
+        subset,
+        prompt,
+        train_config(dict(STEP_CFG, shared_prompt=shared_prompt, **cfg)),
+        seed=0,
+        output_dir=tmp_path / f"shared{shared_prompt}",
+    )
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer's loop, read by the loss
     torch.manual_seed(1)  # lora_B starts at 0, which would make every lora_A gradient 0
@@ -140,8 +180,9 @@ def assert_equal(ours, theirs, what):
 
 
 @pytest.mark.parametrize("architecture", ["llama", "qwen2"])
-def test_shared_prompt_step_equals_trl(architecture, tiny_model, qwen2_model, subset, fewshot_prompt, tmp_path,
-                                       completion_scoring, capsys):
+def test_shared_prompt_step_equals_trl(
+    architecture, tiny_model, qwen2_model, subset, fewshot_prompt, tmp_path, completion_scoring, capsys
+):
     """One step's per-token log-probs (policy, reference, chunked as for old log-probs),
     entropies, loss and every LoRA gradient: ours equal TRL's full-sequence pass."""
     model_dir = {"llama": tiny_model, "qwen2": qwen2_model}[architecture]
@@ -162,14 +203,19 @@ def test_shared_prompt_step_equals_trl(architecture, tiny_model, qwen2_model, su
             with model.disable_adapter():  # the reference, as TRL computes it for a PEFT policy
                 ref = trainer._get_per_token_logps_and_entropies(model, ids, mask, width, batch_size=2 * G)[0]
             chunked = trainer._get_per_token_logps_and_entropies(model, ids, mask, width, batch_size=2 * G)[0]
-        logps, entropies, _ = trainer._get_per_token_logps_and_entropies(model, ids, mask, width,
-                                                                          compute_entropy=True)
+        logps, entropies, _ = trainer._get_per_token_logps_and_entropies(model, ids, mask, width, compute_entropy=True)
         model.zero_grad()
         loss = trainer.compute_loss(model, batch)
         loss.backward()
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
-        results[name] = dict(ref=ref, chunked=chunked, logps=logps.detach(), entropies=entropies.detach(),
-                             loss=loss.detach(), grads=grads)
+        results[name] = dict(
+            ref=ref,
+            chunked=chunked,
+            logps=logps.detach(),
+            entropies=entropies.detach(),
+            loss=loss.detach(),
+            grads=grads,
+        )
     stock_out, ours_out = results["stock"], results["ours"]
     assert stock_out["logps"].requires_grad is False and (stock_out["logps"] != 0).any()
     for key in ("ref", "chunked", "logps", "entropies", "loss"):
@@ -198,8 +244,9 @@ def test_shared_prompt_generation_draws_trls_completions(tiny_model, subset, few
     assert any(ids[-1] in newline_ids for ids in ours) and len({tuple(ids) for ids in ours}) > 3
 
 
-def test_fallbacks_are_told_once_and_compute_trls_numbers(tiny_model, subset, fewshot_prompt, tmp_path,
-                                                          completion_scoring, capsys):
+def test_fallbacks_are_told_once_and_compute_trls_numbers(
+    tiny_model, subset, fewshot_prompt, tmp_path, completion_scoring, capsys
+):
     stock = make_trainer(tiny_model, subset, fewshot_prompt, False, tmp_path)
     ours = make_trainer(tiny_model, subset, fewshot_prompt, True, tmp_path)
     batch = shuffled_batch(stock, subset)
@@ -211,8 +258,9 @@ def test_fallbacks_are_told_once_and_compute_trls_numbers(tiny_model, subset, fe
     with torch.no_grad():
         expected = stock._get_per_token_logps_and_entropies(stock.model, ids, mask, width)[0]
         for _ in range(2):
-            found = ours._get_per_token_logps_and_entropies(ours.model, ids[one_per_prompt], mask[one_per_prompt],
-                                                            width)[0]
+            found = ours._get_per_token_logps_and_entropies(
+                ours.model, ids[one_per_prompt], mask[one_per_prompt], width
+            )[0]
             assert_equal(found, expected[one_per_prompt], "rows of distinct prompts")
     ours.model.gradient_checkpointing_enable()
     ours.model.enable_input_require_grads()
@@ -235,8 +283,14 @@ def test_short_run_trains_the_same_adapter(tiny_model, subset, fewshot_prompt, t
     adapters, metrics = [], []
     for shared_prompt in (False, True):
         out = tmp_path / str(shared_prompt)
-        train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(dict(RUN_CFG, shared_prompt=shared_prompt)), seed=0,
-                            out_dir=out)
+        train.train_adapter(
+            tiny_model,
+            subset,
+            fewshot_prompt,
+            train_config(dict(RUN_CFG, shared_prompt=shared_prompt)),
+            seed=0,
+            out_dir=out,
+        )
         adapters.append(load_file(out / "adapter" / "adapter_model.safetensors"))
         metrics.append(pd.read_csv(out / "metrics.csv"))
     same = ["step", "reward", "reward_std", "frac_reward_zero_std", "completions/mean_length"]

@@ -50,12 +50,16 @@ def test_samples_do_not_depend_on_batch_or_shard_layout(tiny_model, fewshot_prom
     for batch_size in (7, 64):
         pd.testing.assert_frame_equal(by_batch[batch_size], reference)
     gen = HFGenerator(tiny_model, batch_size=16)
-    shards = [probe.probe_block(gen, rows.iloc[a:b], fewshot_prompt, SAMPLING, block=1)
-              for a, b in [(0, 7), (7, 19), (19, 30)]]
+    shards = [
+        probe.probe_block(gen, rows.iloc[a:b], fewshot_prompt, SAMPLING, block=1)
+        for a, b in [(0, 7), (7, 19), (19, 30)]
+    ]
     pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True), reference)
     backwards = probe.probe_block(gen, rows.iloc[::-1], fewshot_prompt, SAMPLING, block=1)
-    pd.testing.assert_frame_equal(backwards.sort_values(["id", "sample"], ignore_index=True),
-                                  reference.sort_values(["id", "sample"], ignore_index=True))
+    pd.testing.assert_frame_equal(
+        backwards.sort_values(["id", "sample"], ignore_index=True),
+        reference.sort_values(["id", "sample"], ignore_index=True),
+    )
     wide = probe.probe_block(gen, rows, fewshot_prompt, dataclasses.replace(SAMPLING, block_size=4), block=0)
     pd.testing.assert_frame_equal(wide[wide["sample"] >= 2].reset_index(drop=True), reference)
 
@@ -81,7 +85,7 @@ def test_shared_prefill_matches_plain_generate(generator, rows, fewshot_prompt):
     tok = generator.tokenizer
     enc = tok(prompts, return_tensors="pt", padding=True)
     plain = generator.model.generate(**enc, max_new_tokens=6, do_sample=False, pad_token_id=tok.pad_token_id)
-    expected = [tok.decode(r, skip_special_tokens=True) for r in plain[:, enc["input_ids"].shape[1]:]]
+    expected = [tok.decode(r, skip_special_tokens=True) for r in plain[:, enc["input_ids"].shape[1] :]]
     assert ours == expected
 
 

@@ -10,10 +10,19 @@ from grpo_difficulty.config import REPORT_PLOTS, REPORT_TABLES
 
 def predictions(correct, tiers=None, n_samples=0, n_correct=None, subjects=None):
     n = len(correct)
-    return pd.DataFrame(dict(id=[f"p{i}" for i in range(n)], tier=tiers or [1] * n,
-                             subject=subjects or ["s"] * n, completion=[""] * n, n_tokens=[1] * n,
-                             correct=correct, reason=["correct" if c else "wrong" for c in correct],
-                             n_samples=n_samples, n_samples_correct=n_correct or [0] * n))
+    return pd.DataFrame(
+        dict(
+            id=[f"p{i}" for i in range(n)],
+            tier=tiers or [1] * n,
+            subject=subjects or ["s"] * n,
+            completion=[""] * n,
+            n_tokens=[1] * n,
+            correct=correct,
+            reason=["correct" if c else "wrong" for c in correct],
+            n_samples=n_samples,
+            n_samples_correct=n_correct or [0] * n,
+        )
+    )
 
 
 def test_pass_at_k_matches_the_combinatorial_formula():
@@ -30,8 +39,9 @@ def test_summarize_per_tier_subject_and_pass_k():
     s = evaluate.summarize(predictions([True, False, True, True], [1, 1, 2, 2]))
     assert s["accuracy"] == 0.75 and s["per_tier"] == {1: {"accuracy": 0.5, "n": 2}, 2: {"accuracy": 1.0, "n": 2}}
     assert s["reasons"] == {"correct": 3, "wrong": 1} and s["per_subject"] == {"s": {"accuracy": 0.75, "n": 4}}
-    sampled = predictions([True, False, False, True], [1, 1, 2, 2], n_samples=4, n_correct=[4, 0, 1, 2],
-                          subjects=["a", "a", "b", "b"])
+    sampled = predictions(
+        [True, False, False, True], [1, 1, 2, 2], n_samples=4, n_correct=[4, 0, 1, 2], subjects=["a", "a", "b", "b"]
+    )
     s = evaluate.summarize(sampled)
     assert s["sampled_accuracy"] == pytest.approx((1 + 0 + 0.25 + 0.5) / 4)
     assert set(s) >= {"pass@1", "pass@2", "pass@4"}  # powers of two up to n, and n
@@ -83,17 +93,38 @@ def runs_for_report():
     """Three runs of two subsets on one eval set, with a checkpoint at step 5 of 10."""
     base = {"test": predictions([True, False] * 10, [1, 2] * 10, n_samples=4, n_correct=[2, 0] * 10)}
     points = []
-    for subset, strategy, seed, mid, final, lp in [("all", "all", 0, [True] * 10 + [False] * 10, [True] * 16 + [False] * 4, 40.0),
-                                                   ("all", "all", 1, [True] * 12 + [False] * 8, [True] * 18 + [False] * 2, 50.0),
-                                                   ("hard", "hard", 0, [True] * 17 + [False] * 3, [True] * 18 + [False] * 2, 10.0)]:
+    for subset, strategy, seed, mid, final, _learnable in [
+        ("all", "all", 0, [True] * 10 + [False] * 10, [True] * 16 + [False] * 4, 40.0),
+        ("all", "all", 1, [True] * 12 + [False] * 8, [True] * 18 + [False] * 2, 50.0),
+        ("hard", "hard", 0, [True] * 17 + [False] * 3, [True] * 18 + [False] * 2, 10.0),
+    ]:
         for step, correct in [(5, mid), (None, final)]:
-            points.append(dict(eval_set="test", subset=subset, strategy=strategy, seed=seed, step=step,
-                               predictions=predictions(correct, [1, 2] * 10, n_samples=4, n_correct=[3, 1] * 10)))
-    info = {(p["subset"], p["seed"]): dict(learnable_pct=lp, steps=10, wall_seconds=3.0)
-            for p, lp in zip(points[1::2], [40.0, 50.0, 10.0])}
-    metrics = {key: pd.DataFrame({"step": [1, 2], "reward": [0.1, 0.3], "reward_std": [0.2, 0.3],
-                                  "frac_reward_zero_std": [0.5, 0.4], "completions/mean_length": [5, 6]})
-               for key in info}
+            points.append(
+                dict(
+                    eval_set="test",
+                    subset=subset,
+                    strategy=strategy,
+                    seed=seed,
+                    step=step,
+                    predictions=predictions(correct, [1, 2] * 10, n_samples=4, n_correct=[3, 1] * 10),
+                )
+            )
+    info = {
+        (p["subset"], p["seed"]): dict(learnable_pct=lp, steps=10, wall_seconds=3.0)
+        for p, lp in zip(points[1::2], [40.0, 50.0, 10.0], strict=True)
+    }
+    metrics = {
+        key: pd.DataFrame(
+            {
+                "step": [1, 2],
+                "reward": [0.1, 0.3],
+                "reward_std": [0.2, 0.3],
+                "frac_reward_zero_std": [0.5, 0.4],
+                "completions/mean_length": [5, 6],
+            }
+        )
+        for key in info
+    }
     return base, points, info, metrics
 
 
@@ -101,8 +132,17 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     base, points, info, metrics = runs_for_report()
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
     out = {name: tmp_path / file for name, file in {**REPORT_TABLES, **REPORT_PLOTS}.items()}
-    settings = dict(k=8, pass_k=[1, 4], bootstrap=500, full_subset="all", every_steps=5, train_set="train",
-                    experiment="exp", model="embedded", difficulty="probe: 8 samples per problem")
+    settings = dict(
+        k=8,
+        pass_k=[1, 4],
+        bootstrap=500,
+        full_subset="all",
+        every_steps=5,
+        train_set="train",
+        experiment="exp",
+        model="embedded",
+        difficulty="probe: 8 samples per problem",
+    )
     subset_stats = {"all": {"predicted_learnable_pct": 45.0}, "hard": {"predicted_learnable_pct": 20.0}}
     before = [(sorted(p), p["step"]) for p in points]
     text = report.make_report(base, points, info, metrics, rates, subset_stats, settings, out)
@@ -131,16 +171,35 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
 
 
 def test_steps_to_match_not_reached_and_absent():
-    curves = pd.DataFrame(dict(eval_set="t", subset=["all", "all", "easy", "easy"], strategy=["all", "all", "easy", "easy"],
-                               step=[0, 10, 0, 10], accuracy=[0.2, 0.6, 0.2, 0.3], accuracy_lo=[0.1, 0.5, 0.1, 0.2],
-                               accuracy_hi=[0.3, 0.7, 0.3, 0.4]))
+    curves = pd.DataFrame(
+        dict(
+            eval_set="t",
+            subset=["all", "all", "easy", "easy"],
+            strategy=["all", "all", "easy", "easy"],
+            step=[0, 10, 0, 10],
+            accuracy=[0.2, 0.6, 0.2, 0.3],
+            accuracy_lo=[0.1, 0.5, 0.1, 0.2],
+            accuracy_hi=[0.3, 0.7, 0.3, 0.4],
+        )
+    )
     steps = report.steps_to_match(curves, "all").set_index("subset")
     assert steps.loc["easy", "status"] == "not reached" and np.isnan(steps.loc["easy", "fraction"])
     assert report.steps_to_match(curves, None).empty
-    table = report.summary_table([dict(eval_set="t", subset="easy", strategy="easy", seed=0,
-                                       predictions=predictions([True, False]), predicted_learnable_pct=4.0,
-                                       train_info=dict(learnable_pct=5.0, steps=10, wall_seconds=1.0))],
-                                 {"t": predictions([False, False])}, n_boot=200)
+    table = report.summary_table(
+        [
+            dict(
+                eval_set="t",
+                subset="easy",
+                strategy="easy",
+                seed=0,
+                predictions=predictions([True, False]),
+                predicted_learnable_pct=4.0,
+                train_info=dict(learnable_pct=5.0, steps=10, wall_seconds=1.0),
+            )
+        ],
+        {"t": predictions([False, False])},
+        n_boot=200,
+    )
     text = report.markdown(table, report.linear_fit([1], [1]), report.steps_to_match(curves, None), full_subset=None)
     assert "not computed: no subset has strategy `all`" in text and "no fit (1 points" in text
 
@@ -153,13 +212,21 @@ def test_unanswered_counts_empty_and_unparsable_not_wrong():
 
 def test_compare_experiments_keeps_pooled_rows_of_shared_eval_sets():
     def summary(experiment, eval_sets):
-        return pd.DataFrame([dict(experiment=experiment, eval_set=e, subset="hard", seed=seed)
-                             for e in eval_sets for seed in ["0", "1", "all (2)"]])
+        return pd.DataFrame(
+            [
+                dict(experiment=experiment, eval_set=e, subset="hard", seed=seed)
+                for e in eval_sets
+                for seed in ["0", "1", "all (2)"]
+            ]
+        )
 
-    table = report.compare_experiments([summary("math", ["math_numeric", "math500"]),
-                                        summary("gsm8k", ["math_numeric", "gsm8k_test"])])
+    table = report.compare_experiments(
+        [summary("math", ["math_numeric", "math500"]), summary("gsm8k", ["math_numeric", "gsm8k_test"])]
+    )
     assert table[["experiment", "eval_set", "seed"]].values.tolist() == [
-        ["gsm8k", "math_numeric", "all (2)"], ["math", "math_numeric", "all (2)"]]
+        ["gsm8k", "math_numeric", "all (2)"],
+        ["math", "math_numeric", "all (2)"],
+    ]
     with pytest.raises(ValueError, match=r"compare_with: experiments \['math', 'gsm8k'\] share no eval set"):
         report.compare_experiments([summary("math", ["math500"]), summary("gsm8k", ["gsm8k_test"])])
 
@@ -170,6 +237,6 @@ def test_training_curves_draw_a_rolling_mean_whose_window_the_caption_states():
     steps = pd.Series([0.0, 1.0] * 10, index=range(1, 21))
     smooth = report.rolling_mean(steps)
     assert smooth[1] == 0.0 and smooth[2] == 0.5 and smooth[3] == pytest.approx(1 / 3)
-    assert (smooth[report.CURVE_WINDOW:] == 0.5).all()  # a full window of alternating 0/1
+    assert (smooth[report.CURVE_WINDOW :] == 0.5).all()  # a full window of alternating 0/1
     caption = (Path(__file__).resolve().parents[1] / "report" / "training_curves.rst").read_text()
     assert f"window of {report.CURVE_WINDOW} steps" in caption

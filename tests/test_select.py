@@ -11,9 +11,16 @@ def table():
     rng = np.random.default_rng(0)
     n_correct = np.array([0] * 40 + [1, 2, 3, 4, 5, 6, 7] * 5 + [8] * 25)
     lo, hi = probe.wilson_interval(n_correct, 8)
-    return pd.DataFrame(dict(id=[f"p{i}" for i in range(100)], tier=rng.integers(1, 4, 100),
-                             pass_rate=n_correct / 8, pass_rate_lo=lo, pass_rate_hi=hi,
-                             greedy_correct=n_correct >= 5))
+    return pd.DataFrame(
+        dict(
+            id=[f"p{i}" for i in range(100)],
+            tier=rng.integers(1, 4, 100),
+            pass_rate=n_correct / 8,
+            pass_rate_lo=lo,
+            pass_rate_hi=hi,
+            greedy_correct=n_correct >= 5,
+        )
+    )
 
 
 def pick(table, spec, seed=0):
@@ -49,15 +56,18 @@ def test_band_base_wrong_right_tier_all(table):
     assert len(pick(table, {"strategy": "all"})) == 100
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"strategy": "band", "lo": 0.3, "hi": 0.35}, r"subsets.s \(band\) is empty"),
-    ({"strategy": "band", "lo": 0.6, "hi": 0.2}, "lo=0.6 > hi=0.2"),
-    ({"strategy": "easy", "budget": 0.001}, "selects no problem"),
-    ({"strategy": "easy", "budget": 500}, "exceeds the 100 probed problems"),
-    ({"strategy": "base_right", "budget": 90}, "only 40 problems qualify"),
-    ({"strategy": "easiest", "budget": 5}, "not in"),
-    ({"strategy": "hard"}, "needs a budget"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"strategy": "band", "lo": 0.3, "hi": 0.35}, r"subsets.s \(band\) is empty"),
+        ({"strategy": "band", "lo": 0.6, "hi": 0.2}, "lo=0.6 > hi=0.2"),
+        ({"strategy": "easy", "budget": 0.001}, "selects no problem"),
+        ({"strategy": "easy", "budget": 500}, "exceeds the 100 probed problems"),
+        ({"strategy": "base_right", "budget": 90}, "only 40 problems qualify"),
+        ({"strategy": "easiest", "budget": 5}, "not in"),
+        ({"strategy": "hard"}, "needs a budget"),
+    ],
+)
 def test_errors_name_the_subset(table, spec, message):
     with pytest.raises(ValueError, match=message):
         pick(table, spec)
@@ -102,8 +112,9 @@ def test_cutoffs_and_uncertain_choices(table):
     assert cuts == [pytest.approx((1 / 8 + 2 / 8) / 2)]
     over = ((hard["pass_rate_lo"] <= cuts[0]) & (cuts[0] <= hard["pass_rate_hi"])).sum()
     assert select.subset_stats(hard, "s", SubsetConfig(strategy="hard"), 8, cuts)["n_interval_over_cutoff"] == over > 0
-    assert "of 45 chosen problems have a 95% pass-rate interval containing the cut-off 0.188" in \
-        select.cutoff_summary(select.subset_stats(hard, "s", SubsetConfig(strategy="hard"), 8, cuts), 8)
+    assert "of 45 chosen problems have a 95% pass-rate interval containing the cut-off 0.188" in select.cutoff_summary(
+        select.subset_stats(hard, "s", SubsetConfig(strategy="hard"), 8, cuts), 8
+    )
     medium = pick(table, {"strategy": "medium", "budget": 20})
     assert len(select.selection_cutoffs(table, medium, SubsetConfig(strategy="medium"))) == 2
     assert select.selection_cutoffs(table, medium, SubsetConfig(strategy="band", lo=0.0, hi=0.5)) == [0.5]

@@ -10,11 +10,12 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
 from workflow_helpers import ROOT, snakemake, test_config, write_config
 
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(shutil.which("sinfo") is None, reason="no SLURM cluster (sinfo not on PATH)")]
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(shutil.which("sinfo") is None, reason="no SLURM cluster (sinfo not on PATH)"),
+]
 
 TIMEOUT = 1800  # seconds: a job whose end is never noticed would otherwise hang the test run
 
@@ -46,8 +47,9 @@ def test_cluster_run_matches_local_run(tmp_path, tiny_model):
         write_config(workdir, config)
     snakemake(local)
     # both adapter evaluations in one submission, as docs/cluster.md suggests
-    result = snakemake(cluster, "--group-components", "evaluate_adapter=2", profile=slurm_profile(tmp_path),
-                       timeout=TIMEOUT)
+    result = snakemake(
+        cluster, "--group-components", "evaluate_adapter=2", profile=slurm_profile(tmp_path), timeout=TIMEOUT
+    )
     out = result.stdout + result.stderr
     assert "has been submitted with SLURM jobid" in out
     assert "slurm_logs/group_evaluate_adapter" in out
@@ -59,14 +61,15 @@ def test_cluster_run_matches_local_run(tmp_path, tiny_model):
     for rel in tables:
         pd.testing.assert_frame_equal(pd.read_parquet(cluster / rel), pd.read_parquet(local / rel), obj=str(rel))
     summary = "results/test/report/summary.csv"
-    pd.testing.assert_frame_equal(pd.read_csv(cluster / summary).drop(columns="wall_seconds"),
-                                  pd.read_csv(local / summary).drop(columns="wall_seconds"))
+    pd.testing.assert_frame_equal(
+        pd.read_csv(cluster / summary).drop(columns="wall_seconds"),
+        pd.read_csv(local / summary).drop(columns="wall_seconds"),
+    )
 
 
 def test_failing_job_names_its_logs(tmp_path, tiny_model):
     data = tmp_path / "bad.jsonl"
-    data.write_text('{"question": "What is 2 + 2?", "answer": "2 + 2 = 4\\n#### 4"}\n'
-                    '{"question": "What is 3 + 3?"}\n')
+    data.write_text('{"question": "What is 2 + 2?", "answer": "2 + 2 = 4\\n#### 4"}\n{"question": "What is 3 + 3?"}\n')
     config = test_config(tiny_model)
     config["datasets"]["bad"] = {"loader": "gsm8k_file", "path": str(data)}
     config["train_set"] = "bad"
@@ -93,8 +96,13 @@ def test_a_run_of_two_processes_is_one_cluster_job(tmp_path, tiny_model):
     workdir.mkdir()
     write_config(workdir, config)
     run = workdir / "results" / "test" / "train" / "hard" / "seed0"
-    snakemake(workdir, str((run / "train_info.json").relative_to(workdir)), "--slurm-keep-successful-logs",
-              profile=slurm_profile(tmp_path), timeout=TIMEOUT)
+    snakemake(
+        workdir,
+        str((run / "train_info.json").relative_to(workdir)),
+        "--slurm-keep-successful-logs",
+        profile=slurm_profile(tmp_path),
+        timeout=TIMEOUT,
+    )
     assert len(list((workdir / ".snakemake" / "slurm_logs" / "rule_train").glob("*/*.log"))) == 1
     log = (workdir / "results" / "test" / "logs" / "train" / "hard-seed0.log").read_text()
     assert "--multi_gpu --num_processes 2" in log

@@ -2,8 +2,8 @@ import json
 
 import pandas as pd
 import pytest
-
 from hub_fixtures import write_hub_repo
+
 from grpo_difficulty import tasks
 
 
@@ -33,12 +33,15 @@ def test_gsm8k_gold_and_tier():
     assert df.loc[0, "gold"] == "1234" and df.loc[0, "tier"] == 2 and df.loc[0, "answer_type"] == "math"
 
 
-@pytest.mark.parametrize("record, message", [
-    ({"question": "", "answer": "#### 3"}, "row 0: missing or empty field 'question'"),
-    ({"question": "q"}, "row 0: missing or empty field 'answer'"),
-    ({"question": "q", "answer": "no final line"}, r"row 0: answer has no '#### <final answer>'"),
-    ({"question": "q", "answer": "#### twelve"}, r"row 0: final answer 'twelve' after '####' is not a number"),
-])
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"question": "", "answer": "#### 3"}, "row 0: missing or empty field 'question'"),
+        ({"question": "q"}, "row 0: missing or empty field 'answer'"),
+        ({"question": "q", "answer": "no final line"}, r"row 0: answer has no '#### <final answer>'"),
+        ({"question": "q", "answer": "#### twelve"}, r"row 0: final answer 'twelve' after '####' is not a number"),
+    ],
+)
 def test_gsm8k_bad_rows_name_the_row(record, message):
     with pytest.raises(ValueError, match="bad.jsonl " + message):
         tasks.gsm8k_frame([record], tasks.BadRows("bad.jsonl"))
@@ -52,14 +55,18 @@ def test_duplicate_questions_are_an_error():
 
 def test_bad_rows_can_be_skipped_counted_and_logged(tmp_path):
     path = tmp_path / "mixed.jsonl"
-    path.write_bytes(b"\n".join([
-        b'{"question": "What is 1+1?", "answer": "#### 2"}',
-        b'{"question": "caf\xe9?", "answer": "#### 1"}',      # not UTF-8
-        b'{"question": "", "answer": "#### 3"}',                # empty question
-        b'{"question": "What is 1+1?", "answer": "#### 2"}',    # repeated
-        b'{"question": "What is 2+2?", "answer": "#### four"}', # unscorable gold
-        b'{"question": "What is 3+3?", "answer": "#### 6"}',
-    ]))
+    path.write_bytes(
+        b"\n".join(
+            [
+                b'{"question": "What is 1+1?", "answer": "#### 2"}',
+                b'{"question": "caf\xe9?", "answer": "#### 1"}',  # not UTF-8
+                b'{"question": "", "answer": "#### 3"}',  # empty question
+                b'{"question": "What is 1+1?", "answer": "#### 2"}',  # repeated
+                b'{"question": "What is 2+2?", "answer": "#### four"}',  # unscorable gold
+                b'{"question": "What is 3+3?", "answer": "#### 6"}',
+            ]
+        )
+    )
     spec = {"loader": "gsm8k_file", "path": str(path), "bad_rows": "skip"}
     bad = tasks.BadRows(tasks.dataset_source(spec), "skip")
     df = tasks.load_rows(spec, bad)
@@ -82,8 +89,10 @@ def test_gsm8k_file_loader_on_shared_data(gsm8k_dir):
 def test_file_loader_custom_fields_and_parquet(tmp_path):
     path = tmp_path / "mine.parquet"
     pd.DataFrame({"problem": ["What is 2+2?"], "sol": ["2+2=4\n#### 4"]}).to_parquet(path)
-    df = tasks.load_rows({"loader": "gsm8k_file", "path": str(path), "question_field": "problem",
-                          "answer_field": "sol"}, tasks.BadRows("mine"))
+    df = tasks.load_rows(
+        {"loader": "gsm8k_file", "path": str(path), "question_field": "problem", "answer_field": "sol"},
+        tasks.BadRows("mine"),
+    )
     assert df.loc[0, "gold"] == "4" and df.loc[0, "tier"] == 1
 
 
@@ -91,8 +100,10 @@ def test_hub_loader_through_datasets_load_dataset(tmp_path, gsm8k_dir):
     """The real hub code path, pointed at a local folder laid out like openai/gsm8k."""
     records = [json.loads(line) for line in (gsm8k_dir / "train.jsonl").read_text().splitlines()[:25]]
     write_hub_repo(tmp_path, {"main/train.jsonl": records}, {"main": {"train": "main/train.jsonl"}})
-    df = tasks.load_rows({"loader": "gsm8k_hub", "path": str(tmp_path), "name": "main", "split": "train",
-                          "limit": 10, "seed": 1}, tasks.BadRows(f"{tmp_path}:train"))
+    df = tasks.load_rows(
+        {"loader": "gsm8k_hub", "path": str(tmp_path), "name": "main", "split": "train", "limit": 10, "seed": 1},
+        tasks.BadRows(f"{tmp_path}:train"),
+    )
     assert len(df) == 10 and set(df["source"]) == {f"{tmp_path}:train"}
 
 
@@ -108,18 +119,21 @@ def test_non_utf8_file_is_an_error_naming_the_file(tmp_path):
         tasks.load_rows({"loader": "gsm8k_file", "path": str(path)}, tasks.BadRows(str(path)))
 
 
-@pytest.mark.parametrize("completion, gold, kind, fmt, expected", [
-    (" 42", "42", "integer", "fewshot", (True, "correct")),
-    (" 41", "42", "integer", "fewshot", (False, "wrong")),
-    (" 1,234 apples", "1234", "integer", "fewshot", (True, "correct")),
-    ("", "42", "integer", "fewshot", (False, "empty")),
-    (" apples", "42", "integer", "fewshot", (False, "unparsable")),
-    ("so \\boxed{\\frac{1}{2}}", "0.5", "math", "boxed", (True, "correct")),
-    ("the answer is 12", "12", "math", "boxed", (False, "no_answer")),
-    ("<reasoning>2*6</reasoning><answer>12</answer>", "12", "math", "xml", (True, "correct")),
-    (" 18 dollars", "18", "math", "fewshot", (True, "correct")),
-    (" 17", "18", "math", "fewshot", (False, "wrong")),
-])
+@pytest.mark.parametrize(
+    "completion, gold, kind, fmt, expected",
+    [
+        (" 42", "42", "integer", "fewshot", (True, "correct")),
+        (" 41", "42", "integer", "fewshot", (False, "wrong")),
+        (" 1,234 apples", "1234", "integer", "fewshot", (True, "correct")),
+        ("", "42", "integer", "fewshot", (False, "empty")),
+        (" apples", "42", "integer", "fewshot", (False, "unparsable")),
+        ("so \\boxed{\\frac{1}{2}}", "0.5", "math", "boxed", (True, "correct")),
+        ("the answer is 12", "12", "math", "boxed", (False, "no_answer")),
+        ("<reasoning>2*6</reasoning><answer>12</answer>", "12", "math", "xml", (True, "correct")),
+        (" 18 dollars", "18", "math", "fewshot", (True, "correct")),
+        (" 17", "18", "math", "fewshot", (False, "wrong")),
+    ],
+)
 def test_score(completion, gold, kind, fmt, expected):
     assert tasks.score(completion, gold, kind, fmt) == expected
 
@@ -137,56 +151,67 @@ def test_train_test_overlap_is_detected():
         tasks.check_disjoint(a, b, "train", "test")
 
 
-@pytest.mark.parametrize("completion, fmt, expected", [
-    (" (B)", "fewshot", (True, "correct")),
-    (" B", "fewshot", (True, "correct")),
-    (" B) blue ball\nmore text", "fewshot", (True, "correct")),
-    (" (A)", "fewshot", (False, "wrong")),
-    (" the blue ball", "fewshot", (False, "unparsable")),
-    ("Bob ends with it, so \\boxed{B}", "boxed", (True, "correct")),
-    ("\\boxed{(B)}", "boxed", (True, "correct")),
-    ("\\boxed{\\text{(B)}}", "boxed", (True, "correct")),
-    ("\\boxed{C}", "boxed", (False, "wrong")),
-    ("the answer is (B)", "boxed", (False, "no_answer")),
-    ("<reasoning>swap twice</reasoning><answer>(B)</answer>", "xml", (True, "correct")),
-    ("<reasoning>swap twice</reasoning><answer> B </answer>", "xml", (True, "correct")),
-    ("<answer>(C) green</answer>", "xml", (False, "wrong")),
-    ("<answer>blue</answer>", "xml", (False, "unparsable")),
-    ("(B)", "xml", (False, "no_answer")),
-])
+@pytest.mark.parametrize(
+    "completion, fmt, expected",
+    [
+        (" (B)", "fewshot", (True, "correct")),
+        (" B", "fewshot", (True, "correct")),
+        (" B) blue ball\nmore text", "fewshot", (True, "correct")),
+        (" (A)", "fewshot", (False, "wrong")),
+        (" the blue ball", "fewshot", (False, "unparsable")),
+        ("Bob ends with it, so \\boxed{B}", "boxed", (True, "correct")),
+        ("\\boxed{(B)}", "boxed", (True, "correct")),
+        ("\\boxed{\\text{(B)}}", "boxed", (True, "correct")),
+        ("\\boxed{C}", "boxed", (False, "wrong")),
+        ("the answer is (B)", "boxed", (False, "no_answer")),
+        ("<reasoning>swap twice</reasoning><answer>(B)</answer>", "xml", (True, "correct")),
+        ("<reasoning>swap twice</reasoning><answer> B </answer>", "xml", (True, "correct")),
+        ("<answer>(C) green</answer>", "xml", (False, "wrong")),
+        ("<answer>blue</answer>", "xml", (False, "unparsable")),
+        ("(B)", "xml", (False, "no_answer")),
+    ],
+)
 def test_multiple_choice_scoring_in_every_format(completion, fmt, expected):
     assert tasks.score(completion, "(B)", "choice", fmt) == expected
 
 
-@pytest.mark.parametrize("completion, gold, fmt, expected", [
-    ("so $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}", "boxed", (True, "correct")),
-    ("\\boxed{\\frac{\\sqrt{3}}{3}}", "\\frac{\\sqrt{3}}{2}", "boxed", (False, "wrong")),
-    ("first \\boxed{1}, finally \\boxed{\\{-1, 2\\}}", "\\{-1, 2\\}", "boxed", (True, "correct")),
-    ("<answer>2\\sqrt{3}</answer>", "2\\sqrt{3}", "xml", (True, "correct")),
-    ("<answer>2</answer>", "2\\sqrt{3}", "xml", (False, "wrong")),
-    ("<answer>$\\frac{1}{2}$</answer>", "0.5", "xml", (True, "correct")),
-    (" 1/2", "\\frac{1}{2}", "fewshot", (True, "correct")),
-])
+@pytest.mark.parametrize(
+    "completion, gold, fmt, expected",
+    [
+        ("so $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}", "boxed", (True, "correct")),
+        ("\\boxed{\\frac{\\sqrt{3}}{3}}", "\\frac{\\sqrt{3}}{2}", "boxed", (False, "wrong")),
+        ("first \\boxed{1}, finally \\boxed{\\{-1, 2\\}}", "\\{-1, 2\\}", "boxed", (True, "correct")),
+        ("<answer>2\\sqrt{3}</answer>", "2\\sqrt{3}", "xml", (True, "correct")),
+        ("<answer>2</answer>", "2\\sqrt{3}", "xml", (False, "wrong")),
+        ("<answer>$\\frac{1}{2}$</answer>", "0.5", "xml", (True, "correct")),
+        (" 1/2", "\\frac{1}{2}", "fewshot", (True, "correct")),
+    ],
+)
 def test_latex_answers_in_every_format(completion, gold, fmt, expected):
     assert tasks.score(completion, gold, "math", fmt) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("\\boxed{\\frac{a}{b}}", "\\frac{a}{b}"),
-    ("\\boxed{1} and then \\boxed{2}", "2"),
-    ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
-    ("\\boxed {x^{2}}", "x^{2}"),
-    ("\\fbox{7}", "7"),
-    ("so $\\boxed 5$.", "5"),
-    ("\\boxed{3} then \\boxed{\\frac{1}{2}", "3"),  # a truncated last box: the last complete one
-    ("no box", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("\\boxed{\\frac{a}{b}}", "\\frac{a}{b}"),
+        ("\\boxed{1} and then \\boxed{2}", "2"),
+        ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
+        ("\\boxed {x^{2}}", "x^{2}"),
+        ("\\fbox{7}", "7"),
+        ("so $\\boxed 5$.", "5"),
+        ("\\boxed{3} then \\boxed{\\frac{1}{2}", "3"),  # a truncated last box: the last complete one
+        ("no box", None),
+    ],
+)
 def test_last_boxed(text, expected):
     assert tasks.last_boxed(text) == expected
 
 
-CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 
 
 @pytest.fixture

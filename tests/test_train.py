@@ -9,16 +9,27 @@ import sys
 import pandas as pd
 import pytest
 import torch
+from conftest import FEWSHOT, train_config
 from safetensors.torch import load_file
 
-from conftest import FEWSHOT, train_config
 from grpo_difficulty import tasks, train
 
-TRAIN_CFG = dict(steps=3, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1,
-                 num_generations=4, max_completion_length=6, temperature=1.0, beta=0.0,
-                 loss_type="dapo", scale_rewards="group", epsilon=0.2, save_steps=2,
-                 rewards=dict(correctness=1.0, format=0.5, length=0.1),
-                 lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"))
+TRAIN_CFG = dict(
+    steps=3,
+    learning_rate=1e-3,
+    lr_scheduler="constant",
+    prompts_per_step=1,
+    num_generations=4,
+    max_completion_length=6,
+    temperature=1.0,
+    beta=0.0,
+    loss_type="dapo",
+    scale_rewards="group",
+    epsilon=0.2,
+    save_steps=2,
+    rewards=dict(correctness=1.0, format=0.5, length=0.1),
+    lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +47,14 @@ def test_train_adapter_writes_adapter_metrics_and_info(tiny_model, subset, fewsh
     assert info["steps"] == 3 and info["n_problems"] == len(subset)
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["step"].tolist() == [1, 2, 3]
-    for column in ["reward", "reward_std", "frac_reward_zero_std", "rewards/correctness/mean",
-                   "rewards/format/mean", "rewards/length/mean"]:
+    for column in [
+        "reward",
+        "reward_std",
+        "frac_reward_zero_std",
+        "rewards/correctness/mean",
+        "rewards/format/mean",
+        "rewards/length/mean",
+    ]:
         assert metrics[column].notna().all(), column
     assert (metrics["rewards/length/mean"] < 0).all() and metrics["rewards/format/mean"].between(0, 1).all()
     assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
@@ -56,8 +73,9 @@ def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewsh
     train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
     stale = tmp_path / "checkpoints" / "checkpoint-2"
     assert stale.exists()
-    info = train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(dict(cfg, learning_rate=5e-4)), seed=0,
-                               out_dir=tmp_path)
+    info = train.train_adapter(
+        tiny_model, subset, fewshot_prompt, train_config(dict(cfg, learning_rate=5e-4)), seed=0, out_dir=tmp_path
+    )
     assert info["steps"] == 2
     log = json.loads((stale / "trainer_state.json").read_text())
     assert log["log_history"][0]["learning_rate"] == pytest.approx(5e-4)  # retrained, not resumed
@@ -65,8 +83,9 @@ def test_checkpoints_of_other_settings_are_not_resumed(tiny_model, subset, fewsh
 
 # Two groups of G=8 per step, correctness only (0/1): a group whose rewards all agree has
 # advantages exactly 0, one whose rewards differ has none that is 0.
-DYNAMIC_CFG = dict(TRAIN_CFG, steps=4, prompts_per_step=2, num_generations=8, save_steps=2,
-                   rewards=dict(correctness=1.0))
+DYNAMIC_CFG = dict(
+    TRAIN_CFG, steps=4, prompts_per_step=2, num_generations=8, save_steps=2, rewards=dict(correctness=1.0)
+)
 DYNAMIC_ON = dict(enabled=True, max_extra_rounds=6)
 
 
@@ -84,44 +103,61 @@ def loss_inputs(monkeypatch):
 
     def recording(self, model, inputs, *args, **kwargs):
         groups = {}
-        for ids, mask, advantage in zip(inputs["prompt_ids"], inputs["prompt_mask"], inputs["advantages"].tolist()):
+        for ids, mask, advantage in zip(
+            inputs["prompt_ids"], inputs["prompt_mask"], inputs["advantages"].tolist(), strict=True
+        ):
             groups.setdefault(tuple(ids[mask.bool()].tolist()), []).append(advantage)
         texts = [self.processing_class.decode(list(ids), skip_special_tokens=True) for ids in groups]
-        seen.append(dict(step=self.state.global_step, groups=list(groups.values()),
-                         questions=[text.rsplit("Q: ", 1)[1].removesuffix("\nA:") for text in texts],
-                         completion_width=inputs["completion_ids"].shape[1],
-                         max_completion_length=self.max_completion_length,
-                         epsilon=(self.epsilon_low, self.epsilon_high),
-                         lora_b=sum(float(p.detach().abs().sum()) for n, p in model.named_parameters() if "lora_B" in n)))
+        seen.append(
+            dict(
+                step=self.state.global_step,
+                groups=list(groups.values()),
+                questions=[text.rsplit("Q: ", 1)[1].removesuffix("\nA:") for text in texts],
+                completion_width=inputs["completion_ids"].shape[1],
+                max_completion_length=self.max_completion_length,
+                epsilon=(self.epsilon_low, self.epsilon_high),
+                lora_b=sum(float(p.detach().abs().sum()) for n, p in model.named_parameters() if "lora_B" in n),
+            )
+        )
         return compute_loss(self, model, inputs, *args, **kwargs)
 
     monkeypatch.setattr(GRPOTrainer, "compute_loss", recording)
     return seen
 
 
-def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(tiny_model, subset, fewshot_prompt,
-                                                                           tmp_path, loss_inputs):
+def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(
+    tiny_model, subset, fewshot_prompt, tmp_path, loss_inputs
+):
     train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(DYNAMIC_CFG), seed=0, out_dir=tmp_path / "off")
     off = [record["groups"] for record in loss_inputs]
     assert any(all(a == 0 for a in group) for groups in off for group in groups)  # zero-variance groups occur
 
     loss_inputs.clear()
-    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)), seed=0,
-                        out_dir=tmp_path / "on")
+    train.train_adapter(
+        tiny_model,
+        subset,
+        fewshot_prompt,
+        train_config(dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)),
+        seed=0,
+        out_dir=tmp_path / "on",
+    )
     assert [record["step"] for record in loss_inputs] == [0, 1, 2, 3]  # one loss call per optimizer step
     for record in loss_inputs:
         groups = record["groups"]
         assert sorted(len(g) for g in groups) == [8, 8], record  # two whole groups of distinct prompts
         assert all(any(a != 0 for a in group) for group in groups), record
     metrics = pd.read_csv(tmp_path / "on" / "metrics.csv")
-    dropped, rounds, unfilled = (metrics[f"dynamic_sampling/{c}"] for c in ("dropped_groups", "extra_rounds", "unfilled_groups"))
+    dropped, rounds, unfilled = (
+        metrics[f"dynamic_sampling/{c}"] for c in ("dropped_groups", "extra_rounds", "unfilled_groups")
+    )
     assert dropped.sum() > 0 and (unfilled == 0).all()
     assert ((rounds == 0) == (dropped == 0)).all()  # extra rounds ran exactly when groups were dropped
     assert (dropped <= 2 * rounds).all() and (rounds <= DYNAMIC_ON["max_extra_rounds"]).all()
 
 
-def test_dynamic_sampling_resumes_like_an_uninterrupted_run(tiny_model, subset, fewshot_prompt, tmp_path,
-                                                           loss_inputs, capsys):
+def test_dynamic_sampling_resumes_like_an_uninterrupted_run(
+    tiny_model, subset, fewshot_prompt, tmp_path, loss_inputs, capsys
+):
     """The prompts of extra rounds depend on (seed, step, round) only, so a run resumed from
     its step-2 checkpoint trains the same adapter as the run that was not interrupted."""
     cfg = dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)
@@ -135,19 +171,37 @@ def test_dynamic_sampling_resumes_like_an_uninterrupted_run(tiny_model, subset, 
     resumed = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     for name, tensor in uninterrupted.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
-    same = ["step", "reward", "frac_reward_zero_std", "dynamic_sampling/dropped_groups", "dynamic_sampling/extra_rounds"]
+    same = [
+        "step",
+        "reward",
+        "frac_reward_zero_std",
+        "dynamic_sampling/dropped_groups",
+        "dynamic_sampling/extra_rounds",
+    ]
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "metrics.csv")[same], metrics[same])
 
 
-CURRICULUM_CFG = dict(TRAIN_CFG, steps=6, curriculum=[dict(tiers=[1], steps=2, max_completion_length=4, epsilon=0.1),
-                                                      dict(tiers=[2], steps=4, epsilon_high=0.3)])
+CURRICULUM_CFG = dict(
+    TRAIN_CFG,
+    steps=6,
+    curriculum=[
+        dict(tiers=[1], steps=2, max_completion_length=4, epsilon=0.1),
+        dict(tiers=[2], steps=4, epsilon_high=0.3),
+    ],
+)
 
 
-def test_curriculum_trains_its_levels_in_order_on_one_adapter(tiny_model, subset, fewshot_prompt, tmp_path,
-                                                             loss_inputs):
-    info = train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(CURRICULUM_CFG), seed=0, out_dir=tmp_path)
+def test_curriculum_trains_its_levels_in_order_on_one_adapter(
+    tiny_model, subset, fewshot_prompt, tmp_path, loss_inputs
+):
+    info = train.train_adapter(
+        tiny_model, subset, fewshot_prompt, train_config(CURRICULUM_CFG), seed=0, out_dir=tmp_path
+    )
     assert info["steps"] == 6
-    assert [(level["tiers"], level["steps"], level["n_problems"]) for level in info["levels"]] == [([1], 2, 4), ([2], 4, 4)]
+    assert [(level["tiers"], level["steps"], level["n_problems"]) for level in info["levels"]] == [
+        ([1], 2, 4),
+        ([2], 4, 4),
+    ]
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["level"].tolist() == [0, 0, 1, 1, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4, 5, 6]
     assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
@@ -155,7 +209,7 @@ def test_curriculum_trains_its_levels_in_order_on_one_adapter(tiny_model, subset
     levels = [0, 0, 1, 1, 1, 1]
     assert [record["step"] for record in loss_inputs] == [0, 1, 0, 1, 2, 3]  # each level is a TRL run of its own
     settings = {0: (4, (0.1, 0.1)), 1: (6, (0.2, 0.3))}  # level 1 takes train's completion length and epsilon
-    for level, record in zip(levels, loss_inputs):
+    for level, record in zip(levels, loss_inputs, strict=True):
         assert (record["max_completion_length"], record["epsilon"]) == settings[level]
         assert record["completion_width"] <= settings[level][0]
         tier = CURRICULUM_CFG["curriculum"][level]["tiers"][0]
@@ -177,17 +231,23 @@ def forget(folder, *names):
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def test_curriculum_resumes_mid_level_and_at_a_level_boundary(tiny_model, subset, fewshot_prompt, tmp_path,
-                                                             loss_inputs, capsys):
+def test_curriculum_resumes_mid_level_and_at_a_level_boundary(
+    tiny_model, subset, fewshot_prompt, tmp_path, loss_inputs, capsys
+):
     train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(CURRICULUM_CFG), seed=0, out_dir=tmp_path)
     uninterrupted = load_file(tmp_path / "adapter" / "adapter_model.safetensors")
     rewards = pd.read_csv(tmp_path / "metrics.csv")["reward"]
     level1 = tmp_path / "checkpoints" / "level1"
-    kills = {"killed in level 1 after its step-2 checkpoint": (
-                 lambda: forget(level1, "checkpoint-4", "adapter", "metrics.csv", "level_info.json"),
-                 r"resuming from \S*level1/checkpoint-2\n"),
-             "killed right after level 0 finished": (
-                 lambda: shutil.rmtree(level1), r"level 0: finished earlier, kept\n[\s\S]*no checkpoint of these settings")}
+    kills = {
+        "killed in level 1 after its step-2 checkpoint": (
+            lambda: forget(level1, "checkpoint-4", "adapter", "metrics.csv", "level_info.json"),
+            r"resuming from \S*level1/checkpoint-2\n",
+        ),
+        "killed right after level 0 finished": (
+            lambda: shutil.rmtree(level1),
+            r"level 0: finished earlier, kept\n[\s\S]*no checkpoint of these settings",
+        ),
+    }
     for kill, (lose, log) in kills.items():
         lose()
         capsys.readouterr()
@@ -206,7 +266,9 @@ def test_curriculum_resumes_mid_level_and_at_a_level_boundary(tiny_model, subset
 
 def test_a_level_without_problems_is_named(tiny_model, subset, fewshot_prompt, tmp_path):
     cfg = dict(TRAIN_CFG, steps=None, curriculum=[dict(tiers=[1], steps=1), dict(tiers=[4], steps=1)])
-    with pytest.raises(ValueError, match=r"train.curriculum\[1\].tiers=\[4\]: the training subset has no problem .*\[1, 2\]"):
+    with pytest.raises(
+        ValueError, match=r"train.curriculum\[1\].tiers=\[4\]: the training subset has no problem .*\[1, 2\]"
+    ):
         train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
 
 
@@ -214,19 +276,40 @@ def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
     """The config's loss options arrive unchanged in TRL's GRPOConfig and trainer."""
     from grpo_difficulty.generation import load_tokenizer
 
-    variants = dict(loss_type="bnpo", scale_rewards="batch", epsilon=0.15, epsilon_high=0.28, beta=0.04,
-                    mask_truncated_completions=True)
-    trainer = train.build_trainer(tiny_model, load_tokenizer(tiny_model), subset, fewshot_prompt,
-                                  train_config(dict(TRAIN_CFG, **variants)), seed=0, output_dir=tmp_path)
+    variants = dict(
+        loss_type="bnpo",
+        scale_rewards="batch",
+        epsilon=0.15,
+        epsilon_high=0.28,
+        beta=0.04,
+        mask_truncated_completions=True,
+    )
+    trainer = train.build_trainer(
+        tiny_model,
+        load_tokenizer(tiny_model),
+        subset,
+        fewshot_prompt,
+        train_config(dict(TRAIN_CFG, **variants)),
+        seed=0,
+        output_dir=tmp_path,
+    )
     for key, value in variants.items():
         assert getattr(trainer.args, key) == value, key
-    assert (trainer.loss_type, trainer.scale_rewards, trainer.epsilon_low, trainer.epsilon_high, trainer.beta,
-            trainer.mask_truncated_completions) == ("bnpo", "batch", 0.15, 0.28, 0.04, True)
+    assert (
+        trainer.loss_type,
+        trainer.scale_rewards,
+        trainer.epsilon_low,
+        trainer.epsilon_high,
+        trainer.beta,
+        trainer.mask_truncated_completions,
+    ) == ("bnpo", "batch", 0.15, 0.28, 0.04, True)
     assert trainer.reward_func_names == ["correctness", "format", "length"]
 
 
 def test_reward_functions_and_weights():
-    rewards, weights = train.reward_functions(train_config(dict(max_completion_length=4, rewards=dict(correctness=1.0, format=0.0, length=0.5))), "boxed")
+    rewards, weights = train.reward_functions(
+        train_config(dict(max_completion_length=4, rewards=dict(correctness=1.0, format=0.0, length=0.5))), "boxed"
+    )
     assert [f.__name__ for f in rewards] == ["correctness", "length"] and weights == [1.0, 0.5]
     completions = ["so \\boxed{7}", "seven"]
     assert rewards[0]([None] * 2, completions, gold=["7", "7"], answer_type=["integer"] * 2) == [1.0, 0.0]
@@ -243,15 +326,28 @@ def test_learnable_pct():
 
 # --------------------------------------------------------------------------- GRPOConfig
 def test_memory_and_optimizer_settings_reach_trl(tmp_path):
-    args = train.grpo_config(train_config(dict(TRAIN_CFG, optim="adamw_8bit", gradient_checkpointing=True, dtype="bfloat16",
-                                  prompts_per_step=2)), str(tmp_path), 0, [1.0])
+    args = train.grpo_config(
+        train_config(
+            dict(TRAIN_CFG, optim="adamw_8bit", gradient_checkpointing=True, dtype="bfloat16", prompts_per_step=2)
+        ),
+        str(tmp_path),
+        0,
+        [1.0],
+    )
     assert (args.optim, args.gradient_checkpointing, args.bf16) == ("adamw_8bit", True, True)
     assert args.per_device_train_batch_size == 8 and not args.use_vllm  # one process: the whole batch
     assert not train.grpo_config(train_config(TRAIN_CFG), str(tmp_path), 0, [1.0]).bf16  # auto on CPU: float32
 
 
-VLLM = dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.4, tensor_parallel_size=2, max_model_len=1024,
-            enable_sleep_mode=True, server_timeout=60.0)
+VLLM = dict(
+    backend="vllm",
+    mode="colocate",
+    gpu_memory_utilization=0.4,
+    tensor_parallel_size=2,
+    max_model_len=1024,
+    enable_sleep_mode=True,
+    server_timeout=60.0,
+)
 
 
 def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
@@ -259,9 +355,17 @@ def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
     answers reach vLLM's SamplingParams through generation_kwargs."""
     from grpo_difficulty import parallel
 
-    args = train.grpo_config(train_config(dict(TRAIN_CFG, generation=VLLM)), str(tmp_path), 0, [1.0], stop_token_ids=[5, 9])
-    assert (args.use_vllm, args.vllm_mode, args.vllm_gpu_memory_utilization, args.vllm_tensor_parallel_size,
-            args.vllm_max_model_length, args.vllm_enable_sleep_mode) == (True, "colocate", 0.4, 2, 1024, True)
+    args = train.grpo_config(
+        train_config(dict(TRAIN_CFG, generation=VLLM)), str(tmp_path), 0, [1.0], stop_token_ids=[5, 9]
+    )
+    assert (
+        args.use_vllm,
+        args.vllm_mode,
+        args.vllm_gpu_memory_utilization,
+        args.vllm_tensor_parallel_size,
+        args.vllm_max_model_length,
+        args.vllm_enable_sleep_mode,
+    ) == (True, "colocate", 0.4, 2, 1024, True)
     assert args.generation_kwargs == {"stop_token_ids": [5, 9]}
 
     server = dict(VLLM, mode="server")
@@ -270,14 +374,26 @@ def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
     monkeypatch.setenv(parallel.VLLM_SERVER_URL, "http://127.0.0.1:8123")
     monkeypatch.setenv(parallel.VLLM_GROUP_PORT, "8124")
     args = train.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
-    assert (args.vllm_mode, args.vllm_server_base_url, args.vllm_group_port, args.vllm_server_timeout) == \
-        ("server", "http://127.0.0.1:8123", 8124, 60.0)
+    assert (args.vllm_mode, args.vllm_server_base_url, args.vllm_group_port, args.vllm_server_timeout) == (
+        "server",
+        "http://127.0.0.1:8123",
+        8124,
+        60.0,
+    )
 
 
 # --------------------------------------------------------------------------- several processes
 def train_job(model: str, subset_path, out_dir, **train_settings) -> dict:
-    return dict(model=model, subset=str(subset_path), prompt=FEWSHOT, train=dict(TRAIN_CFG, **train_settings),
-                seed=0, out_dir=str(out_dir), export_steps=[2], threads=1)
+    return dict(
+        model=model,
+        subset=str(subset_path),
+        prompt=FEWSHOT,
+        train=dict(TRAIN_CFG, **train_settings),
+        seed=0,
+        out_dir=str(out_dir),
+        export_steps=[2],
+        threads=1,
+    )
 
 
 @pytest.fixture
@@ -301,8 +417,11 @@ def test_two_cpu_processes_keep_the_output_contract_and_resume(tiny_model, subse
     returned = run(train_job(tiny_model, subset_file, two), processes=2, gpus=[])
     log = capfd.readouterr().out
     assert "--multi_gpu --num_processes 2" in log and log.count("no checkpoint of these settings") == 2
-    for rel in ["adapter/adapter_model.safetensors", "steps/2/adapter/adapter_model.safetensors",
-                "checkpoints/checkpoint-2/rng_state_1.pth"]:
+    for rel in [
+        "adapter/adapter_model.safetensors",
+        "steps/2/adapter/adapter_model.safetensors",
+        "checkpoints/checkpoint-2/rng_state_1.pth",
+    ]:
         assert (two / rel).exists(), rel
     assert not list(two.rglob("*.tmp"))
     metrics = pd.read_csv(two / "metrics.csv")
@@ -330,9 +449,12 @@ def test_launch_command_starts_n_processes(tmp_path):
 
     command = launch_command(tmp_path / "job.json", 4, 3, 29555)
     assert command[1:3] == ["-m", "accelerate.commands.launch"] and "--multi_gpu" in command
-    flags = dict(zip(command[3:], command[4:]))
-    assert (flags["--num_processes"], flags["--num_cpu_threads_per_process"], flags["--main_process_port"]) == \
-        ("4", "3", "29555")
+    flags = dict(zip(command[3:], command[4:], strict=False))
+    assert (flags["--num_processes"], flags["--num_cpu_threads_per_process"], flags["--main_process_port"]) == (
+        "4",
+        "3",
+        "29555",
+    )
     assert command[-3:] == ["-m", "grpo_difficulty.train_run", str(tmp_path / "job.json")]
     assert "--multi_gpu" not in launch_command(tmp_path / "job.json", 1, 3, 29555)
 
@@ -354,20 +476,29 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[sys.argv.index("--port") + 1])
 """
 
 
-def test_server_mode_serves_on_its_own_gpus_and_stops_when_training_fails(tiny_model, subset_file, tmp_path,
-                                                                          monkeypatch, capfd):
+def test_server_mode_serves_on_its_own_gpus_and_stops_when_training_fails(
+    tiny_model, subset_file, tmp_path, monkeypatch, capfd
+):
     """The job's first GPU serves (TRL's `vllm serve` command line), training gets the
     others and the server's address; here training fails (TRL finds no vLLM to talk to
     it with), and the server is stopped all the same."""
     from grpo_difficulty import train_run
 
     real_command = train_run.vllm_server_command
-    monkeypatch.setattr(train_run, "vllm_server_command",
-                        lambda *args: [sys.executable, "-c", STAND_IN_SERVER, *real_command(*args)[1:]])
+    monkeypatch.setattr(
+        train_run,
+        "vllm_server_command",
+        lambda *args: [sys.executable, "-c", STAND_IN_SERVER, *real_command(*args)[1:]],
+    )
     record = tmp_path / "server.json"
     monkeypatch.setenv("STAND_IN_RECORD", str(record))
-    job = train_job(tiny_model, subset_file, tmp_path / "run", dtype="bfloat16",
-                    generation=dict(VLLM, mode="server", tensor_parallel_size=1, max_model_len=512))
+    job = train_job(
+        tiny_model,
+        subset_file,
+        tmp_path / "run",
+        dtype="bfloat16",
+        generation=dict(VLLM, mode="server", tensor_parallel_size=1, max_model_len=512),
+    )
     with pytest.raises(RuntimeError, match=r"the 1 training process\(es\) failed \(exit code 1\)"):
         train_run.run(job, processes=1, gpus=["0", "1"])
     log = capfd.readouterr()
@@ -375,10 +506,15 @@ def test_server_mode_serves_on_its_own_gpus_and_stops_when_training_fails(tiny_m
     assert "vLLM is not available" in log.err  # TRL's GRPOTrainer was asked to use the server
     server = json.loads(record.read_text())
     assert server["gpus"] == "0" and server["dev_mode"] == "1"
-    args = dict(zip(server["argv"], server["argv"][1:]))
+    args = dict(zip(server["argv"], server["argv"][1:], strict=False))
     assert server["argv"][2:4] == ["serve", tiny_model]
-    assert (args["--tensor-parallel-size"], args["--gpu-memory-utilization"], args["--max-model-len"],
-            args["--dtype"], args["--logprobs-mode"]) == ("1", "0.4", "512", "bfloat16", "processed_logprobs")
+    assert (
+        args["--tensor-parallel-size"],
+        args["--gpu-memory-utilization"],
+        args["--max-model-len"],
+        args["--dtype"],
+        args["--logprobs-mode"],
+    ) == ("1", "0.4", "512", "bfloat16", "processed_logprobs")
     assert '{"backend": "nccl"}' in server["argv"]  # the weight-transfer engine TRL pushes weights through
     with pytest.raises(ProcessLookupError):
         os.kill(server["pid"], 0)
@@ -405,8 +541,11 @@ def test_two_processes_run_a_curriculum_with_gradient_checkpointing(tiny_model, 
     from grpo_difficulty.train_run import run
 
     levels = [dict(tiers=[1], steps=2), dict(tiers=[2], steps=2, max_completion_length=4)]
-    info = run(train_job(tiny_model, subset_file, tmp_path / "run", steps=4, curriculum=levels,
-                         gradient_checkpointing=True), processes=2, gpus=[])
+    info = run(
+        train_job(tiny_model, subset_file, tmp_path / "run", steps=4, curriculum=levels, gradient_checkpointing=True),
+        processes=2,
+        gpus=[],
+    )
     assert [level["steps"] for level in info["levels"]] == [2, 2]
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert metrics["level"].tolist() == [0, 0, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4]

@@ -15,14 +15,21 @@ import pytest
 pytest.importorskip("vllm", reason="pip install torch==2.13.0 && pip install -e '.[vllm]'")
 
 from conftest import train_config  # noqa: E402
+
 from grpo_difficulty import probe, tasks  # noqa: E402
 from grpo_difficulty.config import BackendConfig, ProbeConfig  # noqa: E402
-from grpo_difficulty.generation import (  # noqa: E402
-    Completion, HFGenerator, VLLMGenerator, make_generator, prepare_embedded_model)
+from grpo_difficulty.generation import Completion, VLLMGenerator, make_generator, prepare_embedded_model  # noqa: E402
 
-PROMPT = {"format": "fewshot", "chat_template": False, "examples": [
-    {"question": "What is 3 + 4?", "answer": "7"}, {"question": "What is 12 + 5?", "answer": "17"},
-    {"question": "What is 9 - 2?", "answer": "7"}, {"question": "What is 6 * 7?", "answer": "42"}]}
+PROMPT = {
+    "format": "fewshot",
+    "chat_template": False,
+    "examples": [
+        {"question": "What is 3 + 4?", "answer": "7"},
+        {"question": "What is 12 + 5?", "answer": "17"},
+        {"question": "What is 9 - 2?", "answer": "7"},
+        {"question": "What is 6 * 7?", "answer": "42"},
+    ],
+}
 SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
 
@@ -73,8 +80,7 @@ def check_contract(out, n_prompts, n, max_new_tokens, stop):
 def test_output_contract_matches_hf(vllm_gen, hf_gen, rows, temperature, n):
     prompts = prompts_of(rows)[:6]
     for gen in (vllm_gen, hf_gen):
-        out = gen.generate(prompts, n=n, temperature=temperature, top_p=1.0, max_new_tokens=6,
-                           seed=1, stop=["\n"])
+        out = gen.generate(prompts, n=n, temperature=temperature, top_p=1.0, max_new_tokens=6, seed=1, stop=["\n"])
         check_contract(out, len(prompts), n, 6, ["\n"])
 
 
@@ -84,7 +90,7 @@ def test_stop_token_counts_and_no_stop(vllm_gen, rows):
     prompts = prompts_of(rows)[:4]
     stopped = vllm_gen.generate(prompts, 1, 0.0, 1.0, 12, 0, stop=["\n"])
     free = vllm_gen.generate(prompts, 1, 0.0, 1.0, 12, 0, stop=None)
-    for s, f in zip(stopped, free):
+    for s, f in zip(stopped, free, strict=True):
         s, f = s[0], f[0]
         assert f.text.startswith(s.text)
         if "\n" in f.text:  # greedy: the same tokens up to and including the newline one
@@ -133,9 +139,11 @@ def test_greedy_answers_agree_with_hf(vllm_gen, hf_gen, rows):
     prompts = prompts_of(rows)
     ours = [c[0].text.strip() for c in vllm_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
     ref = [c[0].text.strip() for c in hf_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
-    agree = sum(a == b for a, b in zip(ours, ref)) / len(ref)
-    correct = [sum(tasks.score(x, g, "integer", "fewshot")[0] for x, g in zip(answers, rows["gold"]))
-               for answers in (ours, ref)]
+    agree = sum(a == b for a, b in zip(ours, ref, strict=True)) / len(ref)
+    correct = [
+        sum(tasks.score(x, g, "integer", "fewshot")[0] for x, g in zip(answers, rows["gold"], strict=True))
+        for answers in (ours, ref)
+    ]
     print(f"greedy agreement vLLM vs HF: {agree:.0%} of {len(ref)}; correct: vLLM {correct[0]}, HF {correct[1]}")
     assert agree >= 0.6
 
@@ -150,17 +158,22 @@ def test_lora_adapter_matches_hf(model_dir, hf_gen, rows, tmp_path):
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     get_peft_model(hf_gen.model.__class__.from_pretrained(model_dir), lora).save_pretrained(tmp_path / "adapter")
     prompts = prompts_of(rows)
-    ref = [c[0].text for c in make_generator(BackendConfig(name="hf"), model_dir, str(tmp_path / "adapter"))
-           .generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
+    ref = [
+        c[0].text
+        for c in make_generator(BackendConfig(name="hf"), model_dir, str(tmp_path / "adapter")).generate(
+            prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"]
+        )
+    ]
     base = [c[0].text for c in hf_gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
-    gen = make_generator(BackendConfig(name="vllm", max_model_len=512, cpu_kvcache_space_gb=1), model_dir,
-                         str(tmp_path / "adapter"))
+    gen = make_generator(
+        BackendConfig(name="vllm", max_model_len=512, cpu_kvcache_space_gb=1), model_dir, str(tmp_path / "adapter")
+    )
     try:
         ours = [c[0].text for c in gen.generate(prompts, 1, 0.0, 1.0, 8, 0, stop=["\n"])]
     finally:
         gen.llm.llm_engine.engine_core.shutdown()
-    assert sum(a != b for a, b in zip(ref, base)) >= len(ref) // 2
-    assert sum(a == b for a, b in zip(ours, ref)) >= 0.8 * len(ref)
+    assert sum(a != b for a, b in zip(ref, base, strict=True)) >= len(ref) // 2
+    assert sum(a == b for a, b in zip(ours, ref, strict=True)) >= 0.8 * len(ref)
 
 
 def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
@@ -194,12 +207,31 @@ def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
 # --------------------------------------------------------------------------- vLLM rollouts in training
 # Last in this file: TRL's colocate mode sets RANK/WORLD_SIZE/MASTER_* in os.environ and
 # vLLM's external launcher sets up torch.distributed in this process.
-TRAIN = dict(steps=2, learning_rate=1e-3, lr_scheduler="constant", prompts_per_step=1, num_generations=4,
-             max_completion_length=6, temperature=1.0, beta=0.0, loss_type="dapo", scale_rewards="group",
-             epsilon=0.2, save_steps=2, rewards=dict(correctness=1.0),
-             lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
-             generation=dict(backend="vllm", mode="colocate", gpu_memory_utilization=0.3, tensor_parallel_size=1,
-                             max_model_len=256, enable_sleep_mode=False, server_timeout=900.0))
+TRAIN = dict(
+    steps=2,
+    learning_rate=1e-3,
+    lr_scheduler="constant",
+    prompts_per_step=1,
+    num_generations=4,
+    max_completion_length=6,
+    temperature=1.0,
+    beta=0.0,
+    loss_type="dapo",
+    scale_rewards="group",
+    epsilon=0.2,
+    save_steps=2,
+    rewards=dict(correctness=1.0),
+    lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
+    generation=dict(
+        backend="vllm",
+        mode="colocate",
+        gpu_memory_utilization=0.3,
+        tensor_parallel_size=1,
+        max_model_len=256,
+        enable_sleep_mode=False,
+        server_timeout=900.0,
+    ),
+)
 
 
 @pytest.fixture
@@ -230,13 +262,17 @@ def test_trl_colocates_a_cpu_engine_whose_weights_cannot_follow_training(tiny_mo
     tokenizer = load_tokenizer(tiny_model)
     trainer = train.build_trainer(tiny_model, tokenizer, rows, PROMPT, train_config(TRAIN), seed=0, output_dir=tmp_path)
     try:
-        assert (trainer.args.use_vllm, trainer.args.vllm_mode, trainer.args.vllm_max_model_length) == \
-            (True, "colocate", 256)
+        assert (trainer.args.use_vllm, trainer.args.vllm_mode, trainer.args.vllm_max_model_length) == (
+            True,
+            "colocate",
+            256,
+        )
         newline = set(newline_token_ids(tokenizer))
         assert trainer.args.generation_kwargs == {"stop_token_ids": sorted(newline)}
         prompt_ids = tokenizer(tasks.render_prompt(rows["question"][0], PROMPT, tokenizer))["input_ids"]
-        _, completions, logprobs, _ = trainer.vllm_generation.generate(prompts=[prompt_ids] * 4, images=None,
-                                                                        num_generations=4)
+        _, completions, logprobs, _ = trainer.vllm_generation.generate(
+            prompts=[prompt_ids] * 4, images=None, num_generations=4
+        )
         assert len(completions) == 4 and all(0 < len(c) <= 6 for c in completions)
         assert all(not newline & set(c[:-1]) for c in completions)  # a newline token ends a completion
         assert [len(lp) for lp in logprobs] == [len(c) for c in completions]

@@ -5,7 +5,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from workflow_helpers import planned_jobs, planned_outputs, snakemake, test_config, write_config
 
 
@@ -23,13 +22,34 @@ def test_whole_dag_produces_every_artifact(finished_run):
     exp = workdir / "results" / "test"
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == {"easy", "hard"}
-    assert {"accuracy", "accuracy_lo", "accuracy_hi", "base_accuracy", "delta", "delta_lo", "delta_hi", "no_answer",
-            "sampled_accuracy", "pass@1", "pass@2", "base_pass@2", "predicted_learnable_pct", "learnable_pct",
-            "steps", "wall_seconds"} <= set(summary.columns)
+    assert {
+        "accuracy",
+        "accuracy_lo",
+        "accuracy_hi",
+        "base_accuracy",
+        "delta",
+        "delta_lo",
+        "delta_hi",
+        "no_answer",
+        "sampled_accuracy",
+        "pass@1",
+        "pass@2",
+        "base_pass@2",
+        "predicted_learnable_pct",
+        "learnable_pct",
+        "steps",
+        "wall_seconds",
+    } <= set(summary.columns)
     assert (summary["steps"] == 2).all() and summary["pass@2"].between(0, 1).all()
     assert (summary["pass@2"] >= summary["pass@1"]).all()  # pass@k cannot fall as k grows
-    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "predicted_learnable",
-                "training_curves"]:
+    for png in [
+        "pass_rates",
+        "tier_accuracy",
+        "accuracy_steps",
+        "learnable_vs_gain",
+        "predicted_learnable",
+        "training_curves",
+    ]:
         assert (exp / "report" / f"{png}.png").stat().st_size > 1000
     assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
     rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
@@ -75,12 +95,15 @@ def test_group_size_also_reselects(finished_run):
     assert plan == {"select_subset": 2, "train": 2, "evaluate_adapter": 2, "report": 1}
 
 
-@pytest.mark.parametrize("option", [
-    {"dynamic_sampling": {"enabled": True, "max_extra_rounds": 2}},
-    {"curriculum": [{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 4}]},
-    {"processes": 2},  # the batch is split and seeded per process: another adapter
-    {"optim": "adamw_torch"},
-])
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"dynamic_sampling": {"enabled": True, "max_extra_rounds": 2}},
+        {"curriculum": [{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 4}]},
+        {"processes": 2},  # the batch is split and seeded per process: another adapter
+        {"optim": "adamw_torch"},
+    ],
+)
 def test_training_options_rerun_train_evaluate_report_only(finished_run, option):
     plan = plan_with(finished_run, lambda c: c["train"].update(option))
     assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
@@ -108,20 +131,31 @@ def test_new_strategy_trains_only_that_strategy(finished_run):
 def test_raising_k_probes_only_new_blocks(finished_run):
     plan = plan_with(finished_run, lambda c: c["probe"].update(k=6))
     # one new block of 2 samples in each of the 2 shards; everything downstream follows
-    assert plan == {"probe_block": 2, "probe_merge": 1, "select_subset": 2, "train": 2,
-                    "evaluate_adapter": 2, "report": 1}
+    assert plan == {
+        "probe_block": 2,
+        "probe_merge": 1,
+        "select_subset": 2,
+        "train": 2,
+        "evaluate_adapter": 2,
+        "report": 1,
+    }
 
 
-@pytest.mark.parametrize("change", [
-    lambda c: c["backend"].update(batch_size=5),
-    lambda c: c["probe"].update(shard_size=4),
-    lambda c: c["probe"].update(shard_size=12),
-    # the vLLM engine's settings (with the hf backend they are unused, but they would
-    # still reach every probe key and evaluation params if they were in them)
-    lambda c: c["backend"].update(tensor_parallel_size=2, gpu_memory_utilization=0.5, max_model_len=256,
-                                  cpu_kvcache_space_gb=1),
-    lambda c: c["resources"]["probe"].update(cpus_per_task=2),
-], ids=["batch_size", "shard_size_smaller", "shard_size_larger", "vllm_engine", "threads"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c["backend"].update(batch_size=5),
+        lambda c: c["probe"].update(shard_size=4),
+        lambda c: c["probe"].update(shard_size=12),
+        # the vLLM engine's settings (with the hf backend they are unused, but they would
+        # still reach every probe key and evaluation params if they were in them)
+        lambda c: c["backend"].update(
+            tensor_parallel_size=2, gpu_memory_utilization=0.5, max_model_len=256, cpu_kvcache_space_gb=1
+        ),
+        lambda c: c["resources"]["probe"].update(cpus_per_task=2),
+    ],
+    ids=["batch_size", "shard_size_smaller", "shard_size_larger", "vllm_engine", "threads"],
+)
 def test_execution_settings_rerun_nothing(finished_run, change):
     """How jobs run is not what they compute: a new batch size, shard size, vLLM engine
     size or thread count reruns no probe, evaluation or anything else."""
@@ -131,6 +165,7 @@ def test_execution_settings_rerun_nothing(finished_run, change):
 def test_vllm_execution_settings_keep_the_probe_key(tmp_path, tiny_model):
     """Dry runs of the vLLM backend (not installed here): other engine settings plan the
     same probe files and evaluations; another dtype plans other probe files."""
+
     def outputs(**backend):
         config = test_config(tiny_model)
         config["backend"] = {"name": "vllm", **backend}
@@ -138,8 +173,9 @@ def test_vllm_execution_settings_keep_the_probe_key(tmp_path, tiny_model):
         return {p for p in planned_outputs(tmp_path) if "/probe/" in p or "/eval/" in p}
 
     small = outputs(tensor_parallel_size=1, gpu_memory_utilization=0.85, max_model_len=None)
-    assert small == outputs(tensor_parallel_size=4, gpu_memory_utilization=0.5, max_model_len=2048,
-                            cpu_kvcache_space_gb=8)
+    assert small == outputs(
+        tensor_parallel_size=4, gpu_memory_utilization=0.5, max_model_len=2048, cpu_kvcache_space_gb=8
+    )
     assert {p for p in small if "/probe/" in p} != {p for p in outputs(dtype="float16") if "/probe/" in p}
 
 
@@ -155,13 +191,17 @@ def test_other_batch_and_shard_sizes_give_a_byte_identical_probe(finished_run, t
     table = next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")).relative_to(workdir)
     snakemake(tmp_path, str(table))
     assert sorted(p.name for p in (tmp_path / table).parent.glob("rows*.parquet")) == [
-        "rows0-12_b0.parquet", "rows0-12_b1.parquet", "rows0-12_greedy.parquet"]
+        "rows0-12_b0.parquet",
+        "rows0-12_b1.parquet",
+        "rows0-12_greedy.parquet",
+    ]
     assert (tmp_path / table).read_bytes() == (workdir / table).read_bytes()
 
     def samples(root):
         files = sorted((root / table).parent.glob("rows*_b*.parquet"))
-        return pd.concat(map(pd.read_parquet, files)).query("sample < 4").sort_values(["id", "sample"],
-                                                                                      ignore_index=True)
+        return (
+            pd.concat(map(pd.read_parquet, files)).query("sample < 4").sort_values(["id", "sample"], ignore_index=True)
+        )
 
     pd.testing.assert_frame_equal(samples(tmp_path), samples(workdir))
 
@@ -169,6 +209,7 @@ def test_other_batch_and_shard_sizes_give_a_byte_identical_probe(finished_run, t
 def test_another_experiment_shares_the_probe_cache(finished_run):
     """A second experiment (other name, other subsets and training) with the same model,
     data, prompt and sampling reuses the probe files: it runs no probe job."""
+
     def other_experiment(c):
         c["name"] = "other"
         c["subsets"] = {"random": {"strategy": "random", "budget": 3}}
@@ -215,7 +256,11 @@ def test_compare_with_another_experiment(finished_run):
     finally:
         write_config(workdir, config)
     table = pd.read_csv(workdir / "results" / "test" / "report" / "comparison.csv")
-    assert sorted(zip(table["experiment"], table["subset"])) == [("other", "random"), ("test", "easy"), ("test", "hard")]
+    assert sorted(zip(table["experiment"], table["subset"], strict=True)) == [
+        ("other", "random"),
+        ("test", "easy"),
+        ("test", "hard"),
+    ]
     assert set(table["eval_set"]) == {"test"} and table["seed"].str.startswith("all").all()
     assert set(table["train_set"]) == {"train"}
     assert "| test | other |" in (workdir / "results" / "test" / "report" / "comparison.md").read_text()
@@ -238,8 +283,7 @@ def test_changing_k_generates_only_the_new_samples(finished_run):
     finally:
         write_config(workdir, config)
     new_blocks = [p for p in k4.parent.glob("rows*_b*.parquet") if p not in blocks_before]
-    assert sorted(p.name for p in new_blocks) == ["rows0-5_b2.parquet", "rows10-12_b2.parquet",
-                                                  "rows5-10_b2.parquet"]
+    assert sorted(p.name for p in new_blocks) == ["rows0-5_b2.parquet", "rows10-12_b2.parquet", "rows5-10_b2.parquet"]
     generated = sum(len(pd.read_parquet(p)) for p in new_blocks)
     assert generated == n_problems * (6 - 4)
     assert all(p.stat().st_mtime_ns == t for p, t in blocks_before.items())
@@ -255,6 +299,12 @@ def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
-    for png in ["pass_rates", "tier_accuracy", "accuracy_steps", "learnable_vs_gain", "predicted_learnable",
-                "training_curves"]:
+    for png in [
+        "pass_rates",
+        "tier_accuracy",
+        "accuracy_steps",
+        "learnable_vs_gain",
+        "predicted_learnable",
+        "training_curves",
+    ]:
         assert f"{png}.png" in html

@@ -31,19 +31,34 @@ test_config.__test__ = False  # a helper: pytest would collect it wherever it is
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, profile: Path | None = None,
-              timeout: float | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, check: bool = True, profile: Path | None = None, timeout: float | None = None
+) -> subprocess.CompletedProcess:
     """Run the Snakefile in `workdir` (also the cwd: sbatch writes there), optionally with a profile."""
     cmd = snakemake_command(workdir, *args)
     if profile is not None:
         cmd += ["--profile", str(profile)]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
     return result
 
 
@@ -69,8 +84,13 @@ def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job",
     Snakemake and its jobs at once (a crashed machine). Returns Snakemake's exit code."""
     import psutil
 
-    proc = subprocess.Popen(snakemake_command(workdir, *args), cwd=workdir, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        snakemake_command(workdir, *args),
+        cwd=workdir,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + timeout
     try:
         while not reached():
@@ -82,8 +102,11 @@ def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job",
         if kill == "snakemake":
             os.killpg(proc.pid, signal.SIGKILL)
         else:
-            jobs = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                    if any("/.snakemake/scripts/" in part for part in p.cmdline())]
+            jobs = [
+                p
+                for p in psutil.Process(proc.pid).children(recursive=True)
+                if any("/.snakemake/scripts/" in part for part in p.cmdline())
+            ]
             assert jobs, "no running job to kill"
             for job in jobs:
                 job.send_signal(signal.SIGKILL)

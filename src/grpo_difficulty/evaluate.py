@@ -11,26 +11,53 @@ import pandas as pd
 from . import tasks
 from .config import EvaluateConfig
 
-PREDICTION_COLUMNS = ["id", "tier", "subject", "completion", "n_tokens", "correct", "reason",
-                      "n_samples", "n_samples_correct"]
+PREDICTION_COLUMNS = [
+    "id",
+    "tier",
+    "subject",
+    "completion",
+    "n_tokens",
+    "correct",
+    "reason",
+    "n_samples",
+    "n_samples_correct",
+]
 SAMPLE_COLUMNS = ["id", "sample", "completion", "n_tokens", "correct", "reason"]
 
 
-def predict(generator, rows: pd.DataFrame, prompt: dict, settings: EvaluateConfig,
-            desc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def predict(
+    generator, rows: pd.DataFrame, prompt: dict, settings: EvaluateConfig, desc: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-problem table, per-sample table).
 
     The per-problem table holds one greedy answer per problem, scored, plus how many of
     `settings.samples` sampled answers were correct; the per-sample table keeps every
     sampled completion for audit (empty when `samples` is 0, the cheap default).
     """
-    greedy = tasks.answer_problems(generator, rows, prompt, n=1, temperature=0.0, top_p=1.0,
-                                   max_new_tokens=settings.max_new_tokens, seed=0, desc=f"{desc} greedy")
+    greedy = tasks.answer_problems(
+        generator,
+        rows,
+        prompt,
+        n=1,
+        temperature=0.0,
+        top_p=1.0,
+        max_new_tokens=settings.max_new_tokens,
+        seed=0,
+        desc=f"{desc} greedy",
+    )
     n = settings.samples
     if n:
-        samples = tasks.answer_problems(generator, rows, prompt, n=n, temperature=settings.temperature,
-                                        top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
-                                        seed=settings.seed, desc=f"{desc} samples")
+        samples = tasks.answer_problems(
+            generator,
+            rows,
+            prompt,
+            n=n,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_new_tokens=settings.max_new_tokens,
+            seed=settings.seed,
+            desc=f"{desc} samples",
+        )
         counts = samples.groupby("id")["correct"].sum()
     else:
         samples = pd.DataFrame(columns=SAMPLE_COLUMNS).astype({"sample": int, "n_tokens": int, "correct": bool})

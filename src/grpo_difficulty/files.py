@@ -109,8 +109,9 @@ def read_table(path: str | Path, required: list[str] | None = None) -> pd.DataFr
         if expected is None:
             raise ValueError(f"{path}: has no {CHECKSUM} (not written by this workflow); {regenerate}")
         if expected != content_checksum(df):
-            raise ValueError(f"{path}: contents do not match their checksum (edited or damaged "
-                             f"after it was written); {regenerate}")
+            raise ValueError(
+                f"{path}: contents do not match their checksum (edited or damaged after it was written); {regenerate}"
+            )
         df.attrs = {}
     missing = [c for c in (required or []) if c not in df.columns]
     if missing:
@@ -186,8 +187,10 @@ def use_own_gpus(count: int, rule: str, lock_dir: str | Path | None = None, poll
         return visible_gpus()
     devices = visible_gpus()
     if len(devices) < count:
-        raise RuntimeError(f"rule {rule} asks for {count} GPU(s) (config resources.<family>.gpu) but this "
-                           f"machine shows {len(devices)} ({devices}); set gpu: 0 to run on CPU")
+        raise RuntimeError(
+            f"rule {rule} asks for {count} GPU(s) (config resources.<family>.gpu) but this "
+            f"machine shows {len(devices)} ({devices}); set gpu: 0 to run on CPU"
+        )
     lock_dir = Path(lock_dir or Path(tempfile.gettempdir()) / f"grpo_difficulty_gpus_{os.getuid()}")
     lock_dir.mkdir(parents=True, exist_ok=True)
     waited = False

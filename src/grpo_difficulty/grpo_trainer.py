@@ -31,8 +31,10 @@ def require_supported_trl() -> None:
     import trl
 
     if trl.__version__ != SUPPORTED_TRL:
-        raise RuntimeError(f"grpo_difficulty.grpo_trainer was checked against trl {SUPPORTED_TRL}, found "
-                           f"{trl.__version__}: re-check the TRL methods it overrides (see its docstring)")
+        raise RuntimeError(
+            f"grpo_difficulty.grpo_trainer was checked against trl {SUPPORTED_TRL}, found "
+            f"{trl.__version__}: re-check the TRL methods it overrides (see its docstring)"
+        )
 
 
 def score_completion_tokens_only() -> None:
@@ -113,53 +115,87 @@ def _trainer_classes():
                 self._fallbacks_told.add(reason)
                 print(f"train.shared_prompt: {reason}; TRL's own path runs there")
 
-        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
-                                  has_tool_images=False):
-            reason = ("vLLM generates (its prefix cache shares prompts)" if self.use_vllm else
-                      "transformers continuous batching generates" if self.use_transformers_continuous_batching
-                      else "multimodal prompts" if images is not None or multimodal_fields or has_tool_images
-                      else "generation uses args.cache_implementation" if self.generation_config.cache_implementation
-                      else None)
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+            reason = (
+                "vLLM generates (its prefix cache shares prompts)"
+                if self.use_vllm
+                else "transformers continuous batching generates"
+                if self.use_transformers_continuous_batching
+                else "multimodal prompts"
+                if images is not None or multimodal_fields or has_tool_images
+                else "generation uses args.cache_implementation"
+                if self.generation_config.cache_implementation
+                else None
+            )
             if reason:
                 self._fall_back(reason)
-                return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
-                                                     has_tool_images)
+                return super()._generate_single_turn(
+                    prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+                )
             index = {}  # distinct prompts in order of first appearance
             rows = [index.setdefault(tuple(ids), len(index)) for ids in prompt_ids]
             distinct = list(index)
             shared = common_prefix_length(distinct)
             prefix = list(distinct[0][:shared])
-            with (unwrap_model_for_generation(self.model_wrapped, self.accelerator,
-                                              gather_deepspeed3_params=self.args.ds3_gather_for_generation,
-                                              generation_kwargs=self.generation_kwargs,
-                                              gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs)
-                  as model, torch.no_grad(), self._dist.summon_full_params(self.model_wrapped, recurse=False)):
-                ids, mask, cache = shared_prefill(model, prefix, prefix_cache(model, prefix),
-                                                  [list(p[shared:]) for p in distinct], rows,
-                                                  self._tokenizer.pad_token_id)
-                generated = model.generate(input_ids=ids, attention_mask=mask, past_key_values=cache,
-                                           generation_config=self.generation_config)
+            with (
+                unwrap_model_for_generation(
+                    self.model_wrapped,
+                    self.accelerator,
+                    gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                    generation_kwargs=self.generation_kwargs,
+                    gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+                ) as model,
+                torch.no_grad(),
+                self._dist.summon_full_params(self.model_wrapped, recurse=False),
+            ):
+                ids, mask, cache = shared_prefill(
+                    model,
+                    prefix,
+                    prefix_cache(model, prefix),
+                    [list(p[shared:]) for p in distinct],
+                    rows,
+                    self._tokenizer.pad_token_id,
+                )
+                generated = model.generate(
+                    input_ids=ids, attention_mask=mask, past_key_values=cache, generation_config=self.generation_config
+                )
             eos = set(self.eos_token_ids)
-            completions = [row[:length_to_eos(row, eos)] for row in generated[:, ids.shape[1]:].tolist()]
+            completions = [row[: length_to_eos(row, eos)] for row in generated[:, ids.shape[1] :].tolist()]
             return completions, None
 
-        def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
-                                               batch_size=None, compute_entropy=False, compute_aux_loss=False,
-                                               **media):
+        def _get_per_token_logps_and_entropies(
+            self,
+            model,
+            input_ids,
+            attention_mask,
+            logits_to_keep,
+            batch_size=None,
+            compute_entropy=False,
+            compute_aux_loss=False,
+            **media,
+        ):
             reason = self._full_sequence_needed(model, input_ids.shape[1] - logits_to_keep, compute_aux_loss, media)
             if reason:
                 self._fall_back(reason)
                 return super()._get_per_token_logps_and_entropies(
-                    model, input_ids, attention_mask, logits_to_keep, batch_size, compute_entropy, compute_aux_loss,
-                    **media)
+                    model,
+                    input_ids,
+                    attention_mask,
+                    logits_to_keep,
+                    batch_size,
+                    compute_entropy,
+                    compute_aux_loss,
+                    **media,
+                )
             batch_size = batch_size or input_ids.shape[0]  # TRL's chunking, kept for its memory peak
             logps, entropies = [], []
             for start in range(0, input_ids.shape[0], batch_size):
-                chunk = (input_ids[start:start + batch_size], attention_mask[start:start + batch_size])
+                chunk = (input_ids[start : start + batch_size], attention_mask[start : start + batch_size])
                 found = self._shared_prompt_logps(model, *chunk, logits_to_keep, compute_entropy)
                 if found is None:
-                    found = super()._get_per_token_logps_and_entropies(model, *chunk, logits_to_keep,
-                                                                       compute_entropy=compute_entropy)[:2]
+                    found = super()._get_per_token_logps_and_entropies(
+                        model, *chunk, logits_to_keep, compute_entropy=compute_entropy
+                    )[:2]
                 logps.append(found[0])
                 entropies.append(found[1])
             return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
@@ -184,24 +220,32 @@ def _trainer_classes():
             """(log-probs, entropies or None) of the completion tokens, from each distinct
             prompt's KV cache; None when no two rows share a prompt or no cache came back."""
             width = input_ids.shape[1] - logits_to_keep
-            prompts, rows = torch.unique(torch.cat([input_ids[:, :width], attention_mask[:, :width]], 1), dim=0,
-                                         return_inverse=True)
+            prompts, rows = torch.unique(
+                torch.cat([input_ids[:, :width], attention_mask[:, :width]], 1), dim=0, return_inverse=True
+            )
             if len(prompts) == len(input_ids):
                 self._fall_back("no two rows of a batch share a prompt")
                 return None
             with self.accelerator.autocast():
                 # the prompt but its last token, whose output predicts the first completion token
                 cache = backbone(self.accelerator.unwrap_model(model))(
-                    input_ids=prompts[:, :width - 1], attention_mask=prompts[:, width:-1], use_cache=True,
+                    input_ids=prompts[:, : width - 1],
+                    attention_mask=prompts[:, width:-1],
+                    use_cache=True,
                 ).past_key_values
                 if not isinstance(cache, Cache) or cache.get_seq_length() != width - 1:
                     self._fall_back(f"{type(model).__name__} returned no KV cache of the prompt")
                     return None
                 cache.batch_select_indices(rows)
-                tail = input_ids[:, width - 1:]
-                labels = tail.masked_fill(attention_mask[:, width - 1:] == 0, -100)
-                out = model(input_ids=tail, attention_mask=attention_mask, past_key_values=cache, labels=labels,
-                            fused_lm_head=True)
+                tail = input_ids[:, width - 1 :]
+                labels = tail.masked_fill(attention_mask[:, width - 1 :] == 0, -100)
+                out = model(
+                    input_ids=tail,
+                    attention_mask=attention_mask,
+                    past_key_values=cache,
+                    labels=labels,
+                    fused_lm_head=True,
+                )
             return out.log_probs, out.entropy if compute_entropy else None
 
     # What TRL's generation batch may hold, and how to pad it when batches are merged:
@@ -227,8 +271,9 @@ def _trainer_classes():
         def __init__(self, *args, max_extra_rounds: int, draw_seed: list[int], **kwargs):
             super().__init__(*args, **kwargs)
             if self.accelerator.num_processes > 1:
-                raise ValueError("train.dynamic_sampling runs in a single process (its groups are not "
-                                 "gathered across processes)")
+                raise ValueError(
+                    "train.dynamic_sampling runs in a single process (its groups are not gathered across processes)"
+                )
             self.max_extra_rounds = max_extra_rounds
             self.draw_seed = draw_seed
             self._prompt_texts = [str(p) for p in self.train_dataset["prompt"]]
@@ -261,8 +306,11 @@ def _trainer_classes():
             batch = super()._generate_and_score_completions(inputs)
             if not self.model.training:
                 return batch
-            unsupported = sorted(k for k, v in batch.items() if v is not None and k not in
-                                 left_padded | right_padded | {"advantages", "num_items_in_batch"})
+            unsupported = sorted(
+                k
+                for k, v in batch.items()
+                if v is not None and k not in left_padded | right_padded | {"advantages", "num_items_in_batch"}
+            )
             if unsupported:
                 raise ValueError(f"train.dynamic_sampling: cannot merge generation batches holding {unsupported}")
             G = self.num_generations
@@ -278,8 +326,13 @@ def _trainer_classes():
             flat = [(r, g) for r, (_, v) in enumerate(rounds) for g in range(len(v)) if not v[g]]
             chosen = (varied + flat)[:n_groups]
             unfilled = max(0, n_groups - len(varied))
-            merged = merge_rows([b for b, _ in rounds], [(r, g * G + j) for r, g in chosen for j in range(G)],
-                                pad_token_id=self._tokenizer.pad_token_id, left=left_padded, right=right_padded)
+            merged = merge_rows(
+                [b for b, _ in rounds],
+                [(r, g * G + j) for r, g in chosen for j in range(G)],
+                pad_token_id=self._tokenizer.pad_token_id,
+                left=left_padded,
+                right=right_padded,
+            )
             self._metrics["train"]["dynamic_sampling/dropped_groups"].append(len(flat) - unfilled)
             self._metrics["train"]["dynamic_sampling/extra_rounds"].append(len(rounds) - 1)
             self._metrics["train"]["dynamic_sampling/unfilled_groups"].append(unfilled)
@@ -288,8 +341,9 @@ def _trainer_classes():
     return GRPOTrainer, SharedPromptGRPOTrainer, DynamicSamplingGRPOTrainer
 
 
-def merge_rows(batches: list[dict], rows: list[tuple[int, int]], pad_token_id: int,
-               left: set[str], right: set[str]) -> dict:
+def merge_rows(
+    batches: list[dict], rows: list[tuple[int, int]], pad_token_id: int, left: set[str], right: set[str]
+) -> dict:
     """One generation batch made of the given (batch index, row) pairs of several: 2-D
     tensors are padded to a common width (on the left for `left` keys, on the right for
     `right` keys; ids with the pad token, masks and log-probs with 0); advantages are

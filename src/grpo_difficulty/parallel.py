@@ -43,6 +43,8 @@ def wait_for_everyone() -> None:
 def vllm_server() -> tuple[str, int]:
     """(base URL, weight-update group port) of this job's vLLM server."""
     if VLLM_SERVER_URL not in os.environ:
-        raise RuntimeError("train.generation.mode is server, but no vLLM server was started for this process: "
-                           "server mode runs through grpo_difficulty.train_run.run, which starts it")
+        raise RuntimeError(
+            "train.generation.mode is server, but no vLLM server was started for this process: "
+            "server mode runs through grpo_difficulty.train_run.run, which starts it"
+        )
     return os.environ[VLLM_SERVER_URL], int(os.environ[VLLM_GROUP_PORT])

@@ -17,8 +17,17 @@ from . import tasks
 from .config import ProbeConfig
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
-PASS_RATE_COLUMNS = ["id", "tier", "k", "n_correct", "pass_rate", "pass_rate_lo", "pass_rate_hi",
-                     "greedy_correct", "mean_tokens"]
+PASS_RATE_COLUMNS = [
+    "id",
+    "tier",
+    "k",
+    "n_correct",
+    "pass_rate",
+    "pass_rate_lo",
+    "pass_rate_hi",
+    "greedy_correct",
+    "mean_tokens",
+]
 
 
 def row_range(rows: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
@@ -47,20 +56,39 @@ def covering_ranges(existing: list[tuple[int, int]], n_rows: int, shard_size: in
     return ranges
 
 
-def probe_block(generator, rows: pd.DataFrame, prompt: dict, probe: ProbeConfig, block: int,
-                desc: str = "probe") -> pd.DataFrame:
+def probe_block(
+    generator, rows: pd.DataFrame, prompt: dict, probe: ProbeConfig, block: int, desc: str = "probe"
+) -> pd.DataFrame:
     """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`."""
     return tasks.answer_problems(
-        generator, rows, prompt, n=probe.block_size, temperature=probe.temperature,
-        top_p=probe.top_p, max_new_tokens=probe.max_new_tokens, seed=probe.seed,
-        first_sample=block * probe.block_size, desc=f"{desc} block {block}")
+        generator,
+        rows,
+        prompt,
+        n=probe.block_size,
+        temperature=probe.temperature,
+        top_p=probe.top_p,
+        max_new_tokens=probe.max_new_tokens,
+        seed=probe.seed,
+        first_sample=block * probe.block_size,
+        desc=f"{desc} block {block}",
+    )
 
 
 def probe_greedy(generator, rows: pd.DataFrame, prompt: dict, max_new_tokens: int, desc: str = "probe") -> pd.DataFrame:
-    answers = tasks.answer_problems(generator, rows, prompt, n=1, temperature=0.0, top_p=1.0,
-                                    max_new_tokens=max_new_tokens, seed=0, desc=f"{desc} greedy")
-    return answers.rename(columns={"completion": "greedy_completion", "correct": "greedy_correct",
-                                   "reason": "greedy_reason"})[GREEDY_COLUMNS]
+    answers = tasks.answer_problems(
+        generator,
+        rows,
+        prompt,
+        n=1,
+        temperature=0.0,
+        top_p=1.0,
+        max_new_tokens=max_new_tokens,
+        seed=0,
+        desc=f"{desc} greedy",
+    )
+    return answers.rename(
+        columns={"completion": "greedy_completion", "correct": "greedy_correct", "reason": "greedy_reason"}
+    )[GREEDY_COLUMNS]
 
 
 def wilson_interval(successes, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
@@ -80,16 +108,24 @@ def pass_rates(rows: pd.DataFrame, blocks: list[pd.DataFrame], greedy: list[pd.D
     samples = samples[samples["sample"] < k]
     twice = samples[samples.duplicated(["id", "sample"])]
     if not twice.empty:
-        raise ValueError(f"probe: sample {twice['sample'].iloc[0]} of problem {twice['id'].iloc[0]} is in two "
-                         "sample files; the merge's inputs must hold each problem once per block")
-    counts = samples.groupby("id").agg(k=("sample", "nunique"), n_correct=("correct", "sum"),
-                                       mean_tokens=("n_tokens", "mean"))
-    table = rows[["id", "tier"]].merge(counts, on="id", how="left").merge(
-        pd.concat(greedy, ignore_index=True)[["id", "greedy_correct"]], on="id", how="left")
+        raise ValueError(
+            f"probe: sample {twice['sample'].iloc[0]} of problem {twice['id'].iloc[0]} is in two "
+            "sample files; the merge's inputs must hold each problem once per block"
+        )
+    counts = samples.groupby("id").agg(
+        k=("sample", "nunique"), n_correct=("correct", "sum"), mean_tokens=("n_tokens", "mean")
+    )
+    table = (
+        rows[["id", "tier"]]
+        .merge(counts, on="id", how="left")
+        .merge(pd.concat(greedy, ignore_index=True)[["id", "greedy_correct"]], on="id", how="left")
+    )
     incomplete = table[(table["k"] != k) | table["greedy_correct"].isna()]
     if not incomplete.empty:
-        raise ValueError(f"probe: {len(incomplete)} problems lack {k} samples or a greedy answer "
-                         f"(first id {incomplete['id'].iloc[0]}); rerun snakemake to regenerate blocks")
+        raise ValueError(
+            f"probe: {len(incomplete)} problems lack {k} samples or a greedy answer "
+            f"(first id {incomplete['id'].iloc[0]}); rerun snakemake to regenerate blocks"
+        )
     table["k"] = table["k"].astype(int)
     table["n_correct"] = table["n_correct"].astype(int)
     table["pass_rate"] = table["n_correct"] / table["k"]

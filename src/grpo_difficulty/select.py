@@ -50,8 +50,10 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int)
     if strategy not in STRATEGIES:
         raise ValueError(f"subsets.{name}.strategy={strategy!r} not in {list(STRATEGIES)}")
     if strategy in ("base_wrong", "base_right") and "greedy_correct" not in table:
-        raise ValueError(f"subsets.{name}: strategy {strategy} needs the probe's greedy answers; the pass rates "
-                         "shipped with the data have none")
+        raise ValueError(
+            f"subsets.{name}: strategy {strategy} needs the probe's greedy answers; the pass rates "
+            "shipped with the data have none"
+        )
     rng = np.random.default_rng(seed)
     # seeded shuffle first, then a stable sort: equal pass rates keep the shuffled order
     shuffled = table.iloc[rng.permutation(len(table))].reset_index(drop=True)
@@ -65,7 +67,7 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int)
     elif strategy == "medium":
         ranked = shuffled.sort_values("pass_rate", kind="stable")
         start = (len(ranked) - count) // 2
-        chosen = ranked.iloc[start:start + count]
+        chosen = ranked.iloc[start : start + count]
     elif strategy == "random":
         chosen = shuffled.head(count)
     else:
@@ -117,8 +119,9 @@ def selection_cutoffs(table: pd.DataFrame, subset: pd.DataFrame, spec: SubsetCon
     return cutoffs
 
 
-def subset_stats(subset: pd.DataFrame, name: str, spec: SubsetConfig, group_size: int,
-                 cutoffs: list[float] = ()) -> dict:
+def subset_stats(
+    subset: pd.DataFrame, name: str, spec: SubsetConfig, group_size: int, cutoffs: list[float] = ()
+) -> dict:
     """What a subset holds: size, pass-rate summary and its source, share of learnable (mixed) problems,
     the learnable % GRPO groups of `group_size` samples should show (mean of
     `predicted_learnable`), and how many chosen problems have a 95% pass-rate interval
@@ -129,9 +132,13 @@ def subset_stats(subset: pd.DataFrame, name: str, spec: SubsetConfig, group_size
     cutoffs = list(cutoffs) if probed else []
     over = [(subset["pass_rate_lo"] <= c) & (c <= subset["pass_rate_hi"]) for c in cutoffs]
     return dict(
-        subset=name, strategy=spec.strategy, n=len(subset), difficulty="probe" if probed else "shipped",
+        subset=name,
+        strategy=spec.strategy,
+        n=len(subset),
+        difficulty="probe" if probed else "shipped",
         mean_pass_rate=float(subset["pass_rate"].mean()),
-        frac_mixed=float(mixed.mean()), frac_all_wrong=float((subset["pass_rate"] == 0).mean()),
+        frac_mixed=float(mixed.mean()),
+        frac_all_wrong=float((subset["pass_rate"] == 0).mean()),
         frac_all_right=float((subset["pass_rate"] == 1).mean()),
         frac_greedy_correct=float(subset["greedy_correct"].mean()) if probed else None,
         num_generations=group_size,
@@ -147,6 +154,8 @@ def cutoff_summary(stats: dict, k: int) -> str:
     if stats["n_interval_over_cutoff"] is None:
         return f"{stats['subset']}: no pass-rate cut-off (strategy {stats['strategy']})"
     cuts = ", ".join(f"{c:.3f}" for c in stats["cutoffs"])
-    return (f"{stats['subset']}: {stats['n_interval_over_cutoff']} of {stats['n']} chosen problems have a 95% "
-            f"pass-rate interval containing the cut-off {cuts}: with K={k} samples their side of the cut is "
-            "not settled")
+    return (
+        f"{stats['subset']}: {stats['n_interval_over_cutoff']} of {stats['n']} chosen problems have a 95% "
+        f"pass-rate interval containing the cut-off {cuts}: with K={k} samples their side of the cut is "
+        "not settled"
+    )

@@ -8,7 +8,6 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -18,11 +17,12 @@ from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, writ
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 from .grpo_trainer import grpo_trainer_class, score_completion_tokens_only
 
+
 def correctness_reward(fmt: str):
     """Reward 1.0 for a correct final answer (task scorer), else 0.0."""
 
     def correctness(prompts, completions, gold, answer_type, **_):
-        return [float(tasks.score(c, g, t, fmt)[0]) for c, g, t in zip(completions, gold, answer_type)]
+        return [float(tasks.score(c, g, t, fmt)[0]) for c, g, t in zip(completions, gold, answer_type, strict=True)]
 
     return correctness
 
@@ -50,8 +50,9 @@ def reward_functions(cfg: TrainConfig, fmt: str) -> tuple[list, list[float]]:
     """The reward callables with non-zero weight, and their weights (TRL `reward_weights`).
     TRL logs each one as rewards/<name>/mean and /std, <name> being its train.rewards key."""
     weights = as_dict(cfg.rewards)
-    made = dict(correctness=correctness_reward(fmt), format=format_reward(fmt),
-                length=length_penalty(cfg.max_completion_length))
+    made = dict(
+        correctness=correctness_reward(fmt), format=format_reward(fmt), length=length_penalty(cfg.max_completion_length)
+    )
     for name, func in made.items():
         func.__name__ = name  # TRL names the logged columns after __name__
     chosen = [(made[name], float(w)) for name, w in weights.items() if w]
@@ -70,25 +71,40 @@ def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: li
     device, dtype = device_and_dtype(cfg.dtype)
     completions = cfg.prompts_per_step * cfg.num_generations
     return GRPOConfig(
-        output_dir=output_dir, seed=seed, data_seed=seed, max_steps=cfg.steps,
-        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm, optim=cfg.optim,
+        output_dir=output_dir,
+        seed=seed,
+        data_seed=seed,
+        max_steps=cfg.steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        optim=cfg.optim,
         per_device_train_batch_size=completions // parallel.world_size(),
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature, top_p=cfg.top_p,
-        beta=cfg.beta, loss_type=cfg.loss_type, scale_rewards=cfg.scale_rewards,
-        epsilon=cfg.epsilon, epsilon_high=cfg.epsilon_high,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        epsilon=cfg.epsilon,
+        epsilon_high=cfg.epsilon_high,
         mask_truncated_completions=cfg.mask_truncated_completions,
-        bf16=dtype == torch.bfloat16, use_cpu=device == "cpu",
+        bf16=dtype == torch.bfloat16,
+        use_cpu=device == "cpu",
         gradient_checkpointing=cfg.gradient_checkpointing,
         # every LoRA weight takes part in every step: DDP need not search for unused ones
         # (a search that gradient checkpointing would break)
         ddp_find_unused_parameters=False,
         reward_weights=reward_weights,
-        logging_steps=1, save_steps=cfg.save_steps, save_strategy="steps",
-        report_to="none", disable_tqdm=False,
+        logging_steps=1,
+        save_steps=cfg.save_steps,
+        save_strategy="steps",
+        report_to="none",
+        disable_tqdm=False,
         **vllm_options(cfg.generation, list(stop_token_ids)),
     )
 
@@ -98,15 +114,23 @@ def vllm_options(generation: RolloutConfig, stop_token_ids: list[int]) -> dict:
     mode talks to the server that grpo_difficulty.train_run started for this job."""
     if generation.backend != "vllm":
         return {}
-    options = dict(use_vllm=True, vllm_mode=generation.mode, vllm_max_model_length=generation.max_model_len,
-                   generation_kwargs=dict(stop_token_ids=stop_token_ids) if stop_token_ids else None)
+    options = dict(
+        use_vllm=True,
+        vllm_mode=generation.mode,
+        vllm_max_model_length=generation.max_model_len,
+        generation_kwargs=dict(stop_token_ids=stop_token_ids) if stop_token_ids else None,
+    )
     if generation.mode == "server":
         url, group_port = parallel.vllm_server()
-        return dict(options, vllm_server_base_url=url, vllm_group_port=group_port,
-                    vllm_server_timeout=generation.server_timeout)
-    return dict(options, vllm_gpu_memory_utilization=generation.gpu_memory_utilization,
-                vllm_tensor_parallel_size=generation.tensor_parallel_size,
-                vllm_enable_sleep_mode=generation.enable_sleep_mode)
+        return dict(
+            options, vllm_server_base_url=url, vllm_group_port=group_port, vllm_server_timeout=generation.server_timeout
+        )
+    return dict(
+        options,
+        vllm_gpu_memory_utilization=generation.gpu_memory_utilization,
+        vllm_tensor_parallel_size=generation.tensor_parallel_size,
+        vllm_enable_sleep_mode=generation.enable_sleep_mode,
+    )
 
 
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
@@ -137,8 +161,9 @@ def _guard(level_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
-def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int,
-                  out_dir: str | Path) -> dict:
+def train_adapter(
+    model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int, out_dir: str | Path
+) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
 
     Levels (TrainConfig.levels) train one after the other on the same adapter, each a TRL
@@ -156,25 +181,44 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: Train
     level_dirs = _checkpoint_dirs(run, len(levels), bool(cfg.curriculum))
     # settings of every level (each level carries its own steps and LEVEL_SETTINGS);
     # shared_prompt changes how fast, not what is computed: its checkpoints are resumed either way
-    fingerprinted = {k: v for k, v in as_dict(cfg).items()
-                     if k not in ("seeds", "curriculum", "steps", "shared_prompt", *LEVEL_SETTINGS)}
+    fingerprinted = {
+        k: v
+        for k, v in as_dict(cfg).items()
+        if k not in ("seeds", "curriculum", "steps", "shared_prompt", *LEVEL_SETTINGS)
+    }
     level_rows = [subset if level["tiers"] is None else subset[subset["tier"].isin(level["tiers"])] for level in levels]
     for i, rows in enumerate(level_rows):
         if rows.empty:
-            raise ValueError(f"train.curriculum[{i}].tiers={levels[i]['tiers']}: the training subset has no problem "
-                             f"of these tiers (its tiers: {sorted(subset['tier'].unique().tolist())})")
+            raise ValueError(
+                f"train.curriculum[{i}].tiers={levels[i]['tiers']}: the training subset has no problem "
+                f"of these tiers (its tiers: {sorted(subset['tier'].unique().tolist())})"
+            )
     tokenizer = load_tokenizer(model_ref)
     start_adapter, tables, infos = None, [], []
-    for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows)):
+    for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):
         if parallel.is_main_process():
-            _guard(level_dir, stable_hash([model_ref, subset["id"].tolist(), prompt, fingerprinted, levels[:i + 1],
-                                           seed, parallel.world_size()]))
+            _guard(
+                level_dir,
+                stable_hash(
+                    [
+                        model_ref,
+                        subset["id"].tolist(),
+                        prompt,
+                        fingerprinted,
+                        levels[: i + 1],
+                        seed,
+                        parallel.world_size(),
+                    ]
+                ),
+            )
         parallel.wait_for_everyone()
         if (level_dir / "level_info.json").exists():
             print(f"level {i}: finished earlier, kept")
         else:
             level_cfg = dataclasses.replace(cfg, curriculum=None, **{k: v for k, v in level.items() if k != "tiers"})
-            train_level(model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, draw_seed=(seed, i))
+            train_level(
+                model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, draw_seed=(seed, i)
+            )
         start_adapter = level_dir / "adapter"
         info = json.loads((level_dir / "level_info.json").read_text())
         table = pd.read_csv(level_dir / "metrics.csv")
@@ -184,9 +228,13 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: Train
         infos.append(dict(info, tiers=level["tiers"]))
 
     metrics = pd.concat(tables, ignore_index=True)
-    info = dict(steps=sum(done["steps"] for done in infos),
-                wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
-                learnable_pct=learnable_pct(metrics), n_problems=len(subset), seed=seed)
+    info = dict(
+        steps=sum(done["steps"] for done in infos),
+        wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
+        learnable_pct=learnable_pct(metrics),
+        n_problems=len(subset),
+        seed=seed,
+    )
     if cfg.curriculum:
         info["levels"] = infos
     if parallel.is_main_process():
@@ -197,15 +245,22 @@ def train_adapter(model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: Train
     return info
 
 
-def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int,
-                  output_dir: Path, draw_seed: tuple[int, ...] = (0,)):
+def build_trainer(
+    model_ref: str,
+    tokenizer,
+    rows: pd.DataFrame,
+    prompt: dict,
+    cfg: TrainConfig,
+    seed: int,
+    output_dir: Path,
+    draw_seed: tuple[int, ...] = (0,),
+):
     """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
     dynamic sampling when train.dynamic_sampling.enabled) and a fresh LoRA adapter on the
     model, for the problems in `rows`."""
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM
-    from transformers import set_seed
+    from transformers import AutoModelForCausalLM, set_seed
 
     set_seed(seed)  # the new adapter's initial weights depend on the seed only, not on what ran before
     _, dtype = device_and_dtype(cfg.dtype)
@@ -217,9 +272,15 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
         model.generation_config.eos_token_id = [tokenizer.eos_token_id, *stop_ids]
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
-    data = Dataset.from_pandas(pd.DataFrame(dict(
-        prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in rows["question"]],
-        gold=rows["gold"].astype(str).tolist(), answer_type=rows["answer_type"].tolist())))
+    data = Dataset.from_pandas(
+        pd.DataFrame(
+            dict(
+                prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in rows["question"]],
+                gold=rows["gold"].astype(str).tolist(),
+                answer_type=rows["answer_type"].tolist(),
+            )
+        )
+    )
     lora = cfg.lora
     rewards, weights = reward_functions(cfg, prompt["format"])
     dynamic = cfg.dynamic_sampling
@@ -228,16 +289,33 @@ def build_trainer(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, c
     if dynamic.enabled:
         extra = dict(max_extra_rounds=dynamic.max_extra_rounds, draw_seed=[s % 2**32 for s in draw_seed])
     return trainer_class(
-        model=model, reward_funcs=rewards, train_dataset=data,
-        args=grpo_config(cfg, str(output_dir), seed, weights, stop_ids), processing_class=tokenizer,
-        peft_config=LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                               target_modules=lora.target_modules, task_type="CAUSAL_LM"),
+        model=model,
+        reward_funcs=rewards,
+        train_dataset=data,
+        args=grpo_config(cfg, str(output_dir), seed, weights, stop_ids),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules,
+            task_type="CAUSAL_LM",
+        ),
         **extra,
     )
 
 
-def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int,
-                level_dir: Path, start_adapter: Path | None, draw_seed: tuple[int, ...]) -> None:
+def train_level(
+    model_ref: str,
+    tokenizer,
+    rows: pd.DataFrame,
+    prompt: dict,
+    cfg: TrainConfig,
+    seed: int,
+    level_dir: Path,
+    start_adapter: Path | None,
+    draw_seed: tuple[int, ...],
+) -> None:
     """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
     resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
     metrics.csv, level_info.json}, level_info.json last (it marks the level finished)."""
@@ -259,8 +337,12 @@ def train_level(model_ref: str, tokenizer, rows: pd.DataFrame, prompt: dict, cfg
         with atomic_dir(level_dir / "adapter") as tmp:
             trainer.model.save_pretrained(tmp)
         write_table(metrics_table(trainer.state.log_history), level_dir / "metrics.csv")
-        write_json(dict(steps=int(trainer.state.global_step), wall_seconds=round(time.time() - started, 1),
-                        n_problems=len(rows)), level_dir / "level_info.json")
+        write_json(
+            dict(
+                steps=int(trainer.state.global_step), wall_seconds=round(time.time() - started, 1), n_problems=len(rows)
+            ),
+            level_dir / "level_info.json",
+        )
     parallel.wait_for_everyone()
 
 
@@ -289,8 +371,10 @@ def export_step_adapters(out_dir: str | Path, steps: list[int], cfg: TrainConfig
         level, local = checkpoint_of_step(step, cfg.level_steps())
         source = Path(run.level_checkpoints(level, bool(cfg.curriculum))) / f"checkpoint-{local}"
         if not (source / "adapter_config.json").exists():
-            raise FileNotFoundError(f"{source}: no adapter saved at step {step} (evaluate.every_steps must "
-                                    f"fall on train.save_steps checkpoints; delete the run folder and rerun)")
+            raise FileNotFoundError(
+                f"{source}: no adapter saved at step {step} (evaluate.every_steps must "
+                f"fall on train.save_steps checkpoints; delete the run folder and rerun)"
+            )
         with atomic_dir(run.step_adapter_dir(step)) as tmp:
             tmp.mkdir()
             for file in sorted(source.glob("adapter_*")):

@@ -37,10 +37,12 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict:
     train = build(TrainConfig, job["train"], "train.")
     n_server = server_gpus(train)
     if gpus and len(gpus) != processes + n_server:
-        raise RuntimeError(f"this job holds GPU(s) {gpus}, but its {processes} training process(es) and "
-                           f"{n_server} vLLM server GPU(s) need {processes + n_server} (resources.train.gpu): "
-                           "locally, Snakemake lowers a job's gpu to --resources gpu=G (profiles/local: 1); "
-                           "under SLURM, check that the job step gets every GPU of --gpus")
+        raise RuntimeError(
+            f"this job holds GPU(s) {gpus}, but its {processes} training process(es) and "
+            f"{n_server} vLLM server GPU(s) need {processes + n_server} (resources.train.gpu): "
+            "locally, Snakemake lowers a job's gpu to --resources gpu=G (profiles/local: 1); "
+            "under SLURM, check that the job step gets every GPU of --gpus"
+        )
     if gpus:
         print(f"GPU(s) {gpus}: {n_server} serving vLLM, {processes} training", flush=True)
     if processes == 1 and not n_server:
@@ -53,14 +55,20 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict:
         if n_server:
             server_env = dict(env, CUDA_VISIBLE_DEVICES=",".join(gpus[:n_server]))
             url, group_port = stack.enter_context(vllm_server(job["model"], train, server_env))
-            env.update({parallel.VLLM_SERVER_URL: url, parallel.VLLM_GROUP_PORT: str(group_port),
-                        "CUDA_VISIBLE_DEVICES": ",".join(gpus[n_server:])})
+            env.update(
+                {
+                    parallel.VLLM_SERVER_URL: url,
+                    parallel.VLLM_GROUP_PORT: str(group_port),
+                    "CUDA_VISIBLE_DEVICES": ",".join(gpus[n_server:]),
+                }
+            )
         command = launch_command(spec, processes, job["threads"], _free_port())
         print("training processes:", " ".join(command), flush=True)
         code = stack.enter_context(_process(command, env)).wait()
         if code:
-            raise RuntimeError(f"the {processes} training process(es) failed (exit code {code}): their errors are "
-                               "above in this log")
+            raise RuntimeError(
+                f"the {processes} training process(es) failed (exit code {code}): their errors are above in this log"
+            )
     return json.loads((Path(job["out_dir"]) / "train_info.json").read_text())
 
 
@@ -70,11 +78,28 @@ def launch_command(spec: Path, processes: int, threads: int, port: int) -> list[
     where the process group then uses gloo: accelerate's --cpu launcher runs several
     processes only through MPI."""
     several = ["--multi_gpu"] if processes > 1 else []
-    return [sys.executable, "-m", "accelerate.commands.launch", *several, "--num_processes", str(processes),
-            "--num_machines", "1", "--main_process_port", str(port), "--num_cpu_threads_per_process", str(threads),
-            # bf16 comes from GRPOConfig (train.dtype)
-            "--mixed_precision", "no", "--dynamo_backend", "no",
-            "-m", "grpo_difficulty.train_run", str(spec)]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *several,
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        str(port),
+        "--num_cpu_threads_per_process",
+        str(threads),
+        # bf16 comes from GRPOConfig (train.dtype)
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "grpo_difficulty.train_run",
+        str(spec),
+    ]
 
 
 def vllm_server_command(model: str, train: TrainConfig, port: int) -> list[str]:
@@ -83,10 +108,18 @@ def vllm_server_command(model: str, train: TrainConfig, port: int) -> list[str]:
     from trl.scripts.vllm_serve import ScriptArguments, build_command
 
     gen = train.generation
-    return build_command(ScriptArguments(
-        model=model, host="127.0.0.1", port=port, tensor_parallel_size=gen.tensor_parallel_size,
-        gpu_memory_utilization=gen.gpu_memory_utilization, max_model_len=gen.max_model_len,
-        dtype="auto" if train.dtype == "auto" else train.dtype, log_level="warning"))
+    return build_command(
+        ScriptArguments(
+            model=model,
+            host="127.0.0.1",
+            port=port,
+            tensor_parallel_size=gen.tensor_parallel_size,
+            gpu_memory_utilization=gen.gpu_memory_utilization,
+            max_model_len=gen.max_model_len,
+            dtype="auto" if train.dtype == "auto" else train.dtype,
+            log_level="warning",
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -105,8 +138,10 @@ def wait_until_healthy(server: subprocess.Popen, url: str, timeout: float, poll_
     started = time.time()
     while True:
         if server.poll() is not None:
-            raise RuntimeError(f"the vLLM server exited with code {server.returncode} before answering {url}/health: "
-                               "its output is above in this log")
+            raise RuntimeError(
+                f"the vLLM server exited with code {server.returncode} before answering {url}/health: "
+                "its output is above in this log"
+            )
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=poll_seconds) as response:
                 if response.status == 200:
@@ -115,8 +150,9 @@ def wait_until_healthy(server: subprocess.Popen, url: str, timeout: float, poll_
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         if time.time() - started > timeout:
-            raise RuntimeError(f"the vLLM server did not answer {url}/health within {timeout:.0f} s "
-                               "(train.generation.server_timeout)")
+            raise RuntimeError(
+                f"the vLLM server did not answer {url}/health within {timeout:.0f} s (train.generation.server_timeout)"
+            )
         time.sleep(poll_seconds)
 
 
@@ -142,6 +178,7 @@ def _process(command: list[str], env: dict):
 def _stopped_on_sigterm():
     """SIGTERM (Snakemake or SLURM ending the job) raises SystemExit, so that the child
     processes are stopped on the way out instead of outliving the job."""
+
     def stop(signum, frame):
         raise SystemExit(f"stopped by signal {signum}")
 

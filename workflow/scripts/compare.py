@@ -1,4 +1,5 @@
 """One table of several experiments' results on the eval sets they share (rule compare)."""
+
 from grpo_difficulty import report
 from grpo_difficulty.files import log_to, read_table, write_table, write_text
 

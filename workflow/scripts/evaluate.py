@@ -2,6 +2,7 @@
 evaluate_*): greedy answers, plus sampled answers and pass@k when configured.
 
 Under the `__main__` guard for the vLLM backend (see probe.py)."""
+
 from pathlib import Path
 
 import torch
@@ -20,8 +21,7 @@ if __name__ == "__main__":
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
         generator = make_generator(cfg.backend, snakemake.params.model, adapter, cfg.train.lora.r)
-        predictions, samples = evaluate.predict(generator, rows, as_dict(cfg.prompt), cfg.evaluate,
-                                                desc=snakemake.rule)
+        predictions, samples = evaluate.predict(generator, rows, as_dict(cfg.prompt), cfg.evaluate, desc=snakemake.rule)
         write_table(predictions, snakemake.output.predictions)
         write_table(samples, snakemake.output.samples)
         summary = evaluate.summarize(predictions)

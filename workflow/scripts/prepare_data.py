@@ -1,4 +1,5 @@
 """Load one dataset into the normalized table (rule prepare_data)."""
+
 from grpo_difficulty import tasks
 from grpo_difficulty.files import log_to, write_table
 

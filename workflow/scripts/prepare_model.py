@@ -1,4 +1,5 @@
 """Convert the embedded SmolLM2-135M-Instruct GGUF into an HF folder (rule prepare_model)."""
+
 from pathlib import Path
 
 from grpo_difficulty.files import log_to

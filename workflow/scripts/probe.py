@@ -5,6 +5,7 @@ Everything runs under the `__main__` guard: the vLLM backend starts its engine i
 spawned processes, which re-import this file (without Snakemake's preamble, so without
 the `snakemake` object) as `__mp_main__`.
 """
+
 import torch
 
 from grpo_difficulty import probe

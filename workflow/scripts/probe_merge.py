@@ -1,4 +1,5 @@
 """Merge probe blocks into per-problem pass rates (rule probe_merge)."""
+
 from grpo_difficulty import probe
 from grpo_difficulty.files import log_to, read_table, write_table
 

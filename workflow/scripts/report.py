@@ -1,4 +1,5 @@
 """Summary tables and plots across strategies, seeds and checkpoints (rule report)."""
+
 import json
 
 import pandas as pd
@@ -11,10 +12,21 @@ with log_to(snakemake.log[0]):
     base = {e: read_table(p) for e, p in zip(params.eval_sets, snakemake.input.base, strict=True)}
     points = [dict(p, predictions=read_table(p["path"])) for p in params.points]
     keys = [(r["subset"], r["seed"]) for r in params.runs]
-    train_info = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info, strict=True)}
+    train_info = {
+        key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info, strict=True)
+    }
     metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics, strict=True)}
-    subset_stats = {name: json.loads(open(path).read())
-                    for name, path in zip(params.subsets, snakemake.input.stats, strict=True)}
-    text = report.make_report(base, points, train_info, metrics, read_table(snakemake.input.difficulty),
-                              subset_stats, params.settings, dict(snakemake.output.items()))
+    subset_stats = {
+        name: json.loads(open(path).read()) for name, path in zip(params.subsets, snakemake.input.stats, strict=True)
+    }
+    text = report.make_report(
+        base,
+        points,
+        train_info,
+        metrics,
+        read_table(snakemake.input.difficulty),
+        subset_stats,
+        params.settings,
+        dict(snakemake.output.items()),
+    )
     print(text)

@@ -1,5 +1,6 @@
 """Choose one training subset from the probe's pass rates, or from the pass rates the
 training set ships with when nothing was probed (rule select_subset)."""
+
 from grpo_difficulty import probe, select
 from grpo_difficulty.config import Config, build
 from grpo_difficulty.files import log_to, read_table, write_json, write_table
@@ -12,8 +13,9 @@ with log_to(snakemake.log[0]):
     name = snakemake.wildcards.subset
     spec = cfg.subsets[name]
     subset = select.select_subset(table, name, spec, cfg.select_seed)
-    stats = select.subset_stats(subset, name, spec, cfg.train.num_generations,
-                                select.selection_cutoffs(table, subset, spec))
+    stats = select.subset_stats(
+        subset, name, spec, cfg.train.num_generations, select.selection_cutoffs(table, subset, spec)
+    )
     write_table(subset, snakemake.output.table)
     write_json(stats, snakemake.output.stats)
     print(stats)

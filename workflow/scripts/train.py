@@ -1,5 +1,6 @@
 """Train one GRPO+LoRA adapter (rule train): in this process, or in several data-parallel
 processes with a vLLM server beside them (grpo_difficulty.train_run)."""
+
 from pathlib import Path
 
 from grpo_difficulty.files import log_to, use_own_gpus
@@ -8,8 +9,14 @@ from grpo_difficulty.train_run import run
 with log_to(snakemake.log[0]):
     gpus = use_own_gpus(snakemake.resources.gpu, snakemake.rule)
     processes = snakemake.params.processes
-    job = dict(model=snakemake.params.model, subset=snakemake.input.subset, prompt=snakemake.params.prompt,
-               train=snakemake.params.train, seed=int(snakemake.wildcards.seed),
-               out_dir=str(Path(snakemake.output.info).parent), export_steps=snakemake.params.export_steps,
-               threads=max(1, snakemake.threads // processes))
+    job = dict(
+        model=snakemake.params.model,
+        subset=snakemake.input.subset,
+        prompt=snakemake.params.prompt,
+        train=snakemake.params.train,
+        seed=int(snakemake.wildcards.seed),
+        out_dir=str(Path(snakemake.output.info).parent),
+        export_steps=snakemake.params.export_steps,
+        threads=max(1, snakemake.threads // processes),
+    )
     print(run(job, processes, gpus))

@@ -21,13 +21,31 @@ Modules, one per responsibility (torch-free: rules/common.smk imports this at pa
 
 from .answers import gsm8k_gold
 from .benchmarks import bbh_task, gsm8k_frame
-from .generators import (ARITHMETIC_LEVELS, PEOPLE, PROCEDURAL, SHUFFLED_LEVELS, arithmetic_rows,
-                         shuffled_objects_rows)
-from .loaders import (COMMON_KEYS, LOADER_KEYS, LOADERS, check_disjoint, config_problems, dataset_source,
-                      input_files, known_size, load_rows, numeric_subset)
+from .generators import ARITHMETIC_LEVELS, PEOPLE, PROCEDURAL, SHUFFLED_LEVELS, arithmetic_rows, shuffled_objects_rows
+from .loaders import (
+    COMMON_KEYS,
+    LOADER_KEYS,
+    LOADERS,
+    check_disjoint,
+    config_problems,
+    dataset_source,
+    input_files,
+    known_size,
+    load_rows,
+    numeric_subset,
+)
 from .mapped import shipped_pass_rate
 from .prompts import FORMAT_INSTRUCTIONS, render_prompt, stop_strings
 from .readers import read_records
 from .rows import COLUMNS, BadRow, BadRows, question_id, validate_golds
-from .scoring import (ANSWER_TYPES, answer_problems, choice_letter, extract_answer, gold_problem, is_plain_number,
-                      last_boxed, parse_math, score)
+from .scoring import (
+    ANSWER_TYPES,
+    answer_problems,
+    choice_letter,
+    extract_answer,
+    gold_problem,
+    is_plain_number,
+    last_boxed,
+    parse_math,
+    score,
+)

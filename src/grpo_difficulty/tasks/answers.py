@@ -37,7 +37,7 @@ def plain_answer(text: str) -> tuple[str, str, str]:
     also inside $...$, \\(...\\) or a whole \\boxed{...}), scored by math-verify."""
     gold = text.strip()
     for left, right in _MATH_DELIMITERS:
-        inner = gold[len(left):-len(right)] if len(gold) > len(left) + len(right) else ""
+        inner = gold[len(left) : -len(right)] if len(gold) > len(left) + len(right) else ""
         if gold.startswith(left) and gold.endswith(right) and "$" not in inner:
             gold = inner.strip()
             break
@@ -48,8 +48,10 @@ def plain_answer(text: str) -> tuple[str, str, str]:
     if not gold:
         raise BadRow(f"answer {text!r} is empty once its math delimiters are removed")
     if _WORDS.fullmatch(gold):
-        raise BadRow(f"answer {text!r} is words, not a number or math expression (answer_format plain is scored by "
-                     "math-verify; option letters: answer_format choice)")
+        raise BadRow(
+            f"answer {text!r} is words, not a number or math expression (answer_format plain is scored by "
+            "math-verify; option letters: answer_format choice)"
+        )
     return "", gold, "math"
 
 

@@ -14,12 +14,13 @@ from .readers import HUB_DEFAULTS, hub_parts
 from .rows import BadRow, BadRows, make_frame, required
 from .scoring import CHOICE_GOLD, last_boxed
 
+
 # --------------------------------------------------------------------------- GSM8K
-def gsm8k_frame(records: list[dict | None], bad: BadRows, question_field="question",
-                answer_field="answer") -> pd.DataFrame:
+def gsm8k_frame(
+    records: list[dict | None], bad: BadRows, question_field="question", answer_field="answer"
+) -> pd.DataFrame:
     """GSM8K rows: gold = the number after '####', tier = the number of worked steps."""
-    fmap = FieldMap(fields=dict(question=question_field, answer=answer_field), answer_format="gsm8k",
-                    subject="gsm8k")
+    fmap = FieldMap(fields=dict(question=question_field, answer=answer_field), answer_format="gsm8k", subject="gsm8k")
     return mapped_frame([("", records)], bad, fmap)
 
 
@@ -35,13 +36,25 @@ def gsm8k_file_as_file(spec: dict) -> dict:
 
 def load_gsm8k_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
     """openai/gsm8k (config main): a preset of `loader: hub`."""
-    return load_hub(dict(spec, path=spec.get("path", HUB_DEFAULTS["gsm8k_hub"]), name=spec.get("name", "main"),
-                         answer_format="gsm8k"), bad, subject="gsm8k")
+    return load_hub(
+        dict(
+            spec, path=spec.get("path", HUB_DEFAULTS["gsm8k_hub"]), name=spec.get("name", "main"), answer_format="gsm8k"
+        ),
+        bad,
+        subject="gsm8k",
+    )
 
 
 # --------------------------------------------------------------------------- MATH, AIME
-MATH_SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra",
-                 "number_theory", "prealgebra", "precalculus")
+MATH_SUBJECTS = (
+    "algebra",
+    "counting_and_probability",
+    "geometry",
+    "intermediate_algebra",
+    "number_theory",
+    "prealgebra",
+    "precalculus",
+)
 
 
 def subject_key(subject: str) -> str:
@@ -66,14 +79,26 @@ def _math_row(rec: dict, _part, subject_field: str, answer_field: str | None) ->
         gold = last_boxed(solution)
         if not gold or not gold.strip():
             raise BadRow("solution has no \\boxed{...} final answer")
-    return dict(question=required(rec, "problem"), gold=gold.strip(), answer_type="math", solution=solution,
-                tier=math_level(rec.get("level")), subject=required(rec, subject_field))
+    return dict(
+        question=required(rec, "problem"),
+        gold=gold.strip(),
+        answer_type="math",
+        solution=solution,
+        tier=math_level(rec.get("level")),
+        subject=required(rec, subject_field),
+    )
 
 
 def _aime_row(rec: dict, part: str) -> dict:
     # no difficulty tiers within AIME: one tier, the exam (config) as subject
-    return dict(question=required(rec, "question"), gold=required(rec, "answer").strip(), answer_type="math",
-                solution=str(rec.get("solution") or ""), tier=1, subject=part)
+    return dict(
+        question=required(rec, "question"),
+        gold=required(rec, "answer").strip(),
+        answer_type="math",
+        solution=str(rec.get("solution") or ""),
+        tier=1,
+        subject=part,
+    )
 
 
 def load_math_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
@@ -87,8 +112,6 @@ def load_math_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
     if df.empty:
         raise ValueError(f"{bad.source}: no rows of subjects {subjects}")
     return df
-
-
 
 
 # --------------------------------------------------------------------------- BIG-Bench Hard
@@ -133,17 +156,25 @@ def _bbh_hub_parts(spec: dict) -> list[tuple[str, list]]:
     runs; the hub's parquet export of it (revision refs/convert/parquet) has one folder
     per task: <task>/<split>/0000.parquet."""
     split = spec.get("split", "test")
-    return [(task, records) for task in (bbh_task(n) for n in spec.get("objects", list(BBH_OBJECTS)))
-            for _, records in hub_parts(spec, [None], data_files={split: f"{task}/{split}/*.parquet"},
-                                         revision=spec.get("revision", "refs/convert/parquet"))]
+    return [
+        (task, records)
+        for task in (bbh_task(n) for n in spec.get("objects", list(BBH_OBJECTS)))
+        for _, records in hub_parts(
+            spec,
+            [None],
+            data_files={split: f"{task}/{split}/*.parquet"},
+            revision=spec.get("revision", "refs/convert/parquet"),
+        )
+    ]
 
 
 AIME_CONFIGS = ["AIME2025-I", "AIME2025-II"]
 
 
 def load_math500_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
-    return make_frame(hub_parts(spec, [spec.get("name")]), bad,
-                      partial(_math_row, subject_field="subject", answer_field="answer"))
+    return make_frame(
+        hub_parts(spec, [spec.get("name")]), bad, partial(_math_row, subject_field="subject", answer_field="answer")
+    )
 
 
 def load_aime_hub(spec: dict, bad: BadRows) -> pd.DataFrame:

@@ -8,8 +8,8 @@ import pandas as pd
 
 from .rows import BadRows, finish
 
-def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], split: str,
-                     seed: int) -> pd.DataFrame:
+
+def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], split: str, seed: int) -> pd.DataFrame:
     """One seeded stream of distinct problems per level, cut into disjoint splits.
 
     `per_level` maps split name → problems per level, in order (e.g. {test: 25, train: 25});
@@ -37,8 +37,17 @@ def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], spl
                 seen.add(question)
                 parts[name].append((question, answer))
         for question, answer in parts[split]:
-            rows.append(dict(question=question, gold=str(answer), answer_type=answer_type,
-                             solution="", tier=level, subject=kind, source=kind))
+            rows.append(
+                dict(
+                    question=question,
+                    gold=str(answer),
+                    answer_type=answer_type,
+                    solution="",
+                    tier=level,
+                    subject=kind,
+                    source=kind,
+                )
+            )
     return finish(pd.DataFrame(rows), BadRows(kind))
 
 
@@ -86,20 +95,42 @@ SHUFFLED_LEVELS = {
 }
 PEOPLE = ["Alice", "Bob", "Claire", "Dave", "Eve", "Fred", "Gertrude"]
 SHUFFLE_THEMES = [
-    dict(intro="{people} are playing catch. At the start of the game, each of them holds a ball: {holdings}.",
-         holds="{person} holds a {item} ball", swap="{a} and {b} swap balls",
-         end="At the end of the game, {who} holds the", option="{item} ball",
-         items=["red", "blue", "green", "yellow", "purple", "grey", "white", "black", "pink", "brown"]),
-    dict(intro="{people} are in a book club. At the start of the month, each of them is reading a different "
-               "book: {holdings}.",
-         holds="{person} is reading {item}", swap="{a} and {b} trade books",
-         end="At the end of the month, {who} is reading", option="{item}",
-         items=["Dune", "Emma", "Beloved", "Ulysses", "Middlemarch", "Dracula", "Hamlet", "Persuasion",
-                "The Hobbit", "Moby Dick"]),
-    dict(intro="{people} are at a party and each of them brought a wrapped present: {holdings}.",
-         holds="{person} has a {item}", swap="{a} and {b} exchange presents",
-         end="When the party ends, {who} has the", option="{item}",
-         items=["scarf", "teapot", "puzzle", "candle", "notebook", "kite", "clock", "lamp", "mug", "plant"]),
+    dict(
+        intro="{people} are playing catch. At the start of the game, each of them holds a ball: {holdings}.",
+        holds="{person} holds a {item} ball",
+        swap="{a} and {b} swap balls",
+        end="At the end of the game, {who} holds the",
+        option="{item} ball",
+        items=["red", "blue", "green", "yellow", "purple", "grey", "white", "black", "pink", "brown"],
+    ),
+    dict(
+        intro="{people} are in a book club. At the start of the month, each of them is reading a different "
+        "book: {holdings}.",
+        holds="{person} is reading {item}",
+        swap="{a} and {b} trade books",
+        end="At the end of the month, {who} is reading",
+        option="{item}",
+        items=[
+            "Dune",
+            "Emma",
+            "Beloved",
+            "Ulysses",
+            "Middlemarch",
+            "Dracula",
+            "Hamlet",
+            "Persuasion",
+            "The Hobbit",
+            "Moby Dick",
+        ],
+    ),
+    dict(
+        intro="{people} are at a party and each of them brought a wrapped present: {holdings}.",
+        holds="{person} has a {item}",
+        swap="{a} and {b} exchange presents",
+        end="When the party ends, {who} has the",
+        option="{item}",
+        items=["scarf", "teapot", "puzzle", "candle", "notebook", "kite", "clock", "lamp", "mug", "plant"],
+    ),
 ]
 
 
@@ -114,7 +145,7 @@ def _shuffled_problem(level: int, rng: random.Random) -> tuple[str, str]:
     theme = rng.choice(SHUFFLE_THEMES)
     people = PEOPLE[:n_objects]
     items = rng.sample(theme["items"], n_objects)
-    holding = dict(zip(people, items))
+    holding = dict(zip(people, items, strict=True))
     swaps: list[tuple[str, str]] = []
     while len(swaps) < n_swaps:
         a, b = rng.sample(people, 2)
@@ -128,8 +159,10 @@ def _shuffled_problem(level: int, rng: random.Random) -> tuple[str, str]:
         story = f"Then {steps[0]}."
     else:
         story = " ".join([f"First, {steps[0]}.", *(f"Then, {s}." for s in steps[1:-1]), f"Finally, {steps[-1]}."])
-    intro = theme["intro"].format(people=_and_join(people), holdings=_and_join(
-        [theme["holds"].format(person=p, item=i) for p, i in zip(people, items)]))
+    intro = theme["intro"].format(
+        people=_and_join(people),
+        holdings=_and_join([theme["holds"].format(person=p, item=i) for p, i in zip(people, items, strict=True)]),
+    )
     options = "\n".join(f"({chr(65 + j)}) {theme['option'].format(item=i)}" for j, i in enumerate(items))
     question = f"{intro}\n{story} {theme['end'].format(who=who)}\nOptions:\n{options}"
     return question, f"({chr(65 + items.index(holding[who]))})"

@@ -99,9 +99,11 @@ def _limit(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
 def numeric_subset(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Rows whose gold is a plain number (integer or decimal, also once math-verify has
     read it: "\\frac{1}{2}" and "\\sqrt{2}" are not, "12" and "-3.5" are); logs the count."""
-    keep = [is_plain_number(gold, kind) for gold, kind in zip(df["gold"], df["answer_type"])]
-    print(f"{source}: numeric_only kept {sum(keep)} of {len(df)} rows, "
-          f"dropped {len(df) - sum(keep)} whose gold answer is not a plain number")
+    keep = [is_plain_number(gold, kind) for gold, kind in zip(df["gold"], df["answer_type"], strict=True)]
+    print(
+        f"{source}: numeric_only kept {sum(keep)} of {len(df)} rows, "
+        f"dropped {len(df) - sum(keep)} whose gold answer is not a plain number"
+    )
     if not any(keep):
         raise ValueError(f"{source}: numeric_only left no rows (no gold answer is a plain number)")
     return df[keep].reset_index(drop=True)

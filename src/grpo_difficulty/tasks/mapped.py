@@ -23,6 +23,7 @@ MAPPING_KEYS = {"fields", "answer_format", "tier_bins", "tier_order", "tier_labe
 @dataclass(frozen=True)
 class FieldMap:
     """How one dataset's records become rows (see config/schema.yaml, datasets.*.fields)."""
+
     fields: dict  # role (question, answer, id, tier, subject, solution, pass_rate) → field (dotted path allowed)
     answer_format: str = "plain"
     subject: str | None = None  # every row's subject when no field holds one; None: the file's or config's name
@@ -34,10 +35,15 @@ class FieldMap:
 
 def field_map(spec: dict, subject: str | None = None) -> FieldMap:
     labels = spec.get("tier_labels")
-    return FieldMap(fields={**DEFAULT_FIELDS, **spec.get("fields", {})},
-                    answer_format=spec.get("answer_format", "plain"), subject=subject,
-                    tier_bins=spec.get("tier_bins"), tier_order=spec.get("tier_order", "ascending"),
-                    tier_labels=tuple(labels) if labels else None, pass_rate_scale=spec.get("pass_rate_scale", 1))
+    return FieldMap(
+        fields={**DEFAULT_FIELDS, **spec.get("fields", {})},
+        answer_format=spec.get("answer_format", "plain"),
+        subject=subject,
+        tier_bins=spec.get("tier_bins"),
+        tier_order=spec.get("tier_order", "ascending"),
+        tier_labels=tuple(labels) if labels else None,
+        pass_rate_scale=spec.get("pass_rate_scale", 1),
+    )
 
 
 def shipped_pass_rate(spec: dict) -> str | None:
@@ -49,8 +55,13 @@ def shipped_pass_rate(spec: dict) -> str | None:
 def mapped_row(rec: dict, part: str | None, fmap: FieldMap) -> dict:
     fields = fmap.fields
     solution, gold, answer_type = ANSWER_FORMATS[fmap.answer_format](required(rec, fields["answer"], "answer"))
-    row = dict(question=required(rec, fields["question"], "question"), gold=gold, answer_type=answer_type,
-               solution=solution, subject=fmap.subject or Path(part or "").name.split(".")[0])
+    row = dict(
+        question=required(rec, fields["question"], "question"),
+        gold=gold,
+        answer_type=answer_type,
+        solution=solution,
+        subject=fmap.subject or Path(part or "").name.split(".")[0],
+    )
     if "id" in fields:
         row["id"] = required(rec, fields["id"], "id").strip()
     if "subject" in fields:
@@ -76,8 +87,10 @@ def _pass_rate(value, scale: float) -> float:
     except ValueError:
         raise BadRow(f"pass rate {value!r} is not a number") from None
     if not 0 <= rate <= 1:
-        raise BadRow(f"pass rate {value!r} is not in [0, 1] (set pass_rate_scale if the field counts correct "
-                     "answers out of N, or is a percentage)")
+        raise BadRow(
+            f"pass rate {value!r} is not in [0, 1] (set pass_rate_scale if the field counts correct "
+            "answers out of N, or is a percentage)"
+        )
     return rate
 
 
@@ -90,8 +103,7 @@ def _assign_tiers(df: pd.DataFrame, fmap: FieldMap, source: str) -> pd.DataFrame
 
 
 def mapped_frame(parts: list[tuple[str | None, list]], bad: BadRows, fmap: FieldMap) -> pd.DataFrame:
-    return make_frame(parts, bad, partial(mapped_row, fmap=fmap),
-                      partial(_assign_tiers, fmap=fmap, source=bad.source))
+    return make_frame(parts, bad, partial(mapped_row, fmap=fmap), partial(_assign_tiers, fmap=fmap, source=bad.source))
 
 
 def load_file(spec: dict, bad: BadRows, subject: str | None = None) -> pd.DataFrame:
@@ -112,9 +124,11 @@ def config_problems(spec: dict) -> list[tuple[str, str]]:
     visible before loading it: keys that need another, and for local files, a path that
     matches nothing or a mapped field that is no column (rules/common.smk check_config)."""
     fields = spec.get("fields", {})
-    problems = [(key, f"needs fields.{needs}") for key, needs in
-                [("tier_bins", "tier"), ("tier_labels", "tier"),
-                 ("pass_rate_scale", "pass_rate")] if key in spec and needs not in fields]
+    problems = [
+        (key, f"needs fields.{needs}")
+        for key, needs in [("tier_bins", "tier"), ("tier_labels", "tier"), ("pass_rate_scale", "pass_rate")]
+        if key in spec and needs not in fields
+    ]
     for legacy, role in (("question_field", "question"), ("answer_field", "answer")):
         if spec.get(legacy, role) != role:  # the schema fills in the default
             problems.append((legacy, f"gsm8k_file's key; with loader {spec['loader']} map fields.{role}"))
@@ -133,7 +147,11 @@ def config_problems(spec: dict) -> list[tuple[str, str]]:
         for path, names in columns.items():
             if name not in names and name.split(".")[0] not in names:
                 default = "" if role in fields else f" (the default; map the {role} with fields.{role})"
-                problems.append((f"fields.{role}", f"{name!r}{default} is not a column of {path}; its columns: "
-                                                   f"{', '.join(names[:30]) or 'none'}"))
+                problems.append(
+                    (
+                        f"fields.{role}",
+                        f"{name!r}{default} is not a column of {path}; its columns: {', '.join(names[:30]) or 'none'}",
+                    )
+                )
                 break
     return problems

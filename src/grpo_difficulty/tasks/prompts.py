@@ -28,8 +28,10 @@ def render_prompt(question: str, prompt: dict, tokenizer=None) -> str:
             text = f"{FORMAT_INSTRUCTIONS[fmt]}\n\n{question}"
         return f"{system}\n\n{text}" if system else text
     if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-        raise ValueError("prompt.chat_template is true but the model's tokenizer has no chat template; "
-                         "set prompt.chat_template: false")
+        raise ValueError(
+            "prompt.chat_template is true but the model's tokenizer has no chat template; "
+            "set prompt.chat_template: false"
+        )
     messages = [{"role": "system", "content": system}] if system else []
     for ex in examples:
         messages += [{"role": "user", "content": ex["question"]}, {"role": "assistant", "content": ex["answer"]}]

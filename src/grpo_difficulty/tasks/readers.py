@@ -14,8 +14,7 @@ import pandas as pd
 from .rows import BadRows
 
 # File suffix → format; a compression suffix after it (data.jsonl.gz) is read through its opener.
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv",
-           ".tsv": "tsv"}
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv": "tsv"}
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 PEEK_ROWS = 100  # records whose keys stand for a json/jsonl file's columns at config time
 
@@ -25,8 +24,9 @@ def file_format(path: str | Path) -> str:
     if suffixes and suffixes[-1] in OPENERS:
         suffixes.pop()
     if not suffixes or suffixes[-1] not in FORMATS:
-        raise ValueError(f"{path}: unsupported file type (use {', '.join(FORMATS)}, optionally compressed "
-                         f"{', '.join(OPENERS)})")
+        raise ValueError(
+            f"{path}: unsupported file type (use {', '.join(FORMATS)}, optionally compressed {', '.join(OPENERS)})"
+        )
     return FORMATS[suffixes[-1]]
 
 
@@ -78,16 +78,24 @@ def read_records(path: str | Path, bad: BadRows, part: str | None = None) -> lis
 def _csv(path: Path, rows: int | None = None) -> pd.DataFrame:
     """Every cell as text ('' when empty); BOM and blanks around column names dropped."""
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", nrows=rows,
-                         sep="\t" if file_format(path) == "tsv" else ",")
+        df = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            nrows=rows,
+            sep="\t" if file_format(path) == "tsv" else ",",
+        )
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{path}: cannot be read as {file_format(path)} ({err})") from err
     return df.rename(columns=str.strip)
 
 
 def _json_lines(path: Path, bad: BadRows, part: str | None = None) -> list[dict | None]:
-    return [_json_line(line, i if part is None else f"{i} of {part}", bad) if line.strip() else None
-            for i, line in enumerate(_read_bytes(path).splitlines())]
+    return [
+        _json_line(line, i if part is None else f"{i} of {part}", bad) if line.strip() else None
+        for i, line in enumerate(_read_bytes(path).splitlines())
+    ]
 
 
 def _json_records(path: Path, bad: BadRows, part: str | None = None) -> list:
@@ -109,8 +117,10 @@ def _json_records(path: Path, bad: BadRows, part: str | None = None) -> list:
             return data[lists[0]]
         if data and all(isinstance(value, dict) for value in data.values()):
             return pd.DataFrame(data).to_dict("records")
-        raise ValueError(f"{path}: expected a list of records or an object holding one list of records; "
-                         f"found an object with keys {list(data)[:20]}")
+        raise ValueError(
+            f"{path}: expected a list of records or an object holding one list of records; "
+            f"found an object with keys {list(data)[:20]}"
+        )
     raise ValueError(f"{path}: expected a list of records, found {type(data).__name__}")
 
 
@@ -145,6 +155,7 @@ def file_columns(path: Path) -> list[str]:
     bad = BadRows(str(path), "skip")  # a broken row is prepare_data's to report
     records = (_json_lines(path, bad) if kind == "jsonl" else _json_records(path, bad))[:PEEK_ROWS]
     return list(dict.fromkeys(key for rec in records if isinstance(rec, dict) for key in rec))
+
 
 # Hub id each hub loader reads unless the dataset's `path` says otherwise.
 HUB_DEFAULTS = {

@@ -70,8 +70,11 @@ def lookup(rec: dict, field: str):
     for step in field.split("."):
         if isinstance(value, dict):
             value = value.get(step)
-        elif isinstance(value, (list, tuple, np.ndarray)) and re.fullmatch(r"-?\d+", step) \
-                and -len(value) <= int(step) < len(value):
+        elif (
+            isinstance(value, (list, tuple, np.ndarray))
+            and re.fullmatch(r"-?\d+", step)
+            and -len(value) <= int(step) < len(value)
+        ):
             value = value[int(step)]
         else:
             return None
@@ -98,13 +101,17 @@ def as_text(value, field: str) -> str:
             users = [m for m in value if m.get("role", "user") == "user"]
             return as_text((users or list(value))[-1]["content"], field)
         if len(value) != 1:
-            raise BadRow(f"field {field!r} holds a list of {len(value)} values, not one (name one element with "
-                         f"a dotted path such as {field}.0)")
+            raise BadRow(
+                f"field {field!r} holds a list of {len(value)} values, not one (name one element with "
+                f"a dotted path such as {field}.0)"
+            )
         return as_text(value[0], field)
     if isinstance(value, dict):
         keys = ", ".join(repr(k) for k in list(value)[:10])
-        raise BadRow(f"field {field!r} holds an object with keys {keys}, not a value (name one with a dotted "
-                     f"path such as {field}.{next(iter(value), 'key')})")
+        raise BadRow(
+            f"field {field!r} holds an object with keys {keys}, not a value (name one with a dotted "
+            f"path such as {field}.{next(iter(value), 'key')})"
+        )
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -143,8 +150,12 @@ def finish(df: pd.DataFrame, bad: BadRows, assign_tiers=None) -> pd.DataFrame:
         df = _drop_repeats(df, df["id"], bad, lambda dup, first: f"duplicate id {dup['id']!r} (same as row {first})")
     else:
         df["id"] = df["question"].map(question_id)
-    df = _drop_repeats(df, df["question"].map(question_id), bad,
-                       lambda dup, first: f"duplicate question (same as row {first}): {dup['question'][:80]!r}")
+    df = _drop_repeats(
+        df,
+        df["question"].map(question_id),
+        bad,
+        lambda dup, first: f"duplicate question (same as row {first}): {dup['question'][:80]!r}",
+    )
     df = validate_golds(df, bad)
     if df.empty:
         raise ValueError(f"{bad.source}: no usable rows")
@@ -167,7 +178,7 @@ def validate_golds(df: pd.DataFrame, bad: BadRows) -> pd.DataFrame:
     Returns the rows that passed (all of them unless `bad` skips)."""
     rows = df["row"] if "row" in df else range(len(df))
     keep = []
-    for row, gold, kind in zip(rows, df["gold"], df["answer_type"]):
+    for row, gold, kind in zip(rows, df["gold"], df["answer_type"], strict=True):
         problem = gold_problem(gold, kind)
         if problem:
             bad.report(row, problem)

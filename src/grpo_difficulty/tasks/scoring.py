@@ -126,19 +126,44 @@ def gold_problem(gold, kind: str) -> str | None:
     return f"answer_type {kind!r} not in {ANSWER_TYPES}"
 
 
-def answer_problems(generator, rows: pd.DataFrame, prompt: dict, n: int, temperature: float,
-                    top_p: float, max_new_tokens: int, seed: int, first_sample: int = 0,
-                    desc: str = "generate") -> pd.DataFrame:
+def answer_problems(
+    generator,
+    rows: pd.DataFrame,
+    prompt: dict,
+    n: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    seed: int,
+    first_sample: int = 0,
+    desc: str = "generate",
+) -> pd.DataFrame:
     """Generate answers first_sample .. first_sample + n - 1 of every problem and score
     them: one row per (id, sample)."""
     prompts = [render_prompt(q, prompt, getattr(generator, "tokenizer", None)) for q in rows["question"]]
-    completions = generator.generate(prompts, n=n, temperature=temperature, top_p=top_p,
-                                     max_new_tokens=max_new_tokens, seed=seed,
-                                     stop=stop_strings(prompt), desc=desc, first_sample=first_sample)
+    completions = generator.generate(
+        prompts,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        stop=stop_strings(prompt),
+        desc=desc,
+        first_sample=first_sample,
+    )
     records = []
-    for pid, gold, kind, samples in zip(rows["id"], rows["gold"], rows["answer_type"], completions):
+    for pid, gold, kind, samples in zip(rows["id"], rows["gold"], rows["answer_type"], completions, strict=True):
         for j, c in enumerate(samples):
             correct, reason = score(c.text, gold, kind, prompt["format"])
-            records.append(dict(id=pid, sample=first_sample + j, completion=c.text,
-                                n_tokens=c.n_tokens, correct=correct, reason=reason))
+            records.append(
+                dict(
+                    id=pid,
+                    sample=first_sample + j,
+                    completion=c.text,
+                    n_tokens=c.n_tokens,
+                    correct=correct,
+                    reason=reason,
+                )
+            )
     return pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])

@@ -35,8 +35,9 @@ def tier_value(value, labels: list[str] | None = None) -> float:
         pass
     match = _LABELLED_INTEGER.fullmatch(text)
     if not match:
-        raise BadRow(f"tier {value!r} is not a number (map a numeric field, or list its labels easiest first "
-                     "in tier_labels)")
+        raise BadRow(
+            f"tier {value!r} is not a number (map a numeric field, or list its labels easiest first in tier_labels)"
+        )
     return float(match.group(1))
 
 
@@ -45,9 +46,11 @@ def integer_tiers(df: pd.DataFrame, field: str, source: str) -> pd.DataFrame:
     fractional = df[df["tier"] % 1 != 0]
     if not fractional.empty:
         first = fractional.iloc[0]
-        raise ValueError(f"{source}: tier field {field!r} holds non-integer values ({len(fractional)} rows, e.g. "
-                         f"{first['tier']} at row {first['row']}); set tier_bins: N to bin them into N quantile "
-                         "tiers")
+        raise ValueError(
+            f"{source}: tier field {field!r} holds non-integer values ({len(fractional)} rows, e.g. "
+            f"{first['tier']} at row {first['row']}); set tier_bins: N to bin them into N quantile "
+            "tiers"
+        )
     return df
 
 
@@ -64,8 +67,10 @@ def bin_tiers(df: pd.DataFrame, bins: int, order: str, field: str, source: str) 
         n = len(edges) - 1
     tiers = codes + 1 if order == "ascending" else n - codes
     easier = "lower" if order == "ascending" else "higher"
-    print(f"{source}: field {field!r} binned into {n} quantile tier(s) (asked for {bins}"
-          f"{'; tied values merged bins' if n < bins else ''}); tier 1 = easiest = {easier} values:")
+    print(
+        f"{source}: field {field!r} binned into {n} quantile tier(s) (asked for {bins}"
+        f"{'; tied values merged bins' if n < bins else ''}); tier 1 = easiest = {easier} values:"
+    )
     for tier in range(1, n + 1):
         members = values[tiers == tier]
         print(f"  tier {tier}: {field} {members.min():g} to {members.max():g} ({len(members)} rows)")
