@@ -16,19 +16,19 @@ import time
 import torch
 
 from grpo_difficulty import probe, tasks
-from grpo_difficulty.config import ProbeConfig
+from grpo_difficulty.config import ProbeConfig, PromptConfig
 from grpo_difficulty.generation import HFGenerator
 
-PROMPT = {
-    "format": "fewshot",
-    "examples": [
+PROMPT = PromptConfig(
+    format="fewshot",
+    examples=[
         {"question": "What is 3 + 4?", "answer": "7"},
         {"question": "What is 12 + 5?", "answer": "17"},
         {"question": "What is 9 - 2?", "answer": "7"},
         {"question": "What is 6 * 7?", "answer": "42"},
         {"question": "What is 35 + 48?", "answer": "83"},
     ],
-}
+)
 SAMPLING = ProbeConfig(k=8, block_size=4, temperature=0.7, top_p=1.0, max_new_tokens=8, seed=0)
 
 
@@ -73,7 +73,7 @@ def main():
     _ = gen.newline_ids  # build the stop-token list outside the timings
 
     def blocks(first, last):
-        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, 0, b) for b in range(first, last)]
+        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, b) for b in range(first, last)]
 
     ours, t_ours = timed(lambda: blocks(0, args.k // 4))
     ours_tokens = sum(int(b["n_tokens"].sum()) for b in ours)

@@ -37,29 +37,29 @@ from pathlib import Path
 
 import yaml
 
-from grpo_difficulty.config import TrainConfig, build
+from grpo_difficulty.config import PromptConfig, TrainConfig, build
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"bare": "bare TRL GRPOTrainer", "ours_no_share": "ours, shared_prompt: false", "ours": "ours"}
 
 
-def setting(name: str) -> tuple[dict, dict]:
+def setting(name: str) -> tuple[dict, PromptConfig]:
     """(train config, prompt) of a benchmark setting."""
     from grpo_difficulty import tasks
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     cfg = dict(config["train"], rewards={"correctness": 1.0}, save_steps=10**6)
     if name == "default":
-        return cfg, config["prompt"]
+        return cfg, build(PromptConfig, config["prompt"])
     shots = tasks.arithmetic_rows(list(range(1, 9)), {"shots": 2}, "shots", 1)[:10]
     system = "\n\n".join(
         f"Problem: {q}\nSolution: {q[8:-1]} = {g}. The answer is \\boxed{{{g}}}."
         for q, g in shots[["question", "gold"]].values
     )
-    return dict(cfg, max_completion_length=32), dict(format="boxed", system=system)
+    return dict(cfg, max_completion_length=32), PromptConfig(format="boxed", system=system)
 
 
-def bare_trl_trainer(model_dir: str, rows, prompt: dict, cfg: dict, out_dir: str):
+def bare_trl_trainer(model_dir: str, rows, prompt: PromptConfig, cfg: dict, out_dir: str):
     """GRPOTrainer straight from TRL: no override of ours is imported or applied."""
     import torch
     from datasets import Dataset
@@ -83,7 +83,7 @@ def bare_trl_trainer(model_dir: str, rows, prompt: dict, cfg: dict, out_dir: str
             answer_type=rows["answer_type"].tolist(),
         )
     )
-    rewards, weights = reward_functions(build(TrainConfig, cfg), prompt["format"])
+    rewards, weights = reward_functions(build(TrainConfig, cfg), prompt.format)
     args = GRPOConfig(
         output_dir=out_dir,
         seed=0,

@@ -44,7 +44,7 @@ def main():
 
     def blocks():
         sampling = dataclasses.replace(SAMPLING, block_size=args.block_size)
-        return [probe.probe_block(gen, rows, PROMPT, sampling, 0, b) for b in range(args.k // args.block_size)]
+        return [probe.probe_block(gen, rows, PROMPT, sampling, b) for b in range(args.k // args.block_size)]
 
     def bare():
         params = SamplingParams(

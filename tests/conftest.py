@@ -72,8 +72,10 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def fewshot_prompt() -> dict:
-    return json.loads(json.dumps(FEWSHOT))
+def fewshot_prompt():
+    from grpo_difficulty.config import PromptConfig, build
+
+    return build(PromptConfig, json.loads(json.dumps(FEWSHOT)))
 
 
 def shared_data(name: str, probe: str) -> Path:

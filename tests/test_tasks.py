@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pandas as pd
@@ -5,6 +6,7 @@ import pytest
 from hub_fixtures import write_hub_repo
 
 from grpo_difficulty import tasks
+from grpo_difficulty.config import PromptConfig
 
 
 def test_arithmetic_is_seeded_disjoint_and_exact():
@@ -226,16 +228,16 @@ def chat_tokenizer(tiny_model):
 def test_render_prompt_formats(fewshot_prompt, tiny_model):
     text = tasks.render_prompt("What is 1 + 1?", fewshot_prompt)
     assert text.endswith("Q: What is 1 + 1?\nA:") and "Q: What is 6 * 7?\nA: 42\n\n" in text
-    assert "\\boxed{}" in tasks.render_prompt("q", {"format": "boxed"})
-    assert tasks.stop_strings(fewshot_prompt) == ["\n"] and tasks.stop_strings({"format": "xml"}) == []
+    assert "\\boxed{}" in tasks.render_prompt("q", PromptConfig(format="boxed"))
+    assert tasks.stop_strings(fewshot_prompt) == ["\n"] and tasks.stop_strings(PromptConfig(format="xml")) == []
 
 
 @pytest.mark.parametrize("fmt", ["fewshot", "boxed", "xml"])
 def test_system_prompt_and_chat_template_in_every_format(fmt, fewshot_prompt, chat_tokenizer):
-    prompt = dict(fewshot_prompt, format=fmt, system="You are careful.")
+    prompt = dataclasses.replace(fewshot_prompt, format=fmt, system="You are careful.")
     plain = tasks.render_prompt("What is 1 + 1?", prompt)
     assert plain.startswith("You are careful.\n\n") and "What is 1 + 1?" in plain
-    chat = tasks.render_prompt("What is 1 + 1?", dict(prompt, chat_template=True), chat_tokenizer)
+    chat = tasks.render_prompt("What is 1 + 1?", dataclasses.replace(prompt, chat_template=True), chat_tokenizer)
     assert chat.startswith("<|system|>You are careful.\n") and chat.endswith("<|assistant|>")
     if fmt == "fewshot":  # examples become turns; no Q:/A: scaffolding inside a chat
         assert "<|user|>What is 3 + 4?\n<|assistant|>7\n<|user|>What is 6 * 7?\n<|assistant|>42\n" in chat
@@ -243,7 +245,7 @@ def test_system_prompt_and_chat_template_in_every_format(fmt, fewshot_prompt, ch
     else:
         assert f"<|user|>{tasks.FORMAT_INSTRUCTIONS[fmt]}\n\nWhat is 1 + 1?\n<|assistant|>" in chat
         assert "3 + 4" not in chat and "3 + 4" not in plain  # few-shot examples belong to fewshot only
-    no_system = tasks.render_prompt("q", dict(prompt, system=None, chat_template=True), chat_tokenizer)
+    no_system = tasks.render_prompt("q", dataclasses.replace(prompt, system=None, chat_template=True), chat_tokenizer)
     assert "<|system|>" not in no_system
 
 
@@ -251,4 +253,6 @@ def test_chat_template_needs_one(fewshot_prompt, tiny_model):
     from transformers import AutoTokenizer
 
     with pytest.raises(ValueError, match="prompt.chat_template is true but the model's tokenizer has no chat template"):
-        tasks.render_prompt("q", dict(fewshot_prompt, chat_template=True), AutoTokenizer.from_pretrained(tiny_model))
+        tasks.render_prompt(
+            "q", dataclasses.replace(fewshot_prompt, chat_template=True), AutoTokenizer.from_pretrained(tiny_model)
+        )

@@ -17,19 +17,22 @@ pytest.importorskip("vllm", reason="pip install torch==2.13.0 && pip install -e 
 from conftest import train_config  # noqa: E402
 
 from grpo_difficulty import probe, tasks  # noqa: E402
-from grpo_difficulty.config import BackendConfig, ProbeConfig  # noqa: E402
+from grpo_difficulty.config import BackendConfig, ProbeConfig, PromptConfig, build  # noqa: E402
 from grpo_difficulty.generation import Completion, VLLMGenerator, make_generator, prepare_embedded_model  # noqa: E402
 
-PROMPT = {
-    "format": "fewshot",
-    "chat_template": False,
-    "examples": [
-        {"question": "What is 3 + 4?", "answer": "7"},
-        {"question": "What is 12 + 5?", "answer": "17"},
-        {"question": "What is 9 - 2?", "answer": "7"},
-        {"question": "What is 6 * 7?", "answer": "42"},
-    ],
-}
+PROMPT = build(
+    PromptConfig,
+    {
+        "format": "fewshot",
+        "chat_template": False,
+        "examples": [
+            {"question": "What is 3 + 4?", "answer": "7"},
+            {"question": "What is 12 + 5?", "answer": "17"},
+            {"question": "What is 9 - 2?", "answer": "7"},
+            {"question": "What is 6 * 7?", "answer": "42"},
+        ],
+    },
+)
 SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
 

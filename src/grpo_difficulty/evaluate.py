@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import tasks
-from .config import EvaluateConfig
+from .config import EvaluateConfig, PromptConfig
 
 PREDICTION_COLUMNS = [
     "id",
@@ -26,7 +26,7 @@ SAMPLE_COLUMNS = ["id", "sample", "completion", "n_tokens", "correct", "reason"]
 
 
 def predict(
-    generator, rows: pd.DataFrame, prompt: dict, settings: EvaluateConfig, desc: str
+    generator, rows: pd.DataFrame, prompt: PromptConfig, settings: EvaluateConfig, desc: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-problem table, per-sample table).
 

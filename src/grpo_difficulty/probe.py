@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import tasks
-from .config import ProbeConfig
+from .config import ProbeConfig, PromptConfig
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
 PASS_RATE_COLUMNS = [
@@ -57,7 +57,7 @@ def covering_ranges(existing: list[tuple[int, int]], n_rows: int, shard_size: in
 
 
 def probe_block(
-    generator, rows: pd.DataFrame, prompt: dict, probe: ProbeConfig, block: int, desc: str = "probe"
+    generator, rows: pd.DataFrame, prompt: PromptConfig, probe: ProbeConfig, block: int, desc: str = "probe"
 ) -> pd.DataFrame:
     """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`."""
     return tasks.answer_problems(
@@ -74,7 +74,9 @@ def probe_block(
     )
 
 
-def probe_greedy(generator, rows: pd.DataFrame, prompt: dict, max_new_tokens: int, desc: str = "probe") -> pd.DataFrame:
+def probe_greedy(
+    generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str = "probe"
+) -> pd.DataFrame:
     answers = tasks.answer_problems(
         generator,
         rows,

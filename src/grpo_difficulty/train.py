@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from . import parallel, tasks
-from .config import LEVEL_SETTINGS, RolloutConfig, RunPaths, TrainConfig, as_dict
+from .config import LEVEL_SETTINGS, PromptConfig, RolloutConfig, RunPaths, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 from .grpo_trainer import grpo_trainer_class, score_completion_tokens_only
@@ -162,7 +162,7 @@ def _guard(level_dir: Path, fingerprint: str) -> None:
 
 
 def train_adapter(
-    model_ref: str, subset: pd.DataFrame, prompt: dict, cfg: TrainConfig, seed: int, out_dir: str | Path
+    model_ref: str, subset: pd.DataFrame, prompt: PromptConfig, cfg: TrainConfig, seed: int, out_dir: str | Path
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
 
@@ -203,7 +203,7 @@ def train_adapter(
                     [
                         model_ref,
                         subset["id"].tolist(),
-                        prompt,
+                        as_dict(prompt),
                         fingerprinted,
                         levels[: i + 1],
                         seed,
@@ -249,7 +249,7 @@ def build_trainer(
     model_ref: str,
     tokenizer,
     rows: pd.DataFrame,
-    prompt: dict,
+    prompt: PromptConfig,
     cfg: TrainConfig,
     seed: int,
     output_dir: Path,
@@ -282,7 +282,7 @@ def build_trainer(
         )
     )
     lora = cfg.lora
-    rewards, weights = reward_functions(cfg, prompt["format"])
+    rewards, weights = reward_functions(cfg, prompt.format)
     dynamic = cfg.dynamic_sampling
     trainer_class = grpo_trainer_class(shared_prompt=cfg.shared_prompt, dynamic_sampling=dynamic.enabled)
     extra = {}
@@ -309,7 +309,7 @@ def train_level(
     model_ref: str,
     tokenizer,
     rows: pd.DataFrame,
-    prompt: dict,
+    prompt: PromptConfig,
     cfg: TrainConfig,
     seed: int,
     level_dir: Path,

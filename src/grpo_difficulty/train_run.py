@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from . import parallel
-from .config import TrainConfig, build, server_gpus
+from .config import PromptConfig, TrainConfig, build, server_gpus
 from .files import read_table, write_json
 
 SRC = str(Path(__file__).resolve().parents[1])  # the library the processes import
@@ -203,7 +203,8 @@ def train_job(job: dict) -> dict:
 
     torch.set_num_threads(job["threads"])
     train = build(TrainConfig, job["train"], "train.")
-    info = train_adapter(job["model"], read_table(job["subset"]), job["prompt"], train, job["seed"], job["out_dir"])
+    prompt = build(PromptConfig, job["prompt"], "prompt.")
+    info = train_adapter(job["model"], read_table(job["subset"]), prompt, train, job["seed"], job["out_dir"])
     if parallel.is_main_process():
         export_step_adapters(job["out_dir"], job["export_steps"], train)
     return info

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from grpo_difficulty import evaluate, tasks
-from grpo_difficulty.config import Config, as_dict, build
+from grpo_difficulty.config import Config, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_json, write_table
 from grpo_difficulty.generation import make_generator
 
@@ -21,7 +21,7 @@ if __name__ == "__main__":
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
         generator = make_generator(cfg.backend, snakemake.params.model, adapter, cfg.train.lora.r)
-        predictions, samples = evaluate.predict(generator, rows, as_dict(cfg.prompt), cfg.evaluate, desc=snakemake.rule)
+        predictions, samples = evaluate.predict(generator, rows, cfg.prompt, cfg.evaluate, desc=snakemake.rule)
         write_table(predictions, snakemake.output.predictions)
         write_table(samples, snakemake.output.samples)
         summary = evaluate.summarize(predictions)

@@ -9,7 +9,7 @@ the `snakemake` object) as `__mp_main__`.
 import torch
 
 from grpo_difficulty import probe
-from grpo_difficulty.config import Config, as_dict, build
+from grpo_difficulty.config import Config, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation import make_generator
 
@@ -22,7 +22,7 @@ if __name__ == "__main__":
         rows = probe.row_range(read_table(snakemake.input.data), start, stop)
         # the config's whole backend section: params hold only the settings that decide the samples
         generator = make_generator(cfg.backend, snakemake.params.model)
-        prompt, desc = as_dict(cfg.prompt), f"probe rows {start}-{stop}"
+        prompt, desc = cfg.prompt, f"probe rows {start}-{stop}"
         if snakemake.rule == "probe_greedy":
             table = probe.probe_greedy(generator, rows, prompt, cfg.probe.max_new_tokens, desc)
         else:

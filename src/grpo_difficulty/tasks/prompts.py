@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..config import PromptConfig
+
 FORMAT_INSTRUCTIONS = {
     "fewshot": "",
     "boxed": "Solve the problem. Put your final answer within \\boxed{}.",
@@ -9,7 +11,7 @@ FORMAT_INSTRUCTIONS = {
 }
 
 
-def render_prompt(question: str, prompt: dict, tokenizer=None) -> str:
+def render_prompt(question: str, prompt: PromptConfig, tokenizer=None) -> str:
     """Prompt text for one question.
 
     fewshot: worked examples then the question; boxed / xml: an instruction plus the
@@ -18,9 +20,9 @@ def render_prompt(question: str, prompt: dict, tokenizer=None) -> str:
     `chat_template: true` the tokenizer's chat template renders an optional system turn,
     each few-shot example as a user turn and an assistant turn, and the question.
     """
-    fmt, system = prompt["format"], prompt.get("system")
-    examples = prompt.get("examples", []) if fmt == "fewshot" else []
-    if not prompt.get("chat_template", False):
+    fmt, system = prompt.format, prompt.system
+    examples = prompt.examples if fmt == "fewshot" else []
+    if not prompt.chat_template:
         if fmt == "fewshot":
             shots = "".join(f"Q: {ex['question']}\nA: {ex['answer']}\n\n" for ex in examples)
             text = f"{shots}Q: {question}\nA:"
@@ -40,6 +42,6 @@ def render_prompt(question: str, prompt: dict, tokenizer=None) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def stop_strings(prompt: dict) -> list[str]:
+def stop_strings(prompt: PromptConfig) -> list[str]:
     """Few-shot answers are one line: stop at the first newline so the model cannot ramble."""
-    return ["\n"] if prompt["format"] == "fewshot" else []
+    return ["\n"] if prompt.format == "fewshot" else []

@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 
+from ..config import PromptConfig
 from .prompts import render_prompt, stop_strings
 
 ANSWER_TYPES = ("integer", "math", "choice")
@@ -129,7 +130,7 @@ def gold_problem(gold, kind: str) -> str | None:
 def answer_problems(
     generator,
     rows: pd.DataFrame,
-    prompt: dict,
+    prompt: PromptConfig,
     n: int,
     temperature: float,
     top_p: float,
@@ -155,7 +156,7 @@ def answer_problems(
     records = []
     for pid, gold, kind, samples in zip(rows["id"], rows["gold"], rows["answer_type"], completions, strict=True):
         for j, c in enumerate(samples):
-            correct, reason = score(c.text, gold, kind, prompt["format"])
+            correct, reason = score(c.text, gold, kind, prompt.format)
             records.append(
                 dict(
                     id=pid,
