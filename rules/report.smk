@@ -1,13 +1,14 @@
 # Report: summary table (CSV + Markdown), per-tier and accuracy-vs-steps tables, and
 # plots registered for `snakemake --report`.
 
-PLOT_CAPTIONS = dict(
-    pass_rates=("Probe", "pass_rates"),
-    tiers=("Evaluation", "tier_accuracy"),
-    steps=("Evaluation", "accuracy_steps"),
-    learnable=("Evaluation", "learnable_vs_gain"),
-    predicted=("Training", "predicted_learnable"),
-    training=("Training", "training_curves"),
+# each plot's caption is report/<its file name>.rst; the category groups it in --report
+PLOT_CATEGORIES = dict(
+    pass_rates="Probe",
+    tiers="Evaluation",
+    steps="Evaluation",
+    learnable="Evaluation",
+    predicted="Training",
+    training="Training",
 )
 
 
@@ -22,9 +23,7 @@ rule report:
     output:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
         **{
-            key: report(
-                PATHS.report(file), caption=f"../report/{PLOT_CAPTIONS[key][1]}.rst", category=PLOT_CAPTIONS[key][0]
-            )
+            key: report(PATHS.report(file), caption=f"../report/{Path(file).stem}.rst", category=PLOT_CATEGORIES[key])
             for key, file in REPORT_PLOTS.items()
         },
     log:

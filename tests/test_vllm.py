@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("vllm", reason="pip install torch==2.13.0 && pip install -e '.[vllm]'")
 
 from conftest import train_config  # noqa: E402
+from test_train import TRAIN_CFG  # noqa: E402
 
 from grpo_difficulty import probe, tasks  # noqa: E402
 from grpo_difficulty.config import BackendConfig, ProbeConfig, PromptConfig, build  # noqa: E402
@@ -211,20 +212,9 @@ def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
 # Last in this file: TRL's colocate mode sets RANK/WORLD_SIZE/MASTER_* in os.environ and
 # vLLM's external launcher sets up torch.distributed in this process.
 TRAIN = dict(
+    TRAIN_CFG,
     steps=2,
-    learning_rate=1e-3,
-    lr_scheduler="constant",
-    prompts_per_step=1,
-    num_generations=4,
-    max_completion_length=6,
-    temperature=1.0,
-    beta=0.0,
-    loss_type="dapo",
-    scale_rewards="group",
-    epsilon=0.2,
-    save_steps=2,
     rewards=dict(correctness=1.0),
-    lora=dict(r=4, alpha=8, dropout=0.0, target_modules="all-linear"),
     generation=dict(
         backend="vllm",
         mode="colocate",
