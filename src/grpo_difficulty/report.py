@@ -554,7 +554,7 @@ def plot_predicted_learnable(table: pd.DataFrame, path: str) -> None:
     gap = (runs["learnable_pct"] - runs["predicted_learnable_pct"]).mean()
     ax.set_xlabel("predicted learnable % (probe: mean of 1 − p^G − (1 − p)^G)")
     ax.set_ylabel("measured learnable % (training)")
-    ax.set_title(f"Predicted vs measured learnable % ({len(runs)} runs, mean gap {gap:+.1f} points)")
+    ax.set_title(f"Predicted vs measured learnable %\n{len(runs)} runs, mean gap {gap:+.1f} points", fontsize=10)
     ax.legend(fontsize=7)
     _save(fig, path)
 
