@@ -384,7 +384,7 @@ def test_eval_fields_hold_sampling_settings_only_when_sampling(default_cfg):
 
 def test_train_fields_are_every_training_setting_but_the_seeds(default_cfg):
     fields = C.train_fields(default_cfg)
-    assert "seeds" not in fields and fields["lora"]["r"] == 16 and fields["steps"] == 40
+    assert "seeds" not in fields and fields["lora"]["r"] == 16 and fields["steps"] == 30
     assert C.train_fields(edited(default_cfg, "train", seeds=[0, 1, 2])) == fields
     assert C.train_fields(edited(default_cfg, "train", beta=0.1)) != fields
 
