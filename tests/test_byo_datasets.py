@@ -29,8 +29,9 @@ ANSWERS = {
         ("Not \\boxed{1}; it is $\\boxed{\\frac{3}{4}}$", "\\frac{3}{4}"),
     ],
     "choice": [("B", "(B)"), ("(C)", "(C)"), ("a", "(A)"), ("D) blue", "(D)")],
+    "text": [("Yes", "Yes"), (" New York ", "New York"), ("valid", "valid")],
 }
-ANSWER_TYPE = {"plain": "math", "gsm8k": "math", "boxed_solution": "math", "choice": "choice"}
+ANSWER_TYPE = {"plain": "math", "gsm8k": "math", "boxed_solution": "math", "choice": "choice", "text": "text"}
 FIELDS = {"question": "prompt", "answer": "target", "id": "uid", "tier": "difficulty"}
 
 
@@ -108,6 +109,28 @@ def test_scoring_follows_the_answer_format(tmp_path):
     golds = load(spec)[0].set_index("id")["gold"]
     assert tasks.score("so \\boxed{0.5}", golds["q19"], "math", "boxed") == (True, "correct")
     assert tasks.score(" 1234", golds["q20"], "math", "fewshot") == (True, "correct")
+    spec = dict(spec, path=write(tmp_path / "t.jsonl", user_records("text"), "jsonl"), answer_format="text")
+    golds = load(spec)[0].set_index("id")["gold"]
+    assert tasks.score(" new  york.", golds["q18"], "text", "fewshot") == (True, "correct")
+    assert tasks.score("<answer>**YES**</answer>", golds["q17"], "text", "xml") == (True, "correct")
+    assert tasks.score(" invalid", golds["q19"], "text", "fewshot") == (False, "wrong")
+
+
+# Golds a user's file may hold that math-verify reads one way as a bare gold and another
+# way in free text: repeating the gold must still score correct, in every prompt format.
+PLAIN_GOLDS = ["18", "$18", "\\$18", "18%", "18 dollars", "5 cm", "$5.00", "1,234.5", "x = 3", "1/2"]
+PLAIN_GOLDS += ["\\frac12", "2\\sqrt{3}", "(1, 2)", "10^{3}", "1e3", "A", "-3", "3.0"]
+WRITTEN = {"fewshot": " {}\n", "boxed": "So the answer is \\boxed{{{}}}.", "xml": "<answer>{}</answer>"}
+
+
+@pytest.mark.parametrize("fmt", list(WRITTEN))
+def test_an_answer_that_repeats_the_gold_is_correct(fmt):
+    for text in PLAIN_GOLDS:
+        _, gold, kind = tasks.ANSWER_FORMATS["plain"](text)
+        assert tasks.gold_problem(gold, kind) is None, text
+        assert tasks.score(WRITTEN[fmt].format(text), gold, kind, fmt) == (True, "correct"), text
+    assert tasks.score(" 19\n", "18", "math", fmt if fmt == "fewshot" else "fewshot") == (False, "wrong")
+    assert tasks.score(" eighteen\n", "18", "math", "fewshot") == (False, "unparsable")
 
 
 def test_defaults_glob_of_files_and_nested_fields(tmp_path):
@@ -333,11 +356,12 @@ BAD_ROWS = [  # (answer_format, record in the user's schema, message)
         {"uid": None, "prompt": "p?", "target": "1", "difficulty": 2},
         "missing or empty field 'uid' (fields.id; this row has fields 'prompt', 'target', 'difficulty')",
     ),
+    ("text", {"uid": "a", "prompt": "p?", "target": " ' "}, 'answer " \' " is empty as text (answer_format text)'),
     (
         "plain",
         {"uid": "a", "prompt": "p?", "target": "fourteen"},
         "answer 'fourteen' is words, not a number or math expression (answer_format plain is scored by math-verify; "
-        "option letters: answer_format choice)",
+        "option letters: answer_format choice; words such as Yes or Paris: answer_format text)",
     ),
     (
         "plain",

@@ -2,7 +2,8 @@
 
 Normalized row: id (the dataset's own id, mapped by `fields.id`, or a stable hash of the
 question), question, gold (normalized final answer), answer_type ("integer" → exact
-integer match, "math" → math-verify, "choice" → exact multiple-choice letter), solution,
+integer match, "math" → math-verify, "choice" → exact multiple-choice letter, "text" →
+exact match ignoring case, spacing and a trailing full stop), solution,
 tier (dataset-intrinsic difficulty), subject, source; and pass_rate when the dataset
 ships one (`fields.pass_rate`).
 
@@ -10,7 +11,7 @@ Modules, one per responsibility (torch-free: rules/common.smk imports this at pa
   rows        the normalized table, ids, the bad-row policy, the last checks every loader shares
   readers     local files (jsonl, json, parquet, csv, tsv; a glob of them) and hub datasets → records
   mapped      bring your own: the `file` and `hub` loaders (field mapping, own ids, tiers, pass rates)
-  answers     answer formats (plain, gsm8k, boxed_solution, choice): answer field → gold
+  answers     answer formats (plain, gsm8k, boxed_solution, choice, text): answer field → gold
   tiers       tiers from a difficulty field: integers, labels, or quantile bins
   benchmarks  the named benchmarks (GSM8K presets of file/hub; MATH, MATH-500, AIME, BBH parsers)
   generators  procedural problems with levels (arithmetic, shuffled objects)
@@ -19,7 +20,7 @@ Modules, one per responsibility (torch-free: rules/common.smk imports this at pa
   scoring     a completion's answer vs the gold; generate-and-score for a table of problems
 """
 
-from .answers import gsm8k_gold
+from .answers import ANSWER_FORMATS, gsm8k_gold
 from .benchmarks import bbh_task, gsm8k_frame
 from .generators import ARITHMETIC_LEVELS, PEOPLE, PROCEDURAL, SHUFFLED_LEVELS, arithmetic_rows, shuffled_objects_rows
 from .loaders import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .rows import BadRow
-from .scoring import PLAIN_NUMBER, choice_letter, last_boxed
+from .scoring import PLAIN_NUMBER, choice_letter, last_boxed, normalize_text
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _WORDS = re.compile(r"[^\W\d_]{2,}(?:[\s'-]+[^\W\d_]+)*")  # "fourteen", "New York": math-verify reads letter products
@@ -50,7 +50,7 @@ def plain_answer(text: str) -> tuple[str, str, str]:
     if _WORDS.fullmatch(gold):
         raise BadRow(
             f"answer {text!r} is words, not a number or math expression (answer_format plain is scored by "
-            "math-verify; option letters: answer_format choice)"
+            "math-verify; option letters: answer_format choice; words such as Yes or Paris: answer_format text)"
         )
     return "", gold, "math"
 
@@ -80,9 +80,18 @@ def choice_answer(text: str) -> tuple[str, str, str]:
     return "", f"({letter})", "choice"
 
 
+def text_answer(text: str) -> tuple[str, str, str]:
+    """A short text answer ("Yes", "True", "New York", "valid"): exact match, ignoring case,
+    spacing, quotes and a trailing full stop."""
+    if not normalize_text(text):
+        raise BadRow(f"answer {text!r} is empty as text (answer_format text)")
+    return "", text.strip(), "text"
+
+
 ANSWER_FORMATS = {
     "plain": plain_answer,
     "gsm8k": gsm8k_answer,
     "boxed_solution": boxed_solution_answer,
     "choice": choice_answer,
+    "text": text_answer,
 }

@@ -10,7 +10,7 @@ import pandas as pd
 from ..config import PromptConfig
 from .prompts import render_prompt, stop_strings
 
-ANSWER_TYPES = ("integer", "math", "choice")
+ANSWER_TYPES = ("integer", "math", "choice", "text")
 _INTEGER = re.compile(r"-?\d[\d,]*")
 PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 CHOICE_GOLD = re.compile(r"\(([A-Z])\)")
@@ -60,6 +60,14 @@ def choice_letter(answer: str) -> str | None:
     return match.group(1) if match else None
 
 
+def normalize_text(answer: str) -> str:
+    """A short text answer as answer type "text" compares it: case, spacing, quotes, bold
+    marks, \\text{} and a trailing full stop do not count ("New  York." = "new york")."""
+    answer = re.sub(r"\\(?:text|textbf|mathrm)\{([^{}]*)\}", r"\1", answer)
+    answer = " ".join(answer.casefold().split())
+    return answer.strip("*\"'`").rstrip(".!;:,").strip("*\"'` ")
+
+
 def parse_math(text: str, timeout: int = 5, bare_latex: bool = False) -> list:
     """math-verify's values of an answer. Bare LaTeX (a MATH gold, the inside of \\boxed{},
     or an <answer> span like "2\\sqrt{3}" without $...$) is read inside \\boxed{}: without
@@ -104,16 +112,24 @@ def score(completion: str, gold: str, answer_type: str, fmt: str, timeout: int =
             return False, "unparsable"
         ok = f"({letter})" == gold
         return ok, "correct" if ok else "wrong"
+    if answer_type == "text":
+        ok = normalize_text(answer) == normalize_text(gold)
+        return ok, "correct" if ok else "wrong"
     from math_verify import verify
 
     gold_parsed = parse_math(gold, timeout, bare_latex=True)
     if not gold_parsed:
         raise ValueError(f"gold answer {gold!r} cannot be parsed by math-verify")
-    predicted = parse_math(answer, timeout, bare_latex=fmt == "boxed")
-    if not predicted:
-        return False, "unparsable"
-    ok = bool(verify(gold_parsed, predicted, timeout_seconds=timeout))
-    return ok, "correct" if ok else "wrong"
+    # The span read as text (math-verify finds 18 in "The answer is 18.") and, failing
+    # that, as bare LaTeX, the way the gold is read: an answer that repeats the gold
+    # ("18 dollars", "\$18", "(1, 2)", "10^{3}") is then never scored wrong.
+    parsed = False
+    for bare_latex in dict.fromkeys([fmt == "boxed", True]):
+        predicted = parse_math(answer, timeout, bare_latex=bare_latex)
+        parsed = parsed or bool(predicted)
+        if predicted and verify(gold_parsed, predicted, timeout_seconds=timeout):
+            return True, "correct"
+    return False, "wrong" if parsed else "unparsable"
 
 
 def gold_problem(gold, kind: str) -> str | None:
@@ -124,6 +140,8 @@ def gold_problem(gold, kind: str) -> str | None:
         return None if parse_math(str(gold), bare_latex=True) else f"gold {gold!r} cannot be parsed by math-verify"
     if kind == "choice":
         return None if CHOICE_GOLD.fullmatch(str(gold)) else f"gold {gold!r} is not an option letter like '(A)'"
+    if kind == "text":
+        return None if normalize_text(str(gold)) else f"gold {gold!r} is empty as text"
     return f"answer_type {kind!r} not in {ANSWER_TYPES}"
 
 
