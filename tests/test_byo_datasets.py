@@ -435,6 +435,77 @@ def test_bad_row_names_file_row_and_value(tmp_path, answer_format, record, messa
     assert bad.summary().startswith(f"{path}: skipped 1 bad row(s)\n{path} row 1: ")
 
 
+# Multiple choice with the options in a field of their own: MMLU's layout (a list, an
+# index answer) and ARC's (an object of text and label lists, a label answer), nested.
+MMLU = [
+    {"q": "Which is a primary colour?", "options": ["green", "blue", "pink"], "label": 1},
+    {"q": "Which is a fruit?", "options": ["apple", "carrot", "leek"], "label": "apple"},
+    {"q": "Pick the third.", "options": ["x", "y", "z"], "label": "C"},
+]
+ARC = [
+    {
+        "id": "arc-1",
+        "question": {"stem": "What melts ice?", "choices": {"text": ["heat", "cold"], "label": ["1", "2"]}},
+        "answerKey": "1",
+    },
+    {
+        "id": "arc-2",
+        "question": {"stem": "What is wet?", "choices": {"text": ["sand", "water"], "label": ["A", "B"]}},
+        "answerKey": "B",
+    },
+]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_choices_field_lists_the_options_and_reads_any_answer_form(tmp_path, fmt):
+    spec = {
+        "loader": "file",
+        "path": write(tmp_path / f"m.{fmt}", MMLU, "jsonl" if fmt == "jsonl" else "json"),
+        "fields": {"question": "q", "answer": "label", "choices": "options"},
+    }
+    if fmt == "parquet":  # parquet needs one type per column: index answers as text
+        spec["path"] = str(tmp_path / "m.parquet")
+        pd.DataFrame(MMLU).astype({"label": str}).to_parquet(spec["path"])
+    assert tasks.config_problems(spec) == []
+    df, _ = load(spec)
+    assert df["gold"].tolist() == ["(B)", "(A)", "(C)"] and set(df["answer_type"]) == {"choice"}
+    assert df["question"][0] == "Which is a primary colour?\nOptions:\n(A) green\n(B) blue\n(C) pink"
+    assert tasks.score(" (B)", df["gold"][0], "choice", "fewshot") == (True, "correct")
+    assert tasks.score(" A", df["gold"][0], "choice", "fewshot") == (False, "wrong")
+    one_based = load(dict(spec, answer_index_base=1))[0]
+    assert one_based["gold"].tolist() == ["(A)", "(A)", "(C)"]
+
+    path = write(tmp_path / f"arc.{fmt}", ARC, "jsonl")
+    if fmt == "parquet":  # nested objects of lists, as a hub export writes them
+        path = str(tmp_path / "arc.parquet")
+        pd.DataFrame(ARC).to_parquet(path)
+    fields = {"question": "question.stem", "choices": "question.choices", "answer": "answerKey", "id": "id"}
+    df, _ = load({"loader": "file", "path": path, "fields": fields, "answer_format": "choice"})
+    assert df["gold"].tolist() == ["(A)", "(B)"] and df["id"].tolist() == ["arc-1", "arc-2"]
+    assert df["question"][1].endswith("Options:\n(A) sand\n(B) water")
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"q": "a?", "options": ["x", "y"], "label": 2}, "answer index 2 is out of range for 2 options"),
+        ({"q": "a?", "options": ["x", "y"], "label": "purple"}, "answer 'purple' is not an option's label, an index"),
+        ({"q": "a?", "options": ["x", "y"], "label": "D"}, "answer 'D' names no option: there are 2 (A-B)"),
+        ({"q": "a?", "options": "x or y", "label": "A"}, "field 'options' holds 'x or y', not a list of 2 to 26"),
+        (
+            {"q": "a?", "options": {"label": ["A"]}, "label": "A"},
+            "field 'options' is an object with keys 'label'; options need a 'text' list",
+        ),
+    ],
+)
+def test_bad_choices_name_the_row_and_value(tmp_path, record, message):
+    good = {"q": "b?", "options": ["x", "y"], "label": 0}
+    path = write(tmp_path / "m.jsonl", [good, record], "jsonl")
+    spec = {"loader": "file", "path": path, "fields": {"question": "q", "answer": "label", "choices": "options"}}
+    with pytest.raises(ValueError, match=re.escape(f"{path} row 1: {message}")):
+        load(spec)
+
+
 def test_bad_lines_and_files(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_bytes(b'{"q": "What is 1?", "a": 1}\n\n{"q": "broken", \n[1, 2]\n{"q": "What is 2?", "a": 2}\n')
@@ -475,6 +546,11 @@ def test_bad_lines_and_files(tmp_path):
         ({"fields": FIELDS, "tier_bins": 3, "tier_labels": ["a"]}, ("tier_labels", "set tier_bins or tier_labels")),
         ({"fields": FIELDS, "pass_rate_scale": 16}, ("pass_rate_scale", "needs fields.pass_rate")),
         ({"fields": FIELDS, "question_field": "prompt"}, ("question_field", "with loader file map fields.question")),
+        (
+            {"fields": {**FIELDS, "choices": "notes"}, "answer_format": "plain"},
+            ("answer_format", "'plain': fields.choices needs answer_format choice"),
+        ),
+        ({"fields": FIELDS, "answer_index_base": 1}, ("answer_index_base", "needs fields.choices")),
     ],
 )
 def test_config_problems_name_the_key(tmp_path, keys, problem):

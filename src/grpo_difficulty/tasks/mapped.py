@@ -4,28 +4,41 @@ tiers and shipped pass rates when it has them. GSM8K's loaders are presets of th
 
 from __future__ import annotations
 
+import re
+import string
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .answers import ANSWER_FORMATS
+from .answers import ANSWER_FORMATS, choice_answer
 from .readers import data_files, file_columns, hub_parts, read_records
 from .rows import BadRow, BadRows, as_text, is_missing, lookup, make_frame, required, value_of
+from .scoring import normalize_text
 from .tiers import bin_tiers, integer_tiers, tier_value
 
 DEFAULT_FIELDS = {"question": "question", "answer": "answer"}
 # Dataset keys of the mapping, besides `fields` (config/schema.yaml documents each).
-MAPPING_KEYS = {"fields", "answer_format", "tier_bins", "tier_order", "tier_labels", "pass_rate_scale"}
+MAPPING_KEYS = {
+    "fields",
+    "answer_format",
+    "answer_index_base",
+    "tier_bins",
+    "tier_order",
+    "tier_labels",
+    "pass_rate_scale",
+}
 
 
 @dataclass(frozen=True)
 class FieldMap:
     """How one dataset's records become rows (see config/schema.yaml, datasets.*.fields)."""
 
-    fields: dict  # role (question, answer, id, tier, subject, solution, pass_rate) → field (dotted path allowed)
+    fields: dict  # role (question, answer, choices, id, tier, subject, solution, pass_rate) → field (dotted path)
     answer_format: str = "plain"
+    answer_index_base: int = 0  # with fields.choices: an integer answer counts options from 0 (or 1)
     subject: str | None = None  # every row's subject when no field holds one; None: the file's or config's name
     tier_bins: int | None = None
     tier_order: str = "ascending"
@@ -35,9 +48,11 @@ class FieldMap:
 
 def field_map(spec: dict, subject: str | None = None) -> FieldMap:
     labels = spec.get("tier_labels")
+    fields = {**DEFAULT_FIELDS, **spec.get("fields", {})}
     return FieldMap(
-        fields={**DEFAULT_FIELDS, **spec.get("fields", {})},
-        answer_format=spec.get("answer_format", "plain"),
+        fields=fields,
+        answer_format=spec.get("answer_format", "choice" if "choices" in fields else "plain"),
+        answer_index_base=spec.get("answer_index_base", 0),
         subject=subject,
         tier_bins=spec.get("tier_bins"),
         tier_order=spec.get("tier_order", "ascending"),
@@ -52,11 +67,70 @@ def shipped_pass_rate(spec: dict) -> str | None:
     return spec.get("fields", {}).get("pass_rate")
 
 
+def choice_options(value, field: str) -> tuple[list[str], list[str] | None]:
+    """(texts, labels) of a choices field: a list of option texts, or an object of lists
+    {"text": [...], "label": [...]} (the layout of ARC and other hub datasets)."""
+    labels = None
+    if isinstance(value, dict):
+        if "text" not in value:
+            keys = ", ".join(repr(k) for k in list(value)[:10])
+            raise BadRow(f"field {field!r} is an object with keys {keys}; options need a 'text' list (and 'label')")
+        value, labels = value["text"], value.get("label")
+    if not isinstance(value, (list, tuple, np.ndarray)) or not 2 <= len(value) <= 26:
+        raise BadRow(f"field {field!r} holds {value!r}, not a list of 2 to 26 options")
+    if labels is not None and len(labels) != len(value):
+        raise BadRow(f"field {field!r} has {len(value)} options but {len(labels)} labels")
+    texts = [as_text(text, field).strip() for text in value]
+    return texts, None if labels is None else [as_text(label, field).strip() for label in labels]
+
+
+def choice_gold(answer: str, texts: list[str], labels: list[str] | None, index_base: int) -> str:
+    """The option letter "(B)" an answer names: one of the options' labels, an integer
+    index (from index_base), the text of exactly one option, or a letter."""
+    answer = answer.strip()
+    letters = string.ascii_uppercase[: len(texts)]
+    if labels and answer in labels:
+        return f"({letters[labels.index(answer)]})"
+    if re.fullmatch(r"-?\d+", answer):
+        index = int(answer) - index_base
+        if not 0 <= index < len(texts):
+            raise BadRow(
+                f"answer index {answer} is out of range for {len(texts)} options (answer_index_base {index_base})"
+            )
+        return f"({letters[index]})"
+    same_text = [i for i, text in enumerate(texts) if normalize_text(text) == normalize_text(answer)]
+    if len(same_text) == 1:
+        return f"({letters[same_text[0]]})"
+    try:
+        gold = choice_answer(answer)[1]
+    except BadRow:
+        raise BadRow(
+            f"answer {answer!r} is not an option's label, an index, a letter or the text of one of its "
+            f"{len(texts)} options"
+        ) from None
+    if gold[1] not in letters:
+        raise BadRow(f"answer {answer!r} names no option: there are {len(texts)} ({letters[0]}-{letters[-1]})")
+    return gold
+
+
+def with_options(question: str, texts: list[str]) -> str:
+    """The question followed by its lettered options, as BBH writes them."""
+    lines = [f"({letter}) {text}" for letter, text in zip(string.ascii_uppercase, texts, strict=False)]
+    return question.rstrip() + "\nOptions:\n" + "\n".join(lines)
+
+
 def mapped_row(rec: dict, part: str | None, fmap: FieldMap) -> dict:
     fields = fmap.fields
-    solution, gold, answer_type = ANSWER_FORMATS[fmap.answer_format](required(rec, fields["answer"], "answer"))
+    answer = required(rec, fields["answer"], "answer")
+    question = required(rec, fields["question"], "question")
+    if "choices" in fields:
+        texts, labels = choice_options(value_of(rec, fields["choices"], "choices"), fields["choices"])
+        solution, gold, answer_type = "", choice_gold(answer, texts, labels, fmap.answer_index_base), "choice"
+        question = with_options(question, texts)
+    else:
+        solution, gold, answer_type = ANSWER_FORMATS[fmap.answer_format](answer)
     row = dict(
-        question=required(rec, fields["question"], "question"),
+        question=question,
         gold=gold,
         answer_type=answer_type,
         solution=solution,
@@ -132,6 +206,10 @@ def config_problems(spec: dict) -> list[tuple[str, str]]:
     for legacy, role in (("question_field", "question"), ("answer_field", "answer")):
         if spec.get(legacy, role) != role:  # the schema fills in the default
             problems.append((legacy, f"gsm8k_file's key; with loader {spec['loader']} map fields.{role}"))
+    if "choices" in fields and spec.get("answer_format", "choice") != "choice":
+        problems.append(("answer_format", f"{spec['answer_format']!r}: fields.choices needs answer_format choice"))
+    if "answer_index_base" in spec and "choices" not in fields:
+        problems.append(("answer_index_base", "counts options: needs fields.choices"))
     if "tier_order" in spec and "tier_bins" not in spec:
         problems.append(("tier_order", "orders binned tiers only: set tier_bins (integer tiers are used as they are)"))
     if "tier_bins" in spec and "tier_labels" in spec:
