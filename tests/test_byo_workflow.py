@@ -144,3 +144,37 @@ def test_bad_row_stops_prepare_data_naming_file_row_and_fields(tmp_path, tiny_mo
     snakemake(tmp_path, "--until", "prepare_data")
     [log] = [p for p in (tmp_path / "results" / "logs" / "data").glob("train-*.log") if "skipped" in p.read_text()]
     assert f"{tmp_path / 'mine.jsonl'}: skipped 1 bad row(s)\n{tmp_path / 'mine.jsonl'} row 12: " in log.read_text()
+
+
+def test_multiple_choice_file_with_its_options_in_a_field(tmp_path, tiny_model):
+    """ARC's layout, nested: the options are listed after the question, the label answers
+    become option letters, and the text difficulty labels are the tiers, through the real
+    prepare, probe and select jobs."""
+    with open(tmp_path / "quiz.jsonl", "w") as f:
+        for i in range(12):
+            options = {"text": [str(i), str(i + 1), str(i + 2)], "label": ["1", "2", "3"]}
+            record = {
+                "item": {"stem": f"What is {i} + 1?", "options": options},
+                "key": "2",
+                "grade": ["easy", "hard"][i % 2],
+            }
+            f.write(json.dumps(dict(record, code=f"quiz-{i}")) + "\n")
+    config = test_config(tiny_model)
+    fields = {"question": "item.stem", "choices": "item.options", "answer": "key", "id": "code", "tier": "grade"}
+    config["datasets"]["train"] = {
+        "loader": "file",
+        "path": str(tmp_path / "quiz.jsonl"),
+        "fields": fields,
+        "tier_labels": ["easy", "hard"],
+    }
+    write_config(tmp_path, config)
+    snakemake(tmp_path, "results/test/subsets/easy.parquet")
+    [data] = (tmp_path / "results" / "data" / "train").glob("*.parquet")
+    table = pd.read_parquet(data).set_index("id")
+    assert set(table["gold"]) == {"(B)"} and set(table["answer_type"]) == {"choice"}
+    assert table.at["quiz-3", "question"] == "What is 3 + 1?\nOptions:\n(A) 3\n(B) 4\n(C) 5"
+    assert table["tier"].to_dict() == {f"quiz-{i}": i % 2 + 1 for i in range(12)}
+    [rates] = (tmp_path / "results" / "probe").rglob("pass_rates_k4.parquet")
+    assert sorted(pd.read_parquet(rates)["id"]) == sorted(table.index)
+    easy = pd.read_parquet(tmp_path / "results" / "test" / "subsets" / "easy.parquet")
+    assert len(easy) == 4 and set(easy["gold"]) == {"(B)"}
