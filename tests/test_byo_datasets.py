@@ -22,6 +22,8 @@ ANSWERS = {
         ("1,234", "1234"),
         (2.5, "2.5"),
         ("\\boxed{3\\sqrt{2}}", "3\\sqrt{2}"),
+        ("18 dollars", "18"),  # a number with unit words is the number
+        ("1,234 people", "1234"),
     ],
     "gsm8k": [("7 + 7 = 14\n#### 14", "14"), ("a\nb\n#### 1,000", "1000")],
     "boxed_solution": [
@@ -183,6 +185,15 @@ def test_hub_loader_through_datasets_load_dataset(tmp_path):
     assert set(df["source"]) == {f"{repo}:train"} and df["gold"].tolist()[:2] == ["14", "7"]
     with pytest.raises(ValueError, match=re.escape(f"datasets.load_dataset({repo!r}, 'easy', split='test') failed")):
         load(dict(spec, split="test"))
+
+
+def test_hub_loader_reads_an_edited_local_folder_again(tmp_path):
+    """datasets caches a local folder by its name: an edit must not give the old rows."""
+    records = [dict(r, target=str(r["target"])) for r in user_records("plain")]
+    spec = {"loader": "hub", "path": str(tmp_path / "repo"), "name": "easy", "split": "train", "fields": FIELDS}
+    for rows in (records[:3], records):
+        write_hub_repo(tmp_path / "repo", {"easy/train.parquet": rows}, {"easy": {"train": "easy/train.parquet"}})
+        assert load(spec)[0]["id"].tolist() == [r["uid"] for r in rows]
 
 
 def test_gsm8k_loaders_are_presets_of_file_and_hub(tmp_path):

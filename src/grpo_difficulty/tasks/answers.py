@@ -10,6 +10,8 @@ from .rows import BadRow
 from .scoring import PLAIN_NUMBER, choice_letter, last_boxed, normalize_text
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# "18 dollars", "5 cm": a number and unit words (as bare LaTeX the words would be a product of letters)
+_NUMBER_AND_UNITS = re.compile(r"(-?[\d,]*\d(?:\.\d+)?)\s+[^\W\d_]{2,}(?:\s+[^\W\d_]+)*\.?")
 _WORDS = re.compile(r"[^\W\d_]{2,}(?:[\s'-]+[^\W\d_]+)*")  # "fourteen", "New York": math-verify reads letter products
 _MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 
@@ -33,8 +35,8 @@ def gsm8k_gold(answer: str) -> tuple[str, str]:
 
 
 def plain_answer(text: str) -> tuple[str, str, str]:
-    """The final answer itself: a number ("14", "-2.5", "1,234") or LaTeX ("\\frac{1}{2}",
-    also inside $...$, \\(...\\) or a whole \\boxed{...}), scored by math-verify."""
+    """The final answer itself: a number ("14", "-2.5", "1,234", "18 dollars" reads as 18) or
+    LaTeX ("\\frac{1}{2}", also inside $...$, \\(...\\) or a whole \\boxed{...}), scored by math-verify."""
     gold = text.strip()
     for left, right in _MATH_DELIMITERS:
         inner = gold[len(left) : -len(right)] if len(gold) > len(left) + len(right) else ""
@@ -43,6 +45,8 @@ def plain_answer(text: str) -> tuple[str, str, str]:
             break
     if re.fullmatch(r"\\(?:boxed|fbox)\s*\{.*\}", gold, re.S) and last_boxed(gold) is not None:
         gold = last_boxed(gold).strip()
+    if _NUMBER_AND_UNITS.fullmatch(gold):
+        gold = _NUMBER_AND_UNITS.fullmatch(gold).group(1)
     if _THOUSANDS.fullmatch(gold):
         gold = gold.replace(",", "")
     if not gold:

@@ -7,6 +7,8 @@ import glob
 import gzip
 import json
 import lzma
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -175,10 +177,17 @@ def hub_parts(spec: dict, configs: list[str | None], **load_args) -> list[tuple[
     path, split = spec.get("path", HUB_DEFAULTS.get(spec["loader"])), spec.get("split", "test")
     if "revision" in spec:
         load_args.setdefault("revision", spec["revision"])
+    # datasets keys its cache of a local folder by the folder's name, not its files'
+    # contents: an edited folder (or another of the same name) would give the old rows and
+    # features. A local folder is read through a cache of its own, removed afterwards.
+    local = Path(str(path)).is_dir()
     parts = []
     for name in configs:
         try:
-            parts.append((name, list(datasets.load_dataset(path, name, split=split, **load_args))))
+            with tempfile.TemporaryDirectory(prefix="hub-cache-") if local else nullcontext() as cache_dir:
+                parts.append(
+                    (name, list(datasets.load_dataset(path, name, split=split, cache_dir=cache_dir, **load_args)))
+                )
         except (ValueError, OSError, RuntimeError) as err:
             raise ValueError(f"datasets.load_dataset({path!r}, {name!r}, split={split!r}) failed: {err}") from err
     return parts

@@ -124,7 +124,7 @@ def score(completion: str, gold: str, answer_type: str, fmt: str, timeout: int =
     # that, as bare LaTeX, the way the gold is read: an answer that repeats the gold
     # ("18 dollars", "\$18", "(1, 2)", "10^{3}") is then never scored wrong.
     parsed = False
-    for bare_latex in dict.fromkeys([fmt == "boxed", True]):
+    for bare_latex in (fmt == "boxed", fmt != "boxed"):
         predicted = parse_math(answer, timeout, bare_latex=bare_latex)
         parsed = parsed or bool(predicted)
         if predicted and verify(gold_parsed, predicted, timeout_seconds=timeout):
