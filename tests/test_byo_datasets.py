@@ -24,6 +24,7 @@ ANSWERS = {
         ("\\boxed{3\\sqrt{2}}", "3\\sqrt{2}"),
         ("18 dollars", "18"),  # a number with unit words is the number
         ("1,234 people", "1234"),
+        ("$5 per hour", "5"),
     ],
     "gsm8k": [("7 + 7 = 14\n#### 14", "14"), ("a\nb\n#### 1,000", "1000")],
     "boxed_solution": [
@@ -368,6 +369,12 @@ BAD_ROWS = [  # (answer_format, record in the user's schema, message)
         "missing or empty field 'uid' (fields.id; this row has fields 'prompt', 'target', 'difficulty')",
     ),
     ("text", {"uid": "a", "prompt": "p?", "target": " ' "}, 'answer " \' " is empty as text (answer_format text)'),
+    (
+        "plain",
+        {"uid": "a", "prompt": "p?", "target": "The answer is 42"},
+        "answer 'The answer is 42' has words around its math (The, answer): math-verify would read them as a "
+        "product of letters; map the final answer itself, or use answer_format gsm8k, boxed_solution or text",
+    ),
     (
         "plain",
         {"uid": "a", "prompt": "p?", "target": "fourteen"},

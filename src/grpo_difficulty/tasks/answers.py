@@ -11,7 +11,11 @@ from .scoring import PLAIN_NUMBER, choice_letter, last_boxed, normalize_text
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # "18 dollars", "5 cm": a number and unit words (as bare LaTeX the words would be a product of letters)
-_NUMBER_AND_UNITS = re.compile(r"(-?[\d,]*\d(?:\.\d+)?)\s+[^\W\d_]{2,}(?:\s+[^\W\d_]+)*\.?")
+_NUMBER_AND_UNITS = re.compile(r"\\?[$€£]?(-?[\d,]*\d(?:\.\d+)?)\s+[^\W\d_]{2,}(?:\s+[^\W\d_]+)*\.?")
+# Words math-verify reads as functions or constants; any other word of 3+ letters outside
+# LaTeX commands is prose around the answer ("The answer is 42"), read as a product of letters.
+_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "inf", "infty", "mod", "max", "min"}
+_MATH_WORDS |= {"gcd", "lcm", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "det"}
 _WORDS = re.compile(r"[^\W\d_]{2,}(?:[\s'-]+[^\W\d_]+)*")  # "fourteen", "New York": math-verify reads letter products
 _MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 
@@ -55,6 +59,14 @@ def plain_answer(text: str) -> tuple[str, str, str]:
         raise BadRow(
             f"answer {text!r} is words, not a number or math expression (answer_format plain is scored by "
             "math-verify; option letters: answer_format choice; words such as Yes or Paris: answer_format text)"
+        )
+    outside_latex = re.sub(r"\\[a-zA-Z]+(?:\s*\{[^{}]*\})?", " ", gold)  # \frac, \text{ cm}, \mathrm{kg}
+    prose = [w for w in re.findall(r"[^\W\d_]{3,}", outside_latex) if w.lower() not in _MATH_WORDS]
+    if prose:
+        raise BadRow(
+            f"answer {text!r} has words around its math ({', '.join(prose[:3])}): math-verify would read them "
+            "as a product of letters; map the final answer itself, or use answer_format gsm8k, "
+            "boxed_solution or text"
         )
     return "", gold, "math"
 
