@@ -7,6 +7,16 @@ import pandas as pd
 import pytest
 from workflow_helpers import planned_jobs, planned_outputs, snakemake, test_config, write_config
 
+# Every plot the report writes: checked as files after a run and as figures of the HTML report.
+REPORT_PNGS = [
+    "pass_rates",
+    "tier_accuracy",
+    "accuracy_steps",
+    "learnable_vs_gain",
+    "predicted_learnable",
+    "training_curves",
+]
+
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_model):
@@ -42,14 +52,7 @@ def test_whole_dag_produces_every_artifact(finished_run):
     } <= set(summary.columns)
     assert (summary["steps"] == 2).all() and summary["pass@2"].between(0, 1).all()
     assert (summary["pass@2"] >= summary["pass@1"]).all()  # pass@k cannot fall as k grows
-    for png in [
-        "pass_rates",
-        "tier_accuracy",
-        "accuracy_steps",
-        "learnable_vs_gain",
-        "predicted_learnable",
-        "training_curves",
-    ]:
+    for png in REPORT_PNGS:
         assert (exp / "report" / f"{png}.png").stat().st_size > 1000
     assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
     rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
@@ -299,12 +302,5 @@ def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
-    for png in [
-        "pass_rates",
-        "tier_accuracy",
-        "accuracy_steps",
-        "learnable_vs_gain",
-        "predicted_learnable",
-        "training_curves",
-    ]:
+    for png in REPORT_PNGS:
         assert f"{png}.png" in html

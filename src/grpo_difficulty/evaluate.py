@@ -34,17 +34,7 @@ def predict(
     `settings.samples` sampled answers were correct; the per-sample table keeps every
     sampled completion for audit (empty when `samples` is 0, the cheap default).
     """
-    greedy = tasks.answer_problems(
-        generator,
-        rows,
-        prompt,
-        n=1,
-        temperature=0.0,
-        top_p=1.0,
-        max_new_tokens=settings.max_new_tokens,
-        seed=0,
-        desc=f"{desc} greedy",
-    )
+    greedy = tasks.answer_greedy(generator, rows, prompt, settings.max_new_tokens, desc)
     n = settings.samples
     if n:
         samples = tasks.answer_problems(

@@ -77,17 +77,7 @@ def probe_block(
 def probe_greedy(
     generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str = "probe"
 ) -> pd.DataFrame:
-    answers = tasks.answer_problems(
-        generator,
-        rows,
-        prompt,
-        n=1,
-        temperature=0.0,
-        top_p=1.0,
-        max_new_tokens=max_new_tokens,
-        seed=0,
-        desc=f"{desc} greedy",
-    )
+    answers = tasks.answer_greedy(generator, rows, prompt, max_new_tokens, desc)
     return answers.rename(
         columns={"completion": "greedy_completion", "correct": "greedy_correct", "reason": "greedy_reason"}
     )[GREEDY_COLUMNS]

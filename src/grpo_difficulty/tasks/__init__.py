@@ -41,6 +41,7 @@ from .readers import read_records
 from .rows import COLUMNS, BadRow, BadRows, question_id, validate_golds
 from .scoring import (
     ANSWER_TYPES,
+    answer_greedy,
     answer_problems,
     choice_letter,
     extract_answer,

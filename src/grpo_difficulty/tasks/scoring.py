@@ -186,3 +186,18 @@ def answer_problems(
                 )
             )
     return pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])
+
+
+def answer_greedy(generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str) -> pd.DataFrame:
+    """One greedy answer per problem, scored: the probe's and the evaluation's greedy pass."""
+    return answer_problems(
+        generator,
+        rows,
+        prompt,
+        n=1,
+        temperature=0.0,
+        top_p=1.0,
+        max_new_tokens=max_new_tokens,
+        seed=0,
+        desc=f"{desc} greedy",
+    )
