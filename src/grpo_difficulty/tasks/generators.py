@@ -6,7 +6,7 @@ import random
 
 import pandas as pd
 
-from .rows import BadRows, finish
+from .rows import BadRows, finish, with_options
 
 
 def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], split: str, seed: int) -> pd.DataFrame:
@@ -163,8 +163,8 @@ def _shuffled_problem(level: int, rng: random.Random) -> tuple[str, str]:
         people=_and_join(people),
         holdings=_and_join([theme["holds"].format(person=p, item=i) for p, i in zip(people, items, strict=True)]),
     )
-    options = "\n".join(f"({chr(65 + j)}) {theme['option'].format(item=i)}" for j, i in enumerate(items))
-    question = f"{intro}\n{story} {theme['end'].format(who=who)}\nOptions:\n{options}"
+    options = [theme["option"].format(item=i) for i in items]
+    question = with_options(f"{intro}\n{story} {theme['end'].format(who=who)}", options)
     return question, f"({chr(65 + items.index(holding[who]))})"
 
 

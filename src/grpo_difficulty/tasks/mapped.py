@@ -15,7 +15,7 @@ import pandas as pd
 
 from .answers import ANSWER_FORMATS, choice_answer
 from .readers import data_files, file_columns, hub_parts, read_records
-from .rows import BadRow, BadRows, as_text, is_missing, lookup, make_frame, required, value_of
+from .rows import BadRow, BadRows, as_text, is_missing, lookup, make_frame, required, value_of, with_options
 from .scoring import normalize_text
 from .tiers import bin_tiers, integer_tiers, tier_value
 
@@ -111,12 +111,6 @@ def choice_gold(answer: str, texts: list[str], labels: list[str] | None, index_b
     if gold[1] not in letters:
         raise BadRow(f"answer {answer!r} names no option: there are {len(texts)} ({letters[0]}-{letters[-1]})")
     return gold
-
-
-def with_options(question: str, texts: list[str]) -> str:
-    """The question followed by its lettered options, as BBH writes them."""
-    lines = [f"({letter}) {text}" for letter, text in zip(string.ascii_uppercase, texts, strict=False)]
-    return question.rstrip() + "\nOptions:\n" + "\n".join(lines)
 
 
 def mapped_row(rec: dict, part: str | None, fmap: FieldMap) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import string
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,12 @@ from .scoring import gold_problem
 
 COLUMNS = ["id", "question", "gold", "answer_type", "solution", "tier", "subject", "source"]
 OPTIONAL_COLUMNS = ["pass_rate"]  # a pass rate shipped with the data (fields.pass_rate), in [0, 1]
+
+
+def with_options(question: str, texts: list[str]) -> str:
+    """A multiple-choice question followed by its lettered options, as BBH writes them."""
+    lines = [f"({letter}) {text}" for letter, text in zip(string.ascii_uppercase, texts, strict=False)]
+    return question.rstrip() + "\nOptions:\n" + "\n".join(lines)
 
 
 def question_id(question: str) -> str:
