@@ -3,6 +3,7 @@ them; a run killed at any stage resumes without redoing finished work."""
 
 import hashlib
 import json
+import os
 import re
 
 import pandas as pd
@@ -135,3 +136,24 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
         torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
     metrics = [pd.read_csv(d / "results/test/train/hard/seed0/metrics.csv") for d in (tmp_path, reference_run)]
     assert metrics[0]["reward"].tolist() == metrics[1]["reward"].tolist()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_outputs_follow_the_umask(tmp_path, umask):
+    """Tables, json and text written atomically get the mode a plain `open` gives under the
+    user's umask (mkstemp alone made them 0600, unreadable for the rest of a group)."""
+    from grpo_difficulty.files import write_json, write_text
+
+    old = os.umask(umask)
+    try:
+        write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.parquet")
+        write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.csv")
+        write_json({"x": 1}, tmp_path / "t.json")
+        write_text("x", tmp_path / "t.md")
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    expected = 0o666 & ~umask
+    assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == expected
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    assert set(modes.values()) == {oct(expected)}, modes

@@ -37,14 +37,25 @@ def model_key(model: str) -> str:
     return model.replace("/", "--")
 
 
+def umask_mode() -> int:
+    """The mode a plain `open` gives a new file under the user's umask (os.umask is the only
+    portable way to read it: set, then restored at once)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic(path: str | Path, write) -> None:
-    """Write via a temp file in the same directory and rename: readers never see half a file."""
+    """Write via a temp file in the same directory and rename: readers never see half a file.
+    mkstemp creates the file 0600; it gets the mode any other output gets (the user's umask),
+    so that a group sharing results can read them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
