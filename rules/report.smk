@@ -37,6 +37,7 @@ rule report:
         runs=[dict(subset=s, seed=seed, strategy=CFG.subsets[s].strategy) for s, seed in CFG.runs()],
         points=report_points(),
         subsets=list(CFG.subsets),
+        # rebuilt as report.settings.ReportSettings by the script (a dict: Snakemake tracks its values)
         settings=dict(
             k=CFG.probe.k,
             pass_k=CFG.evaluate.pass_k,

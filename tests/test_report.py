@@ -1,11 +1,16 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from grpo_difficulty import evaluate, report
+from grpo_difficulty import evaluate
 from grpo_difficulty.config import REPORT_PLOTS, REPORT_TABLES
+from grpo_difficulty.report import plots, statistics, tables
+from grpo_difficulty.report.make import make_report
+from grpo_difficulty.report.markdown import markdown
+from grpo_difficulty.report.settings import ReportSettings
 
 
 def predictions(correct, tiers=None, n_samples=0, n_correct=None, subjects=None):
@@ -53,25 +58,25 @@ def test_summarize_per_tier_subject_and_pass_k():
 def test_bootstrap_is_seeded_and_resamples_seeds_and_problems():
     rng = np.random.default_rng(1)
     same = np.tile(rng.random(200) < 0.5, (3, 1)).astype(float)
-    mean, lo, hi = report.bootstrap(same)
-    assert (mean, lo, hi) == report.bootstrap(same)  # reproducible
+    mean, lo, hi = statistics.bootstrap(same)
+    assert (mean, lo, hi) == statistics.bootstrap(same)  # reproducible
     assert lo < mean < hi and hi - lo == pytest.approx(2 * 1.96 * 0.5 / np.sqrt(200), rel=0.25)
     # seeds that disagree widen the interval beyond the problem sampling alone
     spread = same.copy()
     spread[0, :] = 1.0
     spread[2, :] = 0.0
-    _, slo, shi = report.bootstrap(spread)
+    _, slo, shi = statistics.bootstrap(spread)
     assert shi - slo > 1.5 * (hi - lo)
-    assert np.isnan(report.bootstrap(np.ones((2, 1)))[1])
+    assert np.isnan(statistics.bootstrap(np.ones((2, 1)))[1])
 
 
 def test_change_vs_base_pools_seeds_per_problem():
-    matrix, ids = report.correctness_matrix([predictions([True, False]), predictions([True, True])])
-    baseline = report.correctness_matrix([predictions([False, False])], ids)[0][0]
-    delta, lo, hi = report.bootstrap(matrix, baseline)
+    matrix, ids = statistics.correctness_matrix([predictions([True, False]), predictions([True, True])])
+    baseline = statistics.correctness_matrix([predictions([False, False])], ids)[0][0]
+    delta, lo, hi = statistics.bootstrap(matrix, baseline)
     assert delta == pytest.approx(0.75) and lo <= delta <= hi
     with pytest.raises(ValueError, match="evaluated on different problems"):
-        report.correctness_matrix([predictions([False, False])], pd.Index(["p0", "p1", "p2"]))
+        statistics.correctness_matrix([predictions([False, False])], pd.Index(["p0", "p1", "p2"]))
 
 
 def test_checkpoint_of_step_finds_the_curriculum_level():
@@ -84,9 +89,22 @@ def test_checkpoint_of_step_finds_the_curriculum_level():
 
 
 def test_linear_fit():
-    fit = report.linear_fit([0, 1, 2, 3], [1, 3, 5, 7])
+    fit = statistics.linear_fit([0, 1, 2, 3], [1, 3, 5, 7])
     assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1) and fit["r2"] == pytest.approx(1)
-    assert np.isnan(report.linear_fit([1, 1, 1], [0, 1, 2])["r2"])
+    assert np.isnan(statistics.linear_fit([1, 1, 1], [0, 1, 2])["r2"])
+
+
+SETTINGS = ReportSettings(
+    k=8,
+    pass_k=[1, 4],
+    bootstrap=500,
+    full_subset="all",
+    every_steps=5,
+    train_set="train",
+    experiment="exp",
+    model="embedded",
+    difficulty="probe: 8 samples per problem",
+)
 
 
 def runs_for_report():
@@ -132,20 +150,9 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     base, points, info, metrics = runs_for_report()
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
     out = {name: tmp_path / file for name, file in {**REPORT_TABLES, **REPORT_PLOTS}.items()}
-    settings = dict(
-        k=8,
-        pass_k=[1, 4],
-        bootstrap=500,
-        full_subset="all",
-        every_steps=5,
-        train_set="train",
-        experiment="exp",
-        model="embedded",
-        difficulty="probe: 8 samples per problem",
-    )
     subset_stats = {"all": {"predicted_learnable_pct": 45.0}, "hard": {"predicted_learnable_pct": 20.0}}
     before = [(sorted(p), p["step"]) for p in points]
-    text = report.make_report(base, points, info, metrics, rates, subset_stats, settings, out)
+    text = make_report(base, points, info, metrics, rates, subset_stats, SETTINGS, out)
     assert [(sorted(p), p["step"]) for p in points] == before  # the caller's dicts are not modified
     table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows
@@ -157,7 +164,7 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert pooled["predicted_learnable_pct"] == 45.0 and pooled["learnable_pct"] == pytest.approx(45.0)
     # runs measured 40, 50 (all, predicted 45) and 10 (hard, predicted 20)
     assert "measured − predicted = -3.3 points on average (from -10.0 to +5.0), 3 runs" in text
-    assert f"R² = {report.linear_fit([40, 50, 10], [30, 40, 40])['r2']:.2f}, 3 points" in text
+    assert f"R² = {statistics.linear_fit([40, 50, 10], [30, 40, 40])['r2']:.2f}, 3 points" in text
     # the full run ends at 85% [lo, hi]; hard (90% at step 10, 85% at step 5) enters it at step 5
     steps = pd.read_csv(out["steps_csv"]).set_index("subset")
     assert steps.loc["hard", "status"] == "reached" and steps.loc["hard", "step"] == 5
@@ -182,10 +189,10 @@ def test_steps_to_match_not_reached_and_absent():
             accuracy_hi=[0.3, 0.7, 0.3, 0.4],
         )
     )
-    steps = report.steps_to_match(curves, "all").set_index("subset")
+    steps = tables.steps_to_match(curves, "all").set_index("subset")
     assert steps.loc["easy", "status"] == "not reached" and np.isnan(steps.loc["easy", "fraction"])
-    assert report.steps_to_match(curves, None).empty
-    table = report.summary_table(
+    assert tables.steps_to_match(curves, None).empty
+    table = tables.summary_table(
         [
             dict(
                 eval_set="t",
@@ -200,14 +207,15 @@ def test_steps_to_match_not_reached_and_absent():
         {"t": predictions([False, False])},
         n_boot=200,
     )
-    text = report.markdown(table, report.linear_fit([1], [1]), report.steps_to_match(curves, None), full_subset=None)
+    settings = replace(SETTINGS, full_subset=None, pass_k=[])
+    text = markdown(table, settings, statistics.linear_fit([1], [1]), tables.steps_to_match(curves, None))
     assert "not computed: no subset has strategy `all`" in text and "no fit (1 points" in text
 
 
 def test_unanswered_counts_empty_and_unparsable_not_wrong():
     preds = predictions([True, False, False, False])
     preds["reason"] = ["correct", "wrong", "empty", "unparsable"]
-    assert report.unanswered(preds) == 0.5
+    assert statistics.unanswered(preds) == 0.5
 
 
 def test_compare_experiments_keeps_pooled_rows_of_shared_eval_sets():
@@ -220,7 +228,7 @@ def test_compare_experiments_keeps_pooled_rows_of_shared_eval_sets():
             ]
         )
 
-    table = report.compare_experiments(
+    table = tables.compare_experiments(
         [summary("math", ["math_numeric", "math500"]), summary("gsm8k", ["math_numeric", "gsm8k_test"])]
     )
     assert table[["experiment", "eval_set", "seed"]].values.tolist() == [
@@ -228,15 +236,15 @@ def test_compare_experiments_keeps_pooled_rows_of_shared_eval_sets():
         ["math", "math_numeric", "all (2)"],
     ]
     with pytest.raises(ValueError, match=r"compare_with: experiments \['math', 'gsm8k'\] share no eval set"):
-        report.compare_experiments([summary("math", ["math500"]), summary("gsm8k", ["gsm8k_test"])])
+        tables.compare_experiments([summary("math", ["math500"]), summary("gsm8k", ["gsm8k_test"])])
 
 
 def test_training_curves_draw_a_rolling_mean_whose_window_the_caption_states():
     from pathlib import Path
 
     steps = pd.Series([0.0, 1.0] * 10, index=range(1, 21))
-    smooth = report.rolling_mean(steps)
+    smooth = plots.rolling_mean(steps)
     assert smooth[1] == 0.0 and smooth[2] == 0.5 and smooth[3] == pytest.approx(1 / 3)
-    assert (smooth[report.CURVE_WINDOW :] == 0.5).all()  # a full window of alternating 0/1
+    assert (smooth[plots.CURVE_WINDOW :] == 0.5).all()  # a full window of alternating 0/1
     caption = (Path(__file__).resolve().parents[1] / "report" / "training_curves.rst").read_text()
-    assert f"window of {report.CURVE_WINDOW} steps" in caption
+    assert f"window of {plots.CURVE_WINDOW} steps" in caption

@@ -4,8 +4,9 @@ import json
 
 import pandas as pd
 
-from grpo_difficulty import report
 from grpo_difficulty.files import log_to, read_table
+from grpo_difficulty.report.make import make_report
+from grpo_difficulty.report.settings import ReportSettings
 
 with log_to(snakemake.log[0]):
     params = snakemake.params
@@ -19,14 +20,14 @@ with log_to(snakemake.log[0]):
     subset_stats = {
         name: json.loads(open(path).read()) for name, path in zip(params.subsets, snakemake.input.stats, strict=True)
     }
-    text = report.make_report(
+    text = make_report(
         base,
         points,
         train_info,
         metrics,
         read_table(snakemake.input.difficulty),
         subset_stats,
-        params.settings,
+        ReportSettings(**params.settings),
         dict(snakemake.output.items()),
     )
     print(text)

@@ -1,0 +1,198 @@
+"""The report's tables: the summary per run and per subset, accuracy per tier, accuracy
+vs training steps, steps-to-match, and the comparison across experiments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..evaluate import mean_pass_at_k, sampled_accuracy
+from .statistics import bootstrap, correctness_matrix, unanswered
+
+
+def summary_table(
+    runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[int] = (), n_boot: int = 2000
+) -> pd.DataFrame:
+    """One row per (eval set, subset, seed) and one 'all (n)' row per (eval set, subset)
+    pooling its seeds: greedy accuracy with its interval, change vs base with its
+    interval, sampled accuracy and pass@k (when sampled), the learnable % the probe
+    predicted for the subset beside the one training measured, steps, wall time.
+
+    Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
+    predicted_learnable_pct (the subset's, from its stats).
+    """
+    rows = []
+
+    def row(eval_set, subset, strategy, seed, members):
+        preds = [m["predictions"] for m in members]
+        matrix, ids = correctness_matrix(preds)
+        baseline = correctness_matrix([base[eval_set]], ids)[0][0]
+        acc, acc_lo, acc_hi = bootstrap(matrix, None, n_boot)
+        delta, lo, hi = bootstrap(matrix, baseline, n_boot)
+        info = pd.DataFrame([m["train_info"] for m in members])
+        out = dict(
+            eval_set=eval_set,
+            subset=subset,
+            strategy=strategy,
+            seed=seed,
+            accuracy=acc,
+            accuracy_lo=acc_lo,
+            accuracy_hi=acc_hi,
+            base_accuracy=float(baseline.mean()),
+            delta=delta,
+            delta_lo=lo,
+            delta_hi=hi,
+            no_answer=float(np.mean([unanswered(p) for p in preds])),
+            sampled_accuracy=float(np.mean([sampled_accuracy(p) for p in preds])),
+        )
+        for k in pass_k:
+            out[f"pass@{k}"] = float(np.mean([mean_pass_at_k(p, k) for p in preds]))
+            out[f"base_pass@{k}"] = mean_pass_at_k(base[eval_set], k)
+        out.update(
+            predicted_learnable_pct=float(np.mean([m["predicted_learnable_pct"] for m in members])),
+            learnable_pct=info["learnable_pct"].mean(),
+            steps=info["steps"].mean(),
+            wall_seconds=info["wall_seconds"].mean(),
+        )
+        return out
+
+    for run in runs:
+        rows.append(row(run["eval_set"], run["subset"], run["strategy"], str(run["seed"]), [run]))
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        groups.setdefault((run["eval_set"], run["subset"]), []).append(run)
+    for (eval_set, subset), members in groups.items():
+        rows.append(row(eval_set, subset, members[0]["strategy"], f"all ({len(members)})", members))
+    return pd.DataFrame(rows)
+
+
+def compare_experiments(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """The pooled-seed rows of several experiments' summary tables on the eval sets they
+    all have (matched by name), e.g. GSM8K-trained vs MATH-trained runs on numeric MATH."""
+    shared = set.intersection(*(set(t["eval_set"]) for t in tables))
+    if not shared:
+        names = [t["experiment"].iloc[0] for t in tables]
+        raise ValueError(f"compare_with: experiments {names} share no eval set (eval sets are matched by name)")
+    rows = pd.concat(tables, ignore_index=True)
+    pooled = rows["seed"].astype(str).str.startswith("all")
+    return (
+        rows[rows["eval_set"].isin(shared) & pooled]
+        .sort_values(["eval_set", "experiment", "subset"], kind="stable")
+        .reset_index(drop=True)
+    )
+
+
+def per_run_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows of single runs (not the pooled 'all (n)' rows)."""
+    return table[~table["seed"].str.startswith("all")]
+
+
+def tier_table(points: list[dict], base: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
+    """Accuracy per (eval set, model, tier) pooled over seeds, with bootstrap intervals.
+    `points`: final-step run dicts (eval_set, subset, predictions); the base model is
+    the model 'base'."""
+    by_model: dict[tuple, list[pd.DataFrame]] = {(e, "base"): [p] for e, p in base.items()}
+    for p in points:
+        by_model.setdefault((p["eval_set"], p["subset"]), []).append(p["predictions"])
+    rows = []
+    for (eval_set, model), preds in by_model.items():
+        matrix, ids = correctness_matrix(preds)
+        tiers = preds[0].set_index("id")["tier"].reindex(ids).to_numpy()
+        for tier in sorted(set(tiers)):
+            acc, lo, hi = bootstrap(matrix[:, tiers == tier], None, n_boot)
+            rows.append(
+                dict(
+                    eval_set=eval_set,
+                    model=model,
+                    tier=int(tier),
+                    n=int((tiers == tier).sum()),
+                    accuracy=acc,
+                    accuracy_lo=lo,
+                    accuracy_hi=hi,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def accuracy_curves(points: list[dict], base: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:
+    """Accuracy per (eval set, subset, step) pooled over seeds, with intervals; step 0
+    is the base model. `points`: dicts eval_set, subset, strategy, seed, step, predictions."""
+    groups: dict[tuple, list[dict]] = {}
+    for p in points:
+        groups.setdefault((p["eval_set"], p["subset"], p["step"]), []).append(p)
+    rows = []
+    for (eval_set, subset, step), members in groups.items():
+        acc, lo, hi = bootstrap(correctness_matrix([m["predictions"] for m in members])[0], None, n_boot)
+        rows.append(
+            dict(
+                eval_set=eval_set,
+                subset=subset,
+                strategy=members[0]["strategy"],
+                step=int(step),
+                seeds=len(members),
+                accuracy=acc,
+                accuracy_lo=lo,
+                accuracy_hi=hi,
+            )
+        )
+    curves = pd.DataFrame(rows)
+    starts = []
+    for (eval_set, subset, strategy), _ in curves.groupby(["eval_set", "subset", "strategy"], sort=False):
+        acc, lo, hi = bootstrap(correctness_matrix([base[eval_set]])[0], None, n_boot)
+        starts.append(
+            dict(
+                eval_set=eval_set,
+                subset=subset,
+                strategy=strategy,
+                step=0,
+                seeds=0,
+                accuracy=acc,
+                accuracy_lo=lo,
+                accuracy_hi=hi,
+            )
+        )
+    return pd.concat([pd.DataFrame(starts), curves]).sort_values(["eval_set", "subset", "step"], ignore_index=True)
+
+
+def steps_to_match(curves: pd.DataFrame, full_subset: str | None) -> pd.DataFrame:
+    """Per (eval set, subset): the first evaluated step at which the subset's accuracy
+    reaches the full-data run's final accuracy within its 95% interval (≥ its lower
+    bound), as a fraction of the full run's steps. status: 'reached', 'not reached'
+    (never within the evaluated steps), or 'full run' for the reference itself.
+    Empty when the experiment has no full-data subset (strategy `all`)."""
+    columns = [
+        "eval_set",
+        "subset",
+        "strategy",
+        "full_accuracy",
+        "full_lo",
+        "full_hi",
+        "full_steps",
+        "step",
+        "fraction",
+        "status",
+    ]
+    if full_subset is None or curves.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for eval_set, curve in curves.groupby("eval_set", sort=False):
+        full = curve[curve["subset"] == full_subset].sort_values("step").iloc[-1]
+        for subset, c in curve.groupby("subset", sort=False):
+            reached = c[c["accuracy"] >= full["accuracy_lo"]].sort_values("step")
+            status = "full run" if subset == full_subset else "reached" if len(reached) else "not reached"
+            step = float(reached["step"].iloc[0]) if len(reached) else float("nan")
+            rows.append(
+                dict(
+                    eval_set=eval_set,
+                    subset=subset,
+                    strategy=c["strategy"].iloc[0],
+                    full_accuracy=full["accuracy"],
+                    full_lo=full["accuracy_lo"],
+                    full_hi=full["accuracy_hi"],
+                    full_steps=int(full["step"]),
+                    step=step,
+                    fraction=step / full["step"],
+                    status=status,
+                )
+            )
+    return pd.DataFrame(rows, columns=columns)
