@@ -13,7 +13,7 @@ loading included):
 - bare TRL: `trl.GRPOTrainer` as a user would set it up, same model, data, G, lengths,
   LoRA, rewards and end-of-sequence ids;
 - ours, shared_prompt off: `train.build_trainer` with TRL's own passes and the CPU
-  LM-head fix (`grpo_trainer.score_completion_tokens_only`);
+  LM-head fix (`trainer.grpo.score_completion_tokens_only`);
 - ours: `train.build_trainer` as the workflow trains (shared prompt + the LM-head fix).
 Seconds per optimizer step: the time between consecutive Trainer `on_step_end`
 callbacks (generation, scoring, loss, backward, optimizer), median over the steps after
@@ -115,7 +115,7 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
 
     from grpo_difficulty import tasks, train
     from grpo_difficulty.generation import load_tokenizer
-    from grpo_difficulty.grpo_trainer import score_completion_tokens_only
+    from grpo_difficulty.trainer.grpo import score_completion_tokens_only
 
     torch.set_num_threads(threads)
     cfg, prompt = setting(setting_name)

@@ -1,4 +1,4 @@
-"""The TRL overrides (grpo_difficulty.grpo_trainer): the version they were checked against,
+"""The TRL overrides (grpo_difficulty.trainer): the version they were checked against,
 the CPU LM-head patch, and the shared-prompt trainer computing what TRL's own path does."""
 
 import pandas as pd
@@ -7,8 +7,9 @@ import torch
 from conftest import train_config
 from safetensors.torch import load_file
 
-from grpo_difficulty import grpo_trainer, tasks, train
+from grpo_difficulty import tasks, train
 from grpo_difficulty.generation import load_tokenizer, newline_token_ids
+from grpo_difficulty.trainer import compat, grpo
 
 # Three groups of G=4 per batch, prompts of different token lengths (left padding differs).
 G = 4
@@ -36,10 +37,10 @@ RTOL = 1e-4
 def test_trl_is_the_version_the_overrides_were_checked_against():
     import trl
 
-    assert trl.__version__ == grpo_trainer.SUPPORTED_TRL, (
-        f"trl {trl.__version__} is installed, but grpo_difficulty/grpo_trainer.py overrides private methods of "
-        f"trl {grpo_trainer.SUPPORTED_TRL}: re-check them against the new TRL (see the module docstring), rerun "
-        "this file and tests/test_train.py, then raise SUPPORTED_TRL"
+    assert trl.__version__ == compat.SUPPORTED_TRL, (
+        f"trl {trl.__version__} is installed, but grpo_difficulty/trainer overrides private methods of "
+        f"trl {compat.SUPPORTED_TRL}: run tests/test_compat.py and re-check the members it names (see "
+        "trainer/compat.py's docstring), rerun this file and tests/test_train.py, then raise SUPPORTED_TRL"
     )
 
 
@@ -47,7 +48,7 @@ def test_other_trl_versions_are_refused(monkeypatch):
     import trl
 
     monkeypatch.setattr(trl, "__version__", "1.17.0")
-    for patch in (grpo_trainer.score_completion_tokens_only, grpo_trainer.grpo_trainer_class):
+    for patch in (grpo.score_completion_tokens_only, grpo.grpo_trainer_class):
         with pytest.raises(RuntimeError, match=r"checked against trl 1\.16\.0, found 1\.17\.0"):
             patch()
 
@@ -58,7 +59,7 @@ def completion_scoring(monkeypatch):
     import trl.trainer.utils as trl_utils
 
     monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
-    grpo_trainer.score_completion_tokens_only()
+    grpo.score_completion_tokens_only()
 
 
 def fused_logps_and_grads(model, ids, mask, labels):
@@ -96,7 +97,7 @@ def test_completion_only_scoring_gives_the_same_gradients(monkeypatch):
     labels = ids.masked_fill(mask == 0, -100)
     labels[:, :30] = -100  # the last 10 tokens are the completion
     before = fused_logps_and_grads(model, ids, mask, labels)
-    grpo_trainer.score_completion_tokens_only()
+    grpo.score_completion_tokens_only()
     assert trl_utils._use_triton(torch.device("cpu"))
     after = fused_logps_and_grads(model, ids, mask, labels)
     torch.testing.assert_close(before[0], after[0], rtol=0, atol=1e-5)

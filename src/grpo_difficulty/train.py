@@ -15,7 +15,7 @@ from . import parallel, tasks
 from .config import LEVEL_SETTINGS, PromptConfig, RolloutConfig, RunPaths, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
-from .grpo_trainer import grpo_trainer_class, score_completion_tokens_only
+from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 
 
 def correctness_reward(fmt: str):
@@ -161,6 +161,18 @@ def _guard(level_dir: Path, fingerprint: str) -> None:
     stamp.write_text(fingerprint)
 
 
+def _level_rows(subset: pd.DataFrame, levels: list[dict]) -> list[pd.DataFrame]:
+    """The problems each level trains on: those of its tiers (all for tiers None)."""
+    level_rows = [subset if level["tiers"] is None else subset[subset["tier"].isin(level["tiers"])] for level in levels]
+    for i, rows in enumerate(level_rows):
+        if rows.empty:
+            raise ValueError(
+                f"train.curriculum[{i}].tiers={levels[i]['tiers']}: the training subset has no problem "
+                f"of these tiers (its tiers: {sorted(subset['tier'].unique().tolist())})"
+            )
+    return level_rows
+
+
 def train_adapter(
     model_ref: str, subset: pd.DataFrame, prompt: PromptConfig, cfg: TrainConfig, seed: int, out_dir: str | Path
 ) -> dict:
@@ -186,13 +198,7 @@ def train_adapter(
         for k, v in as_dict(cfg).items()
         if k not in ("seeds", "curriculum", "steps", "shared_prompt", *LEVEL_SETTINGS)
     }
-    level_rows = [subset if level["tiers"] is None else subset[subset["tier"].isin(level["tiers"])] for level in levels]
-    for i, rows in enumerate(level_rows):
-        if rows.empty:
-            raise ValueError(
-                f"train.curriculum[{i}].tiers={levels[i]['tiers']}: the training subset has no problem "
-                f"of these tiers (its tiers: {sorted(subset['tier'].unique().tolist())})"
-            )
+    level_rows = _level_rows(subset, levels)
     tokenizer = load_tokenizer(model_ref)
     start_adapter, tables, infos = None, [], []
     for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):

@@ -1,0 +1,10 @@
+"""The project's extension of TRL's GRPOTrainer, one concern per module (as trl/trainer/):
+
+- `shared_prompts`: SharedPromptGRPOTrainer, each group's prompt prefilled and scored once;
+- `dynamic_sampling`: DynamicSamplingGRPOTrainer, groups without reward variance replaced;
+- `grpo`: the trainer class of a run's settings (`grpo_trainer_class`) and the CPU
+  LM-head patch (`score_completion_tokens_only`);
+- `compat`: the TRL version they were checked against, and every private TRL,
+  transformers, PEFT and vLLM member the project overrides or reads
+  (tests/test_compat.py checks them against the installed versions).
+"""

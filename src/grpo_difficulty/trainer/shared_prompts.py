@@ -1,0 +1,182 @@
+"""The shared-prompt trainer: the G completions of a group are generated from one prefill
+of their prompt, and the loss pass runs each distinct prompt once, its KV cache copied to
+the group's rows. The TRL members it overrides or reads are listed in compat.py."""
+
+from __future__ import annotations
+
+import torch
+from transformers import Cache
+from trl import GRPOTrainer
+from trl.models import unwrap_model_for_generation
+
+from ..generation import backbone, common_prefix_length, length_to_eos, prefix_cache, shared_prefill
+from .compat import require_supported_trl
+
+require_supported_trl()
+
+
+class SharedPromptGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer that processes each group's prompt once instead of G times.
+
+    Generation (TRL's transformers path): the distinct prompts of a generation batch
+    share their common prefix and each is prefilled once (`generation.shared_prefill`,
+    as the probe does); the cache is copied to the prompt's rows, then `generate` runs
+    with TRL's generation config, and completions end after their first EOS id as in
+    TRL. Same rows, order and sampling calls as TRL's, so the same seed draws the same
+    completions up to floating-point noise.
+
+    Log-probs (policy in the loss; old and reference where TRL computes them): one
+    forward of each distinct prompt but its last token, under the model's backbone,
+    returning its KV cache; the cache is indexed to the rows that continue the prompt
+    (the autograd graph kept: the backward flows through the cached keys/values into
+    the prompt's LoRA activations), then one forward of [last prompt token,
+    completion] over it through TRL's fused LM head (temperature, entropy). Position
+    ids and masks are those of TRL's full-sequence pass (left-padded rows, positions
+    counted from the padded start), so the numbers are TRL's
+    (tests/test_grpo_trainer.py).
+
+    Where a setting needs the full sequence or the model gives no usable cache, TRL's
+    own code runs instead and the reason is printed once (`_fall_back`).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._fallbacks_told = set()
+
+    def _fall_back(self, reason: str) -> None:
+        if reason not in self._fallbacks_told:
+            self._fallbacks_told.add(reason)
+            print(f"train.shared_prompt: {reason}; TRL's own path runs there")
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        reason = (
+            "vLLM generates (its prefix cache shares prompts)"
+            if self.use_vllm
+            else "transformers continuous batching generates"
+            if self.use_transformers_continuous_batching
+            else "multimodal prompts"
+            if images is not None or multimodal_fields or has_tool_images
+            else "generation uses args.cache_implementation"
+            if self.generation_config.cache_implementation
+            else None
+        )
+        if reason:
+            self._fall_back(reason)
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        index = {}  # distinct prompts in order of first appearance
+        rows = [index.setdefault(tuple(ids), len(index)) for ids in prompt_ids]
+        distinct = list(index)
+        shared = common_prefix_length(distinct)
+        prefix = list(distinct[0][:shared])
+        with (
+            unwrap_model_for_generation(
+                self.model_wrapped,
+                self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                generation_kwargs=self.generation_kwargs,
+                gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
+            ) as model,
+            torch.no_grad(),
+            self._dist.summon_full_params(self.model_wrapped, recurse=False),
+        ):
+            ids, mask, cache = shared_prefill(
+                model,
+                prefix,
+                prefix_cache(model, prefix),
+                [list(p[shared:]) for p in distinct],
+                rows,
+                self._tokenizer.pad_token_id,
+            )
+            generated = model.generate(
+                input_ids=ids, attention_mask=mask, past_key_values=cache, generation_config=self.generation_config
+            )
+        eos = set(self.eos_token_ids)
+        completions = [row[: length_to_eos(row, eos)] for row in generated[:, ids.shape[1] :].tolist()]
+        return completions, None
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model,
+        input_ids,
+        attention_mask,
+        logits_to_keep,
+        batch_size=None,
+        compute_entropy=False,
+        compute_aux_loss=False,
+        **media,
+    ):
+        reason = self._full_sequence_needed(model, input_ids.shape[1] - logits_to_keep, compute_aux_loss, media)
+        if reason:
+            self._fall_back(reason)
+            return super()._get_per_token_logps_and_entropies(
+                model,
+                input_ids,
+                attention_mask,
+                logits_to_keep,
+                batch_size,
+                compute_entropy,
+                compute_aux_loss,
+                **media,
+            )
+        batch_size = batch_size or input_ids.shape[0]  # TRL's chunking, kept for its memory peak
+        logps, entropies = [], []
+        for start in range(0, input_ids.shape[0], batch_size):
+            chunk = (input_ids[start : start + batch_size], attention_mask[start : start + batch_size])
+            found = self._shared_prompt_logps(model, *chunk, logits_to_keep, compute_entropy)
+            if found is None:
+                found = super()._get_per_token_logps_and_entropies(
+                    model, *chunk, logits_to_keep, compute_entropy=compute_entropy
+                )[:2]
+            logps.append(found[0])
+            entropies.append(found[1])
+        return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
+
+    def _full_sequence_needed(self, model, prompt_width: int, compute_aux_loss: bool, media: dict) -> str | None:
+        """Why this call needs TRL's full-sequence pass, or None."""
+        model = self.accelerator.unwrap_model(model)
+        peft_config = getattr(model, "active_peft_config", None)
+        if any(value is not None for value in media.values()):
+            return "multimodal inputs (image features enter the full sequence)"
+        if compute_aux_loss:
+            return "the MoE load-balancing loss needs the router logits of the full sequence"
+        if prompt_width < 2:
+            return "prompts of one token"
+        if peft_config is not None and peft_config.is_prompt_learning:
+            return "prompt-learning PEFT adapters prepend virtual tokens"
+        if model.training and getattr(model, "is_gradient_checkpointing", False):
+            return "gradient checkpointing (transformers drops the KV cache under it)"
+        return None
+
+    def _shared_prompt_logps(self, model, input_ids, attention_mask, logits_to_keep, compute_entropy):
+        """(log-probs, entropies or None) of the completion tokens, from each distinct
+        prompt's KV cache; None when no two rows share a prompt or no cache came back."""
+        width = input_ids.shape[1] - logits_to_keep
+        prompts, rows = torch.unique(
+            torch.cat([input_ids[:, :width], attention_mask[:, :width]], 1), dim=0, return_inverse=True
+        )
+        if len(prompts) == len(input_ids):
+            self._fall_back("no two rows of a batch share a prompt")
+            return None
+        with self.accelerator.autocast():
+            # the prompt but its last token, whose output predicts the first completion token
+            cache = backbone(self.accelerator.unwrap_model(model))(
+                input_ids=prompts[:, : width - 1],
+                attention_mask=prompts[:, width:-1],
+                use_cache=True,
+            ).past_key_values
+            if not isinstance(cache, Cache) or cache.get_seq_length() != width - 1:
+                self._fall_back(f"{type(model).__name__} returned no KV cache of the prompt")
+                return None
+            cache.batch_select_indices(rows)
+            tail = input_ids[:, width - 1 :]
+            labels = tail.masked_fill(attention_mask[:, width - 1 :] == 0, -100)
+            out = model(
+                input_ids=tail,
+                attention_mask=attention_mask,
+                past_key_values=cache,
+                labels=labels,
+                fused_lm_head=True,
+            )
+        return out.log_probs, out.entropy if compute_entropy else None
