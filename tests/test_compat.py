@@ -105,10 +105,10 @@ def test_trl_metrics_take_new_names(grpo_trainer):
 
 def values(table) -> set:
     """The values of a library table: a Literal's, an Enum's, or an iterable's (of enum members)."""
-    if callable(table) and not isinstance(table, type):
-        table = table()
     if typing.get_origin(table) is typing.Literal:
         return set(typing.get_args(table))
+    if callable(table) and not isinstance(table, type):
+        table = table()
     return {getattr(v, "value", v) for v in table}
 
 
