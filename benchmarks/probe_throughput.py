@@ -16,7 +16,7 @@ import time
 import torch
 
 from grpo_difficulty import probe, tasks
-from grpo_difficulty.config import ProbeConfig, PromptConfig
+from grpo_difficulty.config.sections import ProbeConfig, PromptConfig
 from grpo_difficulty.generation import HFGenerator
 
 PROMPT = PromptConfig(

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import yaml
 
-from grpo_difficulty.config import PromptConfig, TrainConfig, build
+from grpo_difficulty.config.sections import PromptConfig, TrainConfig, build
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"bare": "bare TRL GRPOTrainer", "ours_no_share": "ours, shared_prompt: false", "ours": "ours"}

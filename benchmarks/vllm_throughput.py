@@ -19,7 +19,7 @@ import dataclasses
 from probe_throughput import PROMPT, SAMPLING, timed  # same prompts and settings as the HF benchmark
 
 from grpo_difficulty import probe, tasks
-from grpo_difficulty.config import BackendConfig
+from grpo_difficulty.config.sections import BackendConfig
 from grpo_difficulty.generation import make_generator
 
 

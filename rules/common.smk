@@ -1,6 +1,6 @@
 # Config validation, the typed config, the output layout and the experiment's target list.
-# Every path comes from grpo_difficulty.config.Layout (the library uses the same object),
-# every cache key from its key functions, every cross-field check from check_config.
+# Every path comes from grpo_difficulty.config.layout.Layout (the library uses the same
+# object), every cache key from config.keys, every cross-field check from check_config.
 import os
 import re
 import sys
@@ -11,23 +11,21 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also when not pip-installed
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
+from grpo_difficulty.files import model_folder
 from grpo_difficulty.probe import covering_ranges
-from grpo_difficulty.config import (
-    REPORT_PLOTS,
-    REPORT_TABLES,
-    Config,
-    Layout,
-    as_dict,
-    build,
-    check_config,
+from grpo_difficulty.config.checks import check_config
+from grpo_difficulty.config.keys import (
     data_key,
+    difficulty_source,
     eval_fields,
     generation_fields,
-    needs_bitsandbytes,
     probe_fields,
+    shipped_difficulty,
     train_fields,
-    training_processes,
 )
+from grpo_difficulty.config.layout import REPORT_PLOTS, REPORT_TABLES, Layout
+from grpo_difficulty.config.sections import Config, as_dict, build
+from grpo_difficulty.config.topology import needs_bitsandbytes, training_processes
 
 validate(config, "../config/schema.yaml", set_default=True)
 check_config(config)
@@ -61,7 +59,7 @@ def model_param(wildcards, input):
     follows the job's files on a cluster), a local folder, or a hub id."""
     if CFG.model == "embedded":
         return str(Path(input.model[0]).parent)
-    return CFG.model[5:] if CFG.model.startswith("path:") else CFG.model
+    return model_folder(CFG.model) or CFG.model
 
 
 # ----------------------------------------------------------------------------- data
@@ -104,13 +102,13 @@ def probe_blocks(wildcards):
 def probe_pass_rates():
     """Input of selection: the probe's pass-rate table, none when the training set ships
     its difficulty (then nothing is probed; the data table holds pass_rate)."""
-    return [] if CFG.shipped_difficulty() else [PATHS.pass_rates(CFG.probe.k)]
+    return [] if shipped_difficulty(CFG) else [PATHS.pass_rates(CFG.probe.k)]
 
 
 def difficulty_path():
     """The table holding the training problems' pass rates: the probe's, or the prepared
     data when they ship with it."""
-    return data_path(CFG.train_set) if CFG.shipped_difficulty() else PATHS.pass_rates(CFG.probe.k)
+    return data_path(CFG.train_set) if shipped_difficulty(CFG) else PATHS.pass_rates(CFG.probe.k)
 
 
 # ----------------------------------------------------------------------------- runs

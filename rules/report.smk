@@ -47,7 +47,7 @@ rule report:
             train_set=CFG.train_set,
             experiment=CFG.name,
             model=CFG.model,
-            difficulty=CFG.difficulty_source(),
+            difficulty=difficulty_source(CFG),
         ),
     script:
         "../workflow/scripts/report.py"

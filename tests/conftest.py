@@ -73,7 +73,7 @@ def tiny_model(tmp_path_factory) -> str:
 
 @pytest.fixture
 def fewshot_prompt():
-    from grpo_difficulty.config import PromptConfig, build
+    from grpo_difficulty.config.sections import PromptConfig, build
 
     return build(PromptConfig, json.loads(json.dumps(FEWSHOT)))
 
@@ -99,6 +99,6 @@ def gsm8k_dir() -> Path:
 def train_config(cfg: dict):
     """The typed train section of a test's dict (learning_rate, the one required key,
     filled in when the test does not care)."""
-    from grpo_difficulty.config import TrainConfig, build
+    from grpo_difficulty.config.sections import TrainConfig, build
 
     return build(TrainConfig, {"learning_rate": 1e-3, **cfg}, "train.")

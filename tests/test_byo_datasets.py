@@ -11,7 +11,7 @@ import pytest
 from hub_fixtures import write_hub_repo
 
 from grpo_difficulty import select, tasks
-from grpo_difficulty.config import SubsetConfig
+from grpo_difficulty.config.sections import SubsetConfig
 
 # One problem set per answer_format, in the user's schema: (answer field value, expected gold).
 ANSWERS = {

@@ -10,7 +10,16 @@ import pytest
 import yaml
 from workflow_helpers import ROOT, snakemake, test_config, write_config
 
-from grpo_difficulty import config as C
+from grpo_difficulty.config.checks import load_config, validate_schema
+from grpo_difficulty.config.keys import data_key, eval_fields, probe_fields, probe_key, train_fields
+from grpo_difficulty.config.layout import REPORT_TABLES, Layout
+from grpo_difficulty.config.sections import SCHEMA, Config, ConfigError, ResourceConfig, TrainConfig, build
+from grpo_difficulty.config.topology import (
+    BITSANDBYTES_OPTIMIZERS,
+    training_processes,
+    transformers_optimizers,
+    vllm_lora_rank,
+)
 from grpo_difficulty.files import stable_hash
 
 BAD_CONFIGS = [
@@ -160,7 +169,7 @@ def base_config(tmp_path) -> dict:
 def test_bad_config_names_the_key(base_config, change, message):
     change(base_config)
     with pytest.raises(Exception) as error:
-        C.load_config(base_config)
+        load_config(base_config)
     assert message in str(error.value)
 
 
@@ -179,7 +188,7 @@ def test_snakemake_runs_the_same_checks_before_any_job(tmp_path, tiny_model, cha
 
 def test_configs_in_the_repo_build(tmp_path):
     for path in [ROOT / "config" / "config.yaml", *sorted((ROOT / "config" / "experiments").glob("*.yaml"))]:
-        cfg = C.build(C.Config, C.validate_schema(yaml.safe_load(path.read_text())))
+        cfg = build(Config, validate_schema(yaml.safe_load(path.read_text())))
         assert cfg.train.lora.r >= 1 and cfg.subsets, path
 
 
@@ -241,18 +250,18 @@ def _compare_defaults(cls, node: dict, schema: dict, where: str) -> list[str]:
 
 
 def test_schema_and_dataclass_defaults_agree():
-    schema = yaml.safe_load(C.SCHEMA.read_text())
-    assert _compare_defaults(C.Config, schema, schema, "") == []
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert _compare_defaults(Config, schema, schema, "") == []
 
 
 def test_build_names_an_unknown_key():
-    with pytest.raises(C.ConfigError, match=r"config error at train\.lora\.rank: unknown key"):
-        C.build(C.TrainConfig, {"learning_rate": 1.0, "lora": {"rank": 4}}, "train.")
+    with pytest.raises(ConfigError, match=r"config error at train\.lora\.rank: unknown key"):
+        build(TrainConfig, {"learning_rate": 1.0, "lora": {"rank": 4}}, "train.")
 
 
 def test_curriculum_levels_inherit_train_settings():
-    train = C.build(
-        C.TrainConfig,
+    train = build(
+        TrainConfig,
         {
             "learning_rate": 1.0,
             "epsilon": 0.3,
@@ -267,7 +276,7 @@ def test_curriculum_levels_inherit_train_settings():
         dict(tiers=[1], steps=2, max_completion_length=8, epsilon=0.3, epsilon_high=None),
         dict(tiers=[2, 3], steps=3, max_completion_length=4, epsilon=0.1, epsilon_high=None),
     ]
-    assert C.build(C.TrainConfig, {"learning_rate": 1.0, "steps": 5}).levels()[0]["tiers"] is None
+    assert build(TrainConfig, {"learning_rate": 1.0, "steps": 5}).levels()[0]["tiers"] is None
 
 
 GPU_TRAIN = {"mem_mb": 4000, "runtime": 60, "cpus_per_task": 2, "gpu_model": None}
@@ -285,8 +294,8 @@ GPU_TRAIN = {"mem_mb": 4000, "runtime": 60, "cpus_per_task": 2, "gpu_model": Non
     ],
 )
 def test_training_processes_are_the_gpus_that_train(train, gpu, processes):
-    cfg = C.build(C.TrainConfig, {"learning_rate": 1.0, **train})
-    assert C.training_processes(cfg, C.ResourceConfig(**GPU_TRAIN, gpu=gpu)) == processes
+    cfg = build(TrainConfig, {"learning_rate": 1.0, **train})
+    assert training_processes(cfg, ResourceConfig(**GPU_TRAIN, gpu=gpu)) == processes
 
 
 def test_good_gpu_training_setups_pass(base_config):
@@ -300,40 +309,40 @@ def test_good_gpu_training_setups_pass(base_config):
         config = copy.deepcopy(base_config)
         config["train"].update(train)
         config["resources"]["train"] = {"gpu": gpu}
-        assert C.load_config(config).train.optim == train.get("optim", "adamw_torch_fused")
+        assert load_config(config).train.optim == train.get("optim", "adamw_torch_fused")
 
 
 def test_optimizer_names_are_transformers_own():
     from transformers.training_args import OptimizerNames
 
-    assert C.transformers_optimizers() == [name.value for name in OptimizerNames]
-    assert C.BITSANDBYTES_OPTIMIZERS <= set(C.transformers_optimizers())
+    assert transformers_optimizers() == [name.value for name in OptimizerNames]
+    assert BITSANDBYTES_OPTIMIZERS <= set(transformers_optimizers())
 
 
 def test_vllm_lora_rank_holds_the_adapter():
-    assert [C.vllm_lora_rank(r) for r in (1, 8, 9, 64, 65, 512)] == [8, 8, 16, 64, 128, 512]
+    assert [vllm_lora_rank(r) for r in (1, 8, 9, 64, 65, 512)] == [8, 8, 16, 64, 128, 512]
 
 
 # --------------------------------------------------------------------------- cache keys
 @pytest.fixture
-def default_cfg() -> C.Config:
-    return C.load_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
+def default_cfg() -> Config:
+    return load_config(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()))
 
 
-def edited(cfg: C.Config, section: str, **changes) -> C.Config:
+def edited(cfg: Config, section: str, **changes) -> Config:
     return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
 
 
 def test_data_key_hashes_the_loader_spec(default_cfg):
     spec = default_cfg.datasets["arith_train"]
-    assert C.data_key(spec) == stable_hash(spec) == "0fd4885e6a"  # the folder earlier versions wrote
-    assert C.data_key({**spec, "seed": 1}) != C.data_key(spec)
+    assert data_key(spec) == stable_hash(spec) == "0fd4885e6a"  # the folder earlier versions wrote
+    assert data_key({**spec, "seed": 1}) != data_key(spec)
 
 
 def test_probe_key_lists_what_decides_the_samples(default_cfg):
-    key = C.probe_key(default_cfg)
+    key = probe_key(default_cfg)
     assert key == "7505b985e2"  # layout v2: a change here moves every probe folder
-    assert sorted(C.probe_fields(default_cfg)) == [
+    assert sorted(probe_fields(default_cfg)) == [
         "backend",
         "block_size",
         "max_new_tokens",
@@ -342,7 +351,7 @@ def test_probe_key_lists_what_decides_the_samples(default_cfg):
         "temperature",
         "top_p",
     ]
-    assert C.probe_fields(default_cfg)["backend"] == dict(name="hf", dtype="auto")
+    assert probe_fields(default_cfg)["backend"] == dict(name="hf", dtype="auto")
     # outside the key: execution settings (batch size, shard size, vLLM engine sizes), training,
     # evaluation, subsets, resources, and K (blocks let it grow)
     for cfg in [
@@ -361,7 +370,7 @@ def test_probe_key_lists_what_decides_the_samples(default_cfg):
         edited(default_cfg, "probe", k=16),
         dataclasses.replace(default_cfg, subsets={}, select_seed=3),
     ]:
-        assert C.probe_key(cfg) == key
+        assert probe_key(cfg) == key
     for cfg in [
         edited(default_cfg, "probe", temperature=1.0),
         edited(default_cfg, "probe", seed=1),
@@ -370,28 +379,28 @@ def test_probe_key_lists_what_decides_the_samples(default_cfg):
         edited(default_cfg, "backend", dtype="bfloat16"),
         edited(default_cfg, "backend", name="vllm"),
     ]:
-        assert C.probe_key(cfg) != key
+        assert probe_key(cfg) != key
 
 
 def test_eval_fields_hold_sampling_settings_only_when_sampling(default_cfg):
-    assert C.eval_fields(default_cfg) == dict(max_new_tokens=8, samples=0)
-    assert C.eval_fields(edited(default_cfg, "evaluate", temperature=0.3, pass_k=[1], bootstrap=500)) == C.eval_fields(
+    assert eval_fields(default_cfg) == dict(max_new_tokens=8, samples=0)
+    assert eval_fields(edited(default_cfg, "evaluate", temperature=0.3, pass_k=[1], bootstrap=500)) == eval_fields(
         default_cfg
     )
     sampled = edited(default_cfg, "evaluate", samples=4)
-    assert C.eval_fields(sampled) == dict(max_new_tokens=8, samples=4, temperature=1.0, top_p=1.0, seed=0)
+    assert eval_fields(sampled) == dict(max_new_tokens=8, samples=4, temperature=1.0, top_p=1.0, seed=0)
 
 
 def test_train_fields_are_every_training_setting_but_the_seeds(default_cfg):
-    fields = C.train_fields(default_cfg)
+    fields = train_fields(default_cfg)
     assert "seeds" not in fields and fields["lora"]["r"] == 16 and fields["steps"] == 30
-    assert C.train_fields(edited(default_cfg, "train", seeds=[0, 1, 2])) == fields
-    assert C.train_fields(edited(default_cfg, "train", beta=0.1)) != fields
+    assert train_fields(edited(default_cfg, "train", seeds=[0, 1, 2])) == fields
+    assert train_fields(edited(default_cfg, "train", beta=0.1)) != fields
 
 
 # --------------------------------------------------------------------------- paths
 def test_layout_names_every_path(default_cfg):
-    paths = C.Layout.of(default_cfg)
+    paths = Layout.of(default_cfg)
     probe = "results/probe/SmolLM2-135M-Instruct/arith_train-0fd4885e6a/v2-7505b985e2"
     assert paths.probe_dir == probe and paths.probe_file(0, 5, "b1") == f"{probe}/rows0-5_b1.parquet"
     assert paths.probe_log(5, 9, "greedy") == f"{probe}/logs/rows5-9_greedy.log"
@@ -408,4 +417,4 @@ def test_layout_names_every_path(default_cfg):
         == "results/default/eval/arith_test/easy/seed0/step20/predictions.parquet"
     )
     assert paths.evaluation_outputs("base")["summary"] == "results/default/eval/{eval_set}/base/summary.json"
-    assert paths.report(C.REPORT_TABLES["markdown"]) == "results/default/report/summary.md"
+    assert paths.report(REPORT_TABLES["markdown"]) == "results/default/report/summary.md"

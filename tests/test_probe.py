@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from grpo_difficulty import probe, tasks
-from grpo_difficulty.config import ProbeConfig
+from grpo_difficulty.config.sections import ProbeConfig
 from grpo_difficulty.generation import HFGenerator, sampling_processors
 
 SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from grpo_difficulty import evaluate
-from grpo_difficulty.config import REPORT_PLOTS, REPORT_TABLES
+from grpo_difficulty.config.layout import REPORT_PLOTS, REPORT_TABLES
 from grpo_difficulty.report import plots, statistics, tables
 from grpo_difficulty.report.make import make_report
 from grpo_difficulty.report.markdown import markdown

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from grpo_difficulty import probe, select
-from grpo_difficulty.config import SubsetConfig, build
+from grpo_difficulty.config.sections import SubsetConfig, build
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from hub_fixtures import write_hub_repo
 
 from grpo_difficulty import tasks
-from grpo_difficulty.config import PromptConfig
+from grpo_difficulty.config.sections import PromptConfig
 
 
 def test_arithmetic_is_seeded_disjoint_and_exact():

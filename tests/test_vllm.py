@@ -18,7 +18,7 @@ from conftest import train_config  # noqa: E402
 from test_train import TRAIN_CFG  # noqa: E402
 
 from grpo_difficulty import probe, tasks  # noqa: E402
-from grpo_difficulty.config import BackendConfig, ProbeConfig, PromptConfig, build  # noqa: E402
+from grpo_difficulty.config.sections import BackendConfig, ProbeConfig, PromptConfig, build  # noqa: E402
 from grpo_difficulty.generation import Completion, VLLMGenerator, make_generator, prepare_embedded_model  # noqa: E402
 
 PROMPT = build(

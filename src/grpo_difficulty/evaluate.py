@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import tasks
-from .config import EvaluateConfig, PromptConfig
+from .config.sections import EvaluateConfig, PromptConfig
 
 PREDICTION_COLUMNS = [
     "id",

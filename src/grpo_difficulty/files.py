@@ -27,12 +27,18 @@ def stable_hash(obj, length: int = 10) -> str:
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 
 
+def model_folder(model: str) -> str | None:
+    """The local folder of a `path:/dir` model spec, as written; None for `embedded` or a hub id."""
+    return model.removeprefix("path:") if model.startswith("path:") else None
+
+
 def model_key(model: str) -> str:
     """Directory-safe name of a model spec (`embedded`, a hub id, or `path:/dir`)."""
     if model == "embedded":
         return EMBEDDED_MODEL
-    if model.startswith("path:"):
-        path = Path(model[5:]).resolve()
+    folder = model_folder(model)
+    if folder is not None:
+        path = Path(folder).resolve()
         return f"{path.name}-{stable_hash(str(path), 6)}"
     return model.replace("/", "--")
 

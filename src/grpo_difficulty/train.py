@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 
 from . import parallel, tasks
-from .config import LEVEL_SETTINGS, PromptConfig, RolloutConfig, RunPaths, TrainConfig, as_dict
+from .config.layout import RunPaths
+from .config.sections import LEVEL_SETTINGS, PromptConfig, RolloutConfig, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation import device_and_dtype, load_tokenizer, newline_token_ids
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only

@@ -23,7 +23,8 @@ import urllib.request
 from pathlib import Path
 
 from . import parallel
-from .config import PromptConfig, TrainConfig, build, server_gpus
+from .config.sections import PromptConfig, TrainConfig, build
+from .config.topology import server_gpus
 from .files import read_table, write_json
 
 SRC = str(Path(__file__).resolve().parents[1])  # the library the processes import

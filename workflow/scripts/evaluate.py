@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from grpo_difficulty import evaluate, tasks
-from grpo_difficulty.config import Config, build
+from grpo_difficulty.config.sections import Config, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_json, write_table
 from grpo_difficulty.generation import make_generator
 

@@ -9,7 +9,7 @@ the `snakemake` object) as `__mp_main__`.
 import torch
 
 from grpo_difficulty import probe
-from grpo_difficulty.config import Config, build
+from grpo_difficulty.config.sections import Config, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation import make_generator
 

@@ -2,7 +2,7 @@
 training set ships with when nothing was probed (rule select_subset)."""
 
 from grpo_difficulty import probe, select
-from grpo_difficulty.config import Config, build
+from grpo_difficulty.config.sections import Config, build
 from grpo_difficulty.files import log_to, read_table, write_json, write_table
 
 cfg = build(Config, snakemake.config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import PromptConfig
+from ..config.sections import PromptConfig
 
 FORMAT_INSTRUCTIONS = {
     "fewshot": "",

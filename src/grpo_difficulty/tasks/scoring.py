@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from ..config import PromptConfig
+from ..config.sections import PromptConfig
 from .prompts import render_prompt, stop_strings
 
 ANSWER_TYPES = ("integer", "math", "choice", "text")

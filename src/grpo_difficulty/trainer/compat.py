@@ -161,17 +161,17 @@ class Table:
 TABLES = (
     Table(
         "transformers.trainer_optimizer:_BITSANDBYTES_OPTIMIZERS",
-        "grpo_difficulty.config:BITSANDBYTES_OPTIMIZERS",
+        "grpo_difficulty.config.topology:BITSANDBYTES_OPTIMIZERS",
         "train jobs with these optimizers need bitsandbytes (rules/common.smk)",
     ),
     Table(
         "transformers.training_args:OptimizerNames",
-        "grpo_difficulty.config:transformers_optimizers",
+        "grpo_difficulty.config.topology:transformers_optimizers",
         "check_training_setup: train.optim is one of these (read from transformers' source)",
     ),
     Table(
         "vllm.config.lora:MaxLoRARanks",
-        "grpo_difficulty.config:VLLM_LORA_RANKS",
+        "grpo_difficulty.config.topology:VLLM_LORA_RANKS",
         "vllm_lora_rank: the max_lora_rank vLLM is started with",
         subset=True,
     ),

@@ -1,0 +1,93 @@
+"""What decides each cached output: the fields hashed into its folder's name and passed
+as its rule's params."""
+
+from __future__ import annotations
+
+from .. import tasks
+from ..files import stable_hash
+from .sections import Config, as_dict
+
+# Each cached artifact's folder is named by a hash of the fields listed here, and nothing
+# else: a new config key with a default moves no cache folder unless it is added to a key
+# (which is the moment to bump that key's version).
+
+
+def data_key(spec: dict) -> str:
+    """A prepared dataset: its spec as the loader reads it (schema defaults filled)."""
+    required, optional = tasks.LOADER_KEYS[spec["loader"]]
+    known = required | optional | tasks.COMMON_KEYS
+    return stable_hash({k: v for k, v in spec.items() if k in known})
+
+
+def probe_fields(cfg: Config) -> dict:
+    """What decides the probe's samples, except the model and data (in the path) and K
+    (samples are stored in blocks, so K can grow): prompt, backend name and dtype,
+    sampling, seed, and block_size (the sample files' layout). Shard size, batch size and
+    the other execution settings stay out: they decide how the jobs are cut, not what
+    they generate."""
+    probe = cfg.probe
+    return dict(
+        prompt=as_dict(cfg.prompt),
+        backend=generation_fields(cfg),
+        block_size=probe.block_size,
+        temperature=probe.temperature,
+        top_p=probe.top_p,
+        max_new_tokens=probe.max_new_tokens,
+        seed=probe.seed,
+    )
+
+
+# Backend settings that change how generation runs, not what it generates (sampling is
+# batch-invariant: generation.request_seed): out of every key and rule params.
+BACKEND_EXECUTION_KEYS = (
+    "batch_size",
+    "tensor_parallel_size",
+    "gpu_memory_utilization",
+    "max_model_len",
+    "cpu_kvcache_space_gb",
+)
+
+
+def generation_fields(cfg: Config) -> dict:
+    """The backend settings that decide generated answers (part of the probe key and of
+    the evaluation rules' params): its name and dtype. Scripts build their generator from
+    the whole backend section in the config, so the execution settings rerun nothing."""
+    return {k: v for k, v in as_dict(cfg.backend).items() if k not in BACKEND_EXECUTION_KEYS}
+
+
+def probe_key(cfg: Config) -> str:
+    return stable_hash(probe_fields(cfg))
+
+
+def eval_fields(cfg: Config) -> dict:
+    """What an evaluation's answers depend on, besides model, adapter, data and prompt:
+    sampling settings only when it samples, so that a temperature edit does not rerun
+    greedy-only evaluations; pass_k, bootstrap and every_steps are the report's business
+    (pass@k comes from the per-problem counts)."""
+    evaluation = cfg.evaluate
+    keys = ["max_new_tokens", "samples"] + (["temperature", "top_p", "seed"] if evaluation.samples else [])
+    return {k: getattr(evaluation, k) for k in keys}
+
+
+def train_fields(cfg: Config) -> dict:
+    """What a trained adapter depends on besides model, subset, prompt and seed: every
+    training setting except the seed list."""
+    return {k: v for k, v in as_dict(cfg.train).items() if k != "seeds"}
+
+
+def shipped_difficulty(cfg: Config) -> str | None:
+    """The training set's field of pass rates measured by the dataset's authors, or
+    None: subsets are then selected from it instead of from a probe of the base model."""
+    return tasks.shipped_pass_rate(cfg.datasets[cfg.train_set])
+
+
+def difficulty_source(cfg: Config) -> str:
+    """Where the difficulty that subsets are selected by comes from, as the report says it."""
+    shipped = shipped_difficulty(cfg)
+    if shipped:
+        return f"shipped with the data: field {shipped!r} of training set {cfg.train_set!r}, no probe"
+    probe = cfg.probe
+    return (
+        f"probe: {probe.k} samples per problem from model {cfg.model!r} (temperature "
+        f"{probe.temperature}, top_p {probe.top_p}, prompt format {cfg.prompt.format})"
+    )
