@@ -152,7 +152,7 @@ def test_math_bad_rows_name_config_and_row(tmp_path):
     }
     with pytest.raises(
         ValueError,
-        match=re.escape(f"{tmp_path}:train row 2 of counting_and_probability: level 'Level ?' is not one of 1-5"),
+        match=re.escape(f"{tmp_path}:train row 3 of counting_and_probability: level 'Level ?' is not one of 1-5"),
     ):
         load(spec)
     df, bad = load(spec, "skip")
@@ -164,7 +164,7 @@ def test_math_bad_rows_name_config_and_row(tmp_path):
         "missing or empty field 'problem' (this row has fields 'level', 'type', 'solution')",
     ]
     assert [m.split(": ", 1)[0].rsplit(" row ", 1)[1] for m in bad.skipped] == [
-        f"{i} of counting_and_probability" for i in (2, 3, 4, 5)
+        f"{i} of counting_and_probability" for i in (3, 4, 5, 6)
     ]
 
 
@@ -177,7 +177,7 @@ def test_math_gold_must_parse(tmp_path):
         "subjects": ["algebra"],
     }
     with pytest.raises(
-        ValueError, match=re.escape(f"{tmp_path}:train row 0: gold '\\\\frac{{}}{{}}' cannot be parsed")
+        ValueError, match=re.escape(f"{tmp_path}:train row 1: gold '\\\\frac{{}}{{}}' cannot be parsed")
     ):
         load(spec)
 
@@ -232,7 +232,7 @@ def test_aime_hub_concatenates_both_exams(tmp_path):
 
 def test_aime_bad_row_names_the_exam(tmp_path):
     repo = aime_repo(tmp_path, [{"question": "q1", "answer": "5"}, {"question": "q2", "answer": None}])
-    with pytest.raises(ValueError, match="row 1 of AIME2025-II: missing or empty field 'answer'"):
+    with pytest.raises(ValueError, match="row 2 of AIME2025-II: missing or empty field 'answer'"):
         load({"loader": "aime_hub", "path": repo})
 
 
@@ -328,7 +328,7 @@ def test_bbh_bad_rows(tmp_path):
     ]
     (tmp_path / "tracking_shuffled_objects_three_objects.json").write_text(json.dumps({"examples": examples}))
     spec = {"loader": "bbh_file", "path": str(tmp_path), "objects": [3]}
-    with pytest.raises(ValueError, match=re.escape(f"{tmp_path} row 1: target 'B' is not an option letter like '(A)'")):
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path} row 2: target 'B' is not an option letter like '(A)'")):
         load(spec)
     df, bad = load(spec, "skip")
     assert df["gold"].tolist() == ["(B)"]
@@ -415,4 +415,4 @@ def test_prepare_data_rule_with_new_loaders(tmp_path, tiny_model, bbh_dir):
     [table] = (tmp_path / "results" / "data" / "bbh").glob("*.parquet")
     assert read_table(table)["tier"].value_counts().to_dict() == {3: 250, 7: 250}
     [log] = (tmp_path / "results" / "logs" / "data").glob("nums-*.log")
-    assert "arithmetic: numeric_only kept 3 of 3 rows, dropped 0" in log.read_text()
+    assert "datasets.nums (arithmetic): numeric_only kept 3 of 3 rows, dropped 0" in log.read_text()

@@ -78,7 +78,7 @@ FORMATS = ["jsonl", "jsonl.gz", "json", "json-object", "json-pandas", "parquet",
 
 
 def load(spec, policy="error"):
-    bad = tasks.BadRows(tasks.dataset_source(spec), policy)
+    bad = tasks.BadRows(tasks.dataset_source(spec), policy, dataset="mine")
     return tasks.load_rows(spec, bad), bad
 
 
@@ -243,7 +243,9 @@ def test_duplicate_ids_are_bad_rows(tmp_path):
         "path": write(tmp_path / "d.jsonl", records, "jsonl"),
         "fields": {"question": "prompt", "answer": "target", "id": "uid"},
     }
-    with pytest.raises(ValueError, match=re.escape(f"{spec['path']} row 1: duplicate id '5' (same as row 0)")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"datasets.mine ({spec['path']}) line 2: duplicate id '5' (same as line 1)")
+    ):
         load(spec)
     df, bad = load(dict(spec, bad_rows="skip"), "skip")
     assert df["id"].tolist() == ["5", "6"] and len(bad.skipped) == 1
@@ -270,7 +272,7 @@ def test_integer_like_tiers(tmp_path):
 def test_non_integer_tiers_need_bins(tmp_path):
     with pytest.raises(
         ValueError,
-        match=r"tier field 'd' holds non-integer values \(2 rows, e.g. 0.25 at row 1\); "
+        match=r"tier field 'd' holds non-integer values \(2 rows, e.g. 0.25 at line 2\); "
         r"set tier_bins: N",
     ):
         load(tier_spec(tmp_path, [1, 0.25, 0.5]))
@@ -343,7 +345,8 @@ def test_shipped_pass_rates_select_without_probe(tmp_path):
 def test_shipped_pass_rate_out_of_range_is_a_bad_row(tmp_path):
     spec = shipped_spec(tmp_path, [0.5, 3, "often"])
     with pytest.raises(
-        ValueError, match=re.escape(f"{spec['path']} row 1: pass rate 3 is not in [0, 1] (set pass_rate_scale")
+        ValueError,
+        match=re.escape(f"datasets.mine ({spec['path']}) line 2: pass rate 3 is not in [0, 1] (set pass_rate_scale"),
     ):
         load(spec)
     df, bad = load(spec, "skip")
@@ -447,10 +450,11 @@ def test_bad_row_names_file_row_and_value(tmp_path, answer_format, record, messa
     }
     with pytest.raises(ValueError) as err:
         load(spec)
-    assert str(err.value) == f"{path} row 1: {message}"
+    # the dataset's config key, its file and the line an editor shows (the good row is line 1)
+    assert str(err.value) == f"datasets.mine ({path}) line 2: {message}"
     df, bad = load(dict(spec, bad_rows="skip"), "skip")  # skip works for every case: counted and listed
-    assert df["id"].tolist() == ["g"] and bad.skipped == [f"{path} row 1: {message}"]
-    assert bad.summary().startswith(f"{path}: skipped 1 bad row(s)\n{path} row 1: ")
+    assert df["id"].tolist() == ["g"] and bad.skipped == [f"datasets.mine ({path}) line 2: {message}"]
+    assert bad.summary().startswith(f"datasets.mine ({path}): skipped 1 bad row(s)\ndatasets.mine ({path}) line 2: ")
 
 
 # Multiple choice with the options in a field of their own: MMLU's layout (a list, an
@@ -520,7 +524,7 @@ def test_bad_choices_name_the_row_and_value(tmp_path, record, message):
     good = {"q": "b?", "options": ["x", "y"], "label": 0}
     path = write(tmp_path / "m.jsonl", [good, record], "jsonl")
     spec = {"loader": "file", "path": path, "fields": {"question": "q", "answer": "label", "choices": "options"}}
-    with pytest.raises(ValueError, match=re.escape(f"{path} row 1: {message}")):
+    with pytest.raises(ValueError, match=re.escape(f"datasets.mine ({path}) line 2: {message}")):
         load(spec)
 
 
@@ -529,7 +533,7 @@ def test_bad_lines_and_files(tmp_path):
     path.write_bytes(b'{"q": "What is 1?", "a": 1}\n\n{"q": "broken", \n[1, 2]\n{"q": "What is 2?", "a": 2}\n')
     df, bad = load({"loader": "file", "path": str(path), "fields": {"question": "q", "answer": "a"}}, "skip")
     assert df["question"].tolist() == ["What is 1?", "What is 2?"]  # the blank line is no row, not a bad one
-    assert [m.split(": ", 1)[0] for m in bad.skipped] == [f"{path} row 2", f"{path} row 3"]
+    assert [m.split(": ", 1)[0] for m in bad.skipped] == [f"datasets.mine ({path}) line {i}" for i in (3, 4)]
     (tmp_path / "x.json").write_text('{"train": [], "test": []}')
     with pytest.raises(
         ValueError,
@@ -540,6 +544,36 @@ def test_bad_lines_and_files(tmp_path):
     (tmp_path / "y.xlsx").write_text("")
     with pytest.raises(ValueError, match="y.xlsx: unsupported file type"):
         load({"loader": "file", "path": str(tmp_path / "y.xlsx")})
+
+
+def test_bad_rows_are_named_by_the_line_an_editor_shows(tmp_path):
+    """csv: the header is line 1 and a quoted cell may span lines; a row of too many cells is
+    a bad row; of several files, the file is named; non line-based files count rows from 1."""
+    fields = {"question": "q", "answer": "a"}
+    csv = tmp_path / "m.csv"
+    csv.write_text('q,a\n"What is\n1?",1\n\nWhat is 2?,\nWhat is 3?,3,extra\nWhat is 4?,4\n')
+    df, bad = load({"loader": "file", "path": str(csv), "fields": fields}, "skip")
+    assert df["question"].tolist() == ["What is\n1?", "What is 4?"]
+    assert bad.skipped == [
+        f"datasets.mine ({csv}) line 6: 3 cells, the header has 2 columns",
+        f"datasets.mine ({csv}) line 5: missing or empty field 'a' (fields.answer; this row has fields 'q')",
+    ]
+    (tmp_path / "broken.csv").write_text('q,a\nWhat is 1?,1\n"What is 2?"x,2\n')
+    with pytest.raises(ValueError, match=r"broken.csv line 3: cannot be read as csv \(',' expected after '\"'\)"):
+        load({"loader": "file", "path": str(tmp_path / "broken.csv"), "fields": fields})
+    (tmp_path / "twice.csv").write_text("q,a,q\nx,1,y\n")
+    with pytest.raises(ValueError, match=r"twice.csv: columns \['q'\] appear more than once in the header"):
+        load({"loader": "file", "path": str(tmp_path / "twice.csv"), "fields": fields})
+
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    write(parts / "a.jsonl", [{"q": "What is 5?", "a": 5}], "jsonl")
+    write(parts / "b.jsonl", [{"q": "What is 6?", "a": 6}, {"q": "What is 7?"}], "jsonl")
+    with pytest.raises(ValueError, match=re.escape(f"datasets.mine ({parts}/*.jsonl) line 2 of b.jsonl: missing")):
+        load({"loader": "file", "path": f"{parts}/*.jsonl", "fields": fields})
+    path = write(tmp_path / "m.parquet", [{"q": "What is 8?", "a": "8"}, {"q": "What is 9?", "a": ""}], "parquet")
+    with pytest.raises(ValueError, match=re.escape(f"datasets.mine ({path}) row 2: missing or empty field 'a'")):
+        load({"loader": "file", "path": path, "fields": fields})
 
 
 @pytest.mark.parametrize(

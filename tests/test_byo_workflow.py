@@ -135,15 +135,16 @@ def test_bad_row_stops_prepare_data_naming_file_row_and_fields(tmp_path, tiny_mo
     write_config(tmp_path, byo_config(tiny_model, tmp_path))
     assert snakemake(tmp_path, "--until", "prepare_data", check=False).returncode != 0
     [log] = (tmp_path / "results" / "logs" / "data").glob("train-*.log")
+    named = f"datasets.train ({tmp_path / 'mine.jsonl'})"
     assert (
-        f"{tmp_path / 'mine.jsonl'} row 12: missing or empty field 'prompt' (fields.question; this row has "
+        f"{named} line 13: missing or empty field 'prompt' (fields.question; this row has "
         "fields 'uid', 'question', 'target', 'difficulty')"
     ) in log.read_text()
     config = byo_config(tiny_model, tmp_path, bad_rows="skip")
     write_config(tmp_path, config)
     snakemake(tmp_path, "--until", "prepare_data")
     [log] = [p for p in (tmp_path / "results" / "logs" / "data").glob("train-*.log") if "skipped" in p.read_text()]
-    assert f"{tmp_path / 'mine.jsonl'}: skipped 1 bad row(s)\n{tmp_path / 'mine.jsonl'} row 12: " in log.read_text()
+    assert f"{named}: skipped 1 bad row(s)\n{named} line 13: " in log.read_text()
 
 
 def test_multiple_choice_file_with_its_options_in_a_field(tmp_path, tiny_model):

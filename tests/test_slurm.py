@@ -83,7 +83,9 @@ def test_failing_job_names_its_logs(tmp_path, tiny_model):
     [rule_log] = (workdir / "results" / "logs" / "data").glob("bad-*.log")
     [slurm_log] = (workdir / ".snakemake" / "slurm_logs" / "rule_prepare_data").glob("bad_*/*.log")
     assert str(rule_log.relative_to(workdir)) in out and str(slurm_log) in out
-    assert "row 1: missing or empty field 'answer'" in out  # the rule log, shown by show-failed-logs
+    assert (
+        f"datasets.bad ({data}) line 2: missing or empty field 'answer'" in out
+    )  # the rule log, shown by show-failed-logs
 
 
 def test_a_run_of_two_processes_is_one_cluster_job(tmp_path, tiny_model):

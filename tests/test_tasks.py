@@ -38,10 +38,10 @@ def test_gsm8k_gold_and_tier():
 @pytest.mark.parametrize(
     "record, message",
     [
-        ({"question": "", "answer": "#### 3"}, "row 0: missing or empty field 'question'"),
-        ({"question": "q"}, "row 0: missing or empty field 'answer'"),
-        ({"question": "q", "answer": "no final line"}, r"row 0: answer has no '#### <final answer>'"),
-        ({"question": "q", "answer": "#### twelve"}, r"row 0: final answer 'twelve' after '####' is not a number"),
+        ({"question": "", "answer": "#### 3"}, "row 1: missing or empty field 'question'"),
+        ({"question": "q"}, "row 1: missing or empty field 'answer'"),
+        ({"question": "q", "answer": "no final line"}, r"row 1: answer has no '#### <final answer>'"),
+        ({"question": "q", "answer": "#### twelve"}, r"row 1: final answer 'twelve' after '####' is not a number"),
     ],
 )
 def test_gsm8k_bad_rows_name_the_row(record, message):
@@ -51,7 +51,7 @@ def test_gsm8k_bad_rows_name_the_row(record, message):
 
 def test_duplicate_questions_are_an_error():
     recs = [{"question": "same", "answer": "#### 1"}, {"question": "same ", "answer": "#### 2"}]
-    with pytest.raises(ValueError, match=r"dup.jsonl row 1: duplicate question \(same as row 0\)"):
+    with pytest.raises(ValueError, match=r"dup.jsonl row 2: duplicate question \(same as row 1\)"):
         tasks.gsm8k_frame(recs, tasks.BadRows("dup.jsonl"))
 
 
@@ -70,12 +70,14 @@ def test_bad_rows_can_be_skipped_counted_and_logged(tmp_path):
         )
     )
     spec = {"loader": "gsm8k_file", "path": str(path), "bad_rows": "skip"}
-    bad = tasks.BadRows(tasks.dataset_source(spec), "skip")
+    bad = tasks.BadRows(tasks.dataset_source(spec), "skip", dataset="train")
     df = tasks.load_rows(spec, bad)
     assert df["question"].tolist() == ["What is 1+1?", "What is 3+3?"]
-    assert sorted(m.split(": ", 1)[0] for m in bad.skipped) == [f"{path} row {i}" for i in (1, 2, 3, 4)]
-    assert bad.summary().startswith(f"{path}: skipped 4 bad row(s)")
-    with pytest.raises(ValueError, match=f"{path} row 1: not valid UTF-8"):
+    assert sorted(m.split(": ", 1)[0] for m in bad.skipped) == [
+        f"datasets.train ({path}) line {i}" for i in (2, 3, 4, 5)
+    ]
+    assert bad.summary().startswith(f"datasets.train ({path}): skipped 4 bad row(s)")
+    with pytest.raises(ValueError, match=f"{path} line 2: not valid UTF-8"):
         tasks.load_rows(spec, tasks.BadRows(str(path)))
 
 
@@ -117,7 +119,7 @@ def test_missing_file_is_named(tmp_path):
 def test_non_utf8_file_is_an_error_naming_the_file(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(b'{"question": "caf\xe9", "answer": "#### 1"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl row 0: not valid UTF-8"):
+    with pytest.raises(ValueError, match="bad.jsonl line 1: not valid UTF-8"):
         tasks.load_rows({"loader": "gsm8k_file", "path": str(path)}, tasks.BadRows(str(path)))
 
 
@@ -142,7 +144,7 @@ def test_score(completion, gold, kind, fmt, expected):
 
 def test_unparsable_gold_is_an_error():
     df = pd.DataFrame({"gold": ["12", "not a number"], "answer_type": ["integer", "integer"]})
-    with pytest.raises(ValueError, match="src row 1: gold 'not a number' is not an integer"):
+    with pytest.raises(ValueError, match="src row 2: gold 'not a number' is not an integer"):
         tasks.validate_golds(df, tasks.BadRows("src"))
 
 

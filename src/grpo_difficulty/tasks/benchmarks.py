@@ -110,7 +110,7 @@ def load_math_hub(spec: dict, bad: BadRows) -> pd.DataFrame:
     df = make_frame(parts, bad, partial(_math_row, subject_field="type", answer_field=None))
     df = df[df["subject"].map(subject_key).isin(subjects)].reset_index(drop=True)
     if df.empty:
-        raise ValueError(f"{bad.source}: no rows of subjects {subjects}")
+        raise ValueError(f"{bad.name}: no rows of subjects {subjects}")
     return df
 
 

@@ -51,7 +51,7 @@ def load_rows(spec: dict, bad: BadRows) -> pd.DataFrame:
         raise ValueError(f"unknown dataset loader {spec['loader']!r}; allowed {sorted(LOADERS)}")
     df = LOADERS[spec["loader"]](spec, bad)
     if spec.get("numeric_only"):
-        df = numeric_subset(df, bad.source)
+        df = numeric_subset(df, bad.name)
     return _limit(df, spec)
 
 

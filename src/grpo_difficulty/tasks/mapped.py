@@ -171,7 +171,7 @@ def _assign_tiers(df: pd.DataFrame, fmap: FieldMap, source: str) -> pd.DataFrame
 
 
 def mapped_frame(parts: list[tuple[str | None, list]], bad: BadRows, fmap: FieldMap) -> pd.DataFrame:
-    return make_frame(parts, bad, partial(mapped_row, fmap=fmap), partial(_assign_tiers, fmap=fmap, source=bad.source))
+    return make_frame(parts, bad, partial(mapped_row, fmap=fmap), partial(_assign_tiers, fmap=fmap, source=bad.name))
 
 
 def load_file(spec: dict, bad: BadRows, subject: str | None = None) -> pd.DataFrame:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bz2
+import csv
 import glob
 import gzip
+import io
 import json
 import lzma
 import tempfile
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .rows import BadRows
+from .rows import BadRows, Lines, where
 
 # File suffix → format; a compression suffix after it (data.jsonl.gz) is read through its opener.
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".csv": "csv", ".tsv": "tsv"}
@@ -57,10 +59,11 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def read_records(path: str | Path, bad: BadRows, part: str | None = None) -> list[dict | None]:
-    """Rows of a local jsonl / json / parquet / csv / tsv file, as dicts (row i = record i).
-    A jsonl line that is not UTF-8 or not JSON is reported as a bad row (row = line
-    number - 1, "i of <part>" when one of several files) and kept as None, as are blank
-    lines (not reported)."""
+    """Rows of a local jsonl / json / parquet / csv / tsv file, as dicts. Line-based files
+    (jsonl, csv, tsv) give a `Lines` list, so that bad rows are named by the line an editor
+    shows; a jsonl line that is not UTF-8 or not JSON and a csv row of too many cells are
+    reported as bad rows ("line n of <part>" when one of several files) and kept as None,
+    as are blank lines (not reported)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset file not found: {path}")
@@ -74,30 +77,63 @@ def read_records(path: str | Path, bad: BadRows, part: str | None = None) -> lis
             return pd.read_parquet(path).to_dict("records")
         except Exception as err:  # pyarrow raises several types for files that are not parquet
             raise ValueError(f"{path}: cannot be read as parquet ({err})") from err
-    return _csv(path).to_dict("records")
+    return _csv_records(path, bad, part)
 
 
-def _csv(path: Path, rows: int | None = None) -> pd.DataFrame:
-    """Every cell as text ('' when empty); BOM and blanks around column names dropped."""
+def _csv_rows(path: Path):
+    """(line where the row starts, its cells) of each non-blank row of a csv/tsv file, the
+    header first. Python's csv reader, not pandas', because it counts lines: a quoted cell
+    may span several."""
     try:
-        df = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            nrows=rows,
-            sep="\t" if file_format(path) == "tsv" else ",",
-        )
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ValueError(f"{path}: cannot be read as {file_format(path)} ({err})") from err
-    return df.rename(columns=str.strip)
+        text = _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+    csv.field_size_limit(2**31 - 1)  # long solutions are no error (pandas had no limit)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter="\t" if file_format(path) == "tsv" else ",", strict=True
+    )
+    start = 1
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells):
+                yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise ValueError(f"{path} line {reader.line_num}: cannot be read as {file_format(path)} ({err})") from err
 
 
-def _json_lines(path: Path, bad: BadRows, part: str | None = None) -> list[dict | None]:
-    return [
-        _json_line(line, i if part is None else f"{i} of {part}", bad) if line.strip() else None
+def _csv_header(path: Path, rows) -> list[str]:
+    """Column names (blanks around them dropped) from the first row of `rows`."""
+    _, header = next(rows, (None, None))
+    if header is None:
+        raise ValueError(f"{path}: empty {file_format(path)} file (no header line)")
+    names = [name.strip() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: columns {repeated} appear more than once in the header")
+    return names
+
+
+def _csv_records(path: Path, bad: BadRows, part: str | None) -> Lines:
+    """Every cell as text ('' when empty or missing at the end of a row)."""
+    rows = _csv_rows(path)
+    names = _csv_header(path, rows)
+    records = Lines()
+    for line, cells in rows:
+        records.extend([None] * (line - 1 - len(records)))  # the header, blank and continued lines
+        if len(cells) > len(names):
+            bad.report(where(line, part, "line"), f"{len(cells)} cells, the header has {len(names)} columns")
+            records.append(None)
+        else:
+            records.append(dict(zip(names, cells + [""] * (len(names) - len(cells)), strict=True)))
+    return records
+
+
+def _json_lines(path: Path, bad: BadRows, part: str | None = None) -> Lines:
+    return Lines(
+        _json_line(line, where(i + 1, part, "line"), bad) if line.strip() else None
         for i, line in enumerate(_read_bytes(path).splitlines())
-    ]
+    )
 
 
 def _json_records(path: Path, bad: BadRows, part: str | None = None) -> list:
@@ -126,7 +162,7 @@ def _json_records(path: Path, bad: BadRows, part: str | None = None) -> list:
     raise ValueError(f"{path}: expected a list of records, found {type(data).__name__}")
 
 
-def _json_line(line: bytes, row: int, bad: BadRows) -> dict | None:
+def _json_line(line: bytes, row: str, bad: BadRows) -> dict | None:
     try:
         record = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -153,7 +189,7 @@ def file_columns(path: Path) -> list[str]:
         except Exception as err:
             raise ValueError(f"{path}: cannot be read as parquet ({err})") from err
     if kind in ("csv", "tsv"):
-        return list(_csv(path, rows=0).columns)
+        return _csv_header(path, _csv_rows(path))
     bad = BadRows(str(path), "skip")  # a broken row is prepare_data's to report
     records = (_json_lines(path, bad) if kind == "jsonl" else _json_records(path, bad))[:PEEK_ROWS]
     return list(dict.fromkeys(key for rec in records if isinstance(rec, dict) for key in rec))

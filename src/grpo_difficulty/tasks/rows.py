@@ -29,33 +29,48 @@ class BadRow(ValueError):
     """What is wrong with one input row (the caller adds file and row)."""
 
 
+class Lines(list):
+    """Records of a line-based file (jsonl, csv): record i starts on line i + 1, None where
+    no record starts (a header, blank or continued line)."""
+
+
+def where(number: int, part: str | None = None, unit: str = "row") -> str:
+    """How messages name a row as the user counts it: its 1-based row, or its line in a
+    line-based file, and the part (file or hub config) when there are several."""
+    return f"{unit} {number}" if part is None else f"{unit} {number} of {part}"
+
+
 class BadRows:
     """Policy for bad input rows (config `datasets.<name>.bad_rows`): "error" stops with
-    a message naming the source and row; "skip" drops the row, counted and logged."""
+    a message naming the dataset's config key, its source and the row; "skip" drops the
+    row, counted and logged. `source` (file, hub id) also fills the table's source column."""
 
-    def __init__(self, source: str, policy: str = "error"):
+    def __init__(self, source: str, policy: str = "error", dataset: str | None = None):
         self.source, self.policy, self.skipped = source, policy, []
+        self.name = source if dataset is None else f"datasets.{dataset} ({source})"
 
-    def report(self, row, why) -> None:
-        message = f"{self.source} row {row}: {why}"
+    def report(self, row: str, why) -> None:
+        message = f"{self.name} {row}: {why}"
         if self.policy != "skip":
             raise ValueError(message)
         self.skipped.append(message)
 
     def summary(self) -> str:
-        lines = [f"{self.source}: skipped {len(self.skipped)} bad row(s)", *self.skipped]
+        lines = [f"{self.name}: skipped {len(self.skipped)} bad row(s)", *self.skipped]
         return "\n".join(lines)
 
 
 def make_frame(parts: list[tuple[str, list]], bad: BadRows, make_row, assign_tiers=None) -> pd.DataFrame:
     """Normalized rows from (part name, records) pairs, e.g. one per hub config or file.
     make_row(record, part) returns the row's fields or raises BadRow; rows are named by
-    index, and by part too when there are several. `assign_tiers`: see finish()."""
+    line (`Lines` records) or row, and by part too when there are several. `assign_tiers`:
+    see finish()."""
     rows = []
     for part, records in parts:
+        unit = "line" if isinstance(records, Lines) else "row"
         for i, rec in enumerate(records):
-            label = i if len(parts) == 1 else f"{i} of {part}"
-            if rec is None:  # undecodable, already reported by read_records
+            label = where(i + 1, part if len(parts) > 1 else None, unit)
+            if rec is None:  # undecodable or no record, already reported by read_records
                 continue
             try:
                 if not isinstance(rec, dict):
@@ -150,22 +165,22 @@ def finish(df: pd.DataFrame, bad: BadRows, assign_tiers=None) -> pd.DataFrame:
     when skipping); gold answers must be scorable. Then `assign_tiers(df)` may turn raw
     difficulty values into tiers, from the rows that survived."""
     if df.empty:
-        raise ValueError(f"{bad.source}: no rows")
+        raise ValueError(f"{bad.name}: no rows")
     if "row" not in df:
-        df["row"] = range(len(df))
+        df["row"] = [where(i + 1) for i in range(len(df))]
     if "id" in df:
-        df = _drop_repeats(df, df["id"], bad, lambda dup, first: f"duplicate id {dup['id']!r} (same as row {first})")
+        df = _drop_repeats(df, df["id"], bad, lambda dup, first: f"duplicate id {dup['id']!r} (same as {first})")
     else:
         df["id"] = df["question"].map(question_id)
     df = _drop_repeats(
         df,
         df["question"].map(question_id),
         bad,
-        lambda dup, first: f"duplicate question (same as row {first}): {dup['question'][:80]!r}",
+        lambda dup, first: f"duplicate question (same as {first}): {dup['question'][:80]!r}",
     )
     df = validate_golds(df, bad)
     if df.empty:
-        raise ValueError(f"{bad.source}: no usable rows")
+        raise ValueError(f"{bad.name}: no usable rows")
     if assign_tiers is not None:
         df = assign_tiers(df)
     columns = COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df]
@@ -183,7 +198,7 @@ def _drop_repeats(df: pd.DataFrame, keys: pd.Series, bad: BadRows, why) -> pd.Da
 def validate_golds(df: pd.DataFrame, bad: BadRows) -> pd.DataFrame:
     """Every gold answer must be scorable, or every completion would silently score wrong.
     Returns the rows that passed (all of them unless `bad` skips)."""
-    rows = df["row"] if "row" in df else range(len(df))
+    rows = df["row"] if "row" in df else [where(i + 1) for i in range(len(df))]
     keep = []
     for row, gold, kind in zip(rows, df["gold"], df["answer_type"], strict=True):
         problem = gold_problem(gold, kind)

@@ -48,7 +48,7 @@ def integer_tiers(df: pd.DataFrame, field: str, source: str) -> pd.DataFrame:
         first = fractional.iloc[0]
         raise ValueError(
             f"{source}: tier field {field!r} holds non-integer values ({len(fractional)} rows, e.g. "
-            f"{first['tier']} at row {first['row']}); set tier_bins: N to bin them into N quantile "
+            f"{first['tier']} at {first['row']}); set tier_bins: N to bin them into N quantile "
             "tiers"
         )
     return df
