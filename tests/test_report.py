@@ -7,9 +7,8 @@ import pytest
 
 from grpo_difficulty import evaluate
 from grpo_difficulty.config.layout import REPORT_PLOTS, REPORT_TABLES
-from grpo_difficulty.report import plots, statistics, tables
+from grpo_difficulty.report import markdown, plots, statistics, tables
 from grpo_difficulty.report.make import make_report
-from grpo_difficulty.report.markdown import markdown
 from grpo_difficulty.report.settings import ReportSettings
 
 
@@ -171,24 +170,34 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert steps.loc["hard", "fraction"] == pytest.approx(0.5) and steps.loc["all", "status"] == "full run"
     curves = pd.read_csv(out["curves_csv"])
     assert sorted(curves[curves["subset"] == "hard"]["step"]) == [0, 5, 10]
+    pairwise = pd.read_csv(out["pairwise_csv"])
+    assert pairwise[["subset_a", "subset_b", "seeds_a", "seeds_b"]].values.tolist() == [["all", "hard", 2, 1]]
+    assert pairwise["difference"].iloc[0] == pytest.approx(0.85 - 0.90)
+    assert "On test, 0 of 1 differences are resolved; not resolved: all − hard." in text
     tiers = pd.read_csv(out["tiers_csv"])
     assert set(tiers["model"]) == {"base", "all", "hard"} and set(tiers["tier"]) == {1, 2}
     for name in REPORT_PLOTS:
         assert out[name].read_bytes()[:4] == b"\x89PNG"
 
 
-def test_steps_to_match_not_reached_and_absent():
-    curves = pd.DataFrame(
+def two_curves(accuracy):
+    """Accuracy curves of the full run `all` and of `easy` (steps 0 and 10), ±0.1 intervals."""
+    acc = np.array(accuracy)
+    return pd.DataFrame(
         dict(
             eval_set="t",
             subset=["all", "all", "easy", "easy"],
             strategy=["all", "all", "easy", "easy"],
             step=[0, 10, 0, 10],
-            accuracy=[0.2, 0.6, 0.2, 0.3],
-            accuracy_lo=[0.1, 0.5, 0.1, 0.2],
-            accuracy_hi=[0.3, 0.7, 0.3, 0.4],
+            accuracy=acc,
+            accuracy_lo=acc - 0.1,
+            accuracy_hi=acc + 0.1,
         )
     )
+
+
+def test_steps_to_match_not_reached_and_absent():
+    curves = two_curves([0.2, 0.6, 0.2, 0.3])
     steps = tables.steps_to_match(curves, "all").set_index("subset")
     assert steps.loc["easy", "status"] == "not reached" and np.isnan(steps.loc["easy", "fraction"])
     assert tables.steps_to_match(curves, None).empty
@@ -208,7 +217,7 @@ def test_steps_to_match_not_reached_and_absent():
         n_boot=200,
     )
     settings = replace(SETTINGS, full_subset=None, pass_k=[])
-    text = markdown(table, settings, statistics.linear_fit([1], [1]), tables.steps_to_match(curves, None))
+    text = markdown.markdown(table, settings, statistics.linear_fit([1], [1]), tables.steps_to_match(curves, None))
     assert "not computed: no subset has strategy `all`" in text and "no fit (1 points" in text
 
 
@@ -248,3 +257,117 @@ def test_training_curves_draw_a_rolling_mean_whose_window_the_caption_states():
     assert (smooth[plots.CURVE_WINDOW :] == 0.5).all()  # a full window of alternating 0/1
     caption = (Path(__file__).resolve().parents[1] / "report" / "training_curves.rst").read_text()
     assert f"window of {plots.CURVE_WINDOW} steps" in caption
+
+
+def test_paired_difference_resolves_what_unpaired_intervals_cannot():
+    # 200 problems: whether a problem is solved is mostly its difficulty, shared by both
+    # strategies; b solves 16 problems more than a, in every seed
+    rng = np.random.default_rng(3)
+    solved = np.tile(rng.random(200) < 0.5, (3, 1)).astype(float)
+    a, b = solved.copy(), solved.copy()
+    b[:, np.flatnonzero(solved[0] == 0)[:16]] = 1.0
+    diff, lo, hi = statistics.paired_difference(a, b)
+    assert diff == pytest.approx(-0.08) and lo < diff < hi < 0  # resolved
+    a_hi, b_lo = statistics.bootstrap(a)[2], statistics.bootstrap(b)[1]
+    assert b_lo < a_hi  # each strategy's own interval overlaps the other's
+    assert statistics.paired_difference(a, b) == (diff, lo, hi)  # seeded
+    assert np.isnan(statistics.paired_difference(a[:, :1], b[:, :1])[1])
+
+
+def test_paired_difference_covers_the_true_difference():
+    # problems of varied difficulty, seeds with their own offsets; a is 5 points better
+    rng = np.random.default_rng(5)
+    covered = 0
+    for i in range(100):
+        p = rng.uniform(0.1, 0.8, 150)
+        a = rng.random((3, 150)) < p + 0.05 + rng.normal(0, 0.03, (3, 1))
+        b = rng.random((3, 150)) < p + rng.normal(0, 0.03, (3, 1))
+        _, lo, hi = statistics.paired_difference(a.astype(float), b.astype(float), n_boot=300, seed=i)
+        covered += lo <= 0.05 <= hi
+    assert covered >= 90  # a 95% interval (resampling problems and seeds errs wide)
+
+
+def test_seeds_to_resolve_gives_80_percent_power():
+    assert statistics.seed_variance(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])) == pytest.approx(0.25)
+    assert np.isnan(statistics.seed_variance(np.ones((1, 4))))
+    # (1.96 + 0.84)² · (0.05² + 0.05²) / 0.05² = 15.7
+    assert statistics.seeds_to_resolve(0.05**2, 0.05**2, 0.05) == 16
+    assert statistics.seeds_to_resolve(0.05**2, 0.05**2, -0.10) == 4  # the sign does not matter
+    assert statistics.seeds_to_resolve(0.0, 0.0, 0.05) == 1
+    assert statistics.seeds_to_resolve(0.01, 0.01, 0.0) == float("inf")
+    assert np.isnan(statistics.seeds_to_resolve(float("nan"), 0.01, 0.05))
+    # with that many seeds, per-seed accuracies of spread 5 points resolve a true 5-point
+    # difference (95% interval of the difference of means excludes 0) in about 80% of studies
+    rng = np.random.default_rng(0)
+    n = 16
+    a = rng.normal(0.55, 0.05, (20000, n))
+    b = rng.normal(0.50, 0.05, (20000, n))
+    se = np.sqrt(a.var(axis=1, ddof=1) / n + b.var(axis=1, ddof=1) / n)
+    power = np.mean(a.mean(axis=1) - b.mean(axis=1) > statistics.Z_95 * se)
+    assert power == pytest.approx(0.8, abs=0.03)
+
+
+def final_point(subset, seed, correct, eval_set="test"):
+    return dict(eval_set=eval_set, subset=subset, strategy=subset, seed=seed, predictions=predictions(correct))
+
+
+def test_pairwise_differences_table_and_markdown():
+    # easy solves 30 problems more than hard (every seed); random differs from hard by one
+    # problem in one seed; a second eval set has one subset pair only
+    hard = [True] * 40 + [False] * 60
+    easy = [True] * 70 + [False] * 30
+    points = [final_point("easy", s, easy) for s in range(2)]
+    points += [final_point("hard", s, hard) for s in range(2)]
+    points += [final_point("random", 0, hard), final_point("random", 1, [True] * 41 + [False] * 59)]
+    points += [final_point("easy", 0, [True] * 15 + [False] * 5, "other")]
+    points += [final_point("hard", 0, [True] * 5 + [False] * 15, "other")]
+    table = tables.pairwise_differences(points, n_boot=500)
+    assert list(table.columns) == tables.PAIRWISE_COLUMNS
+    assert table[["eval_set", "subset_a", "subset_b"]].values.tolist() == [
+        ["test", "easy", "hard"],
+        ["test", "easy", "random"],
+        ["test", "hard", "random"],
+        ["other", "easy", "hard"],
+    ]
+    rows = table.set_index(["eval_set", "subset_a", "subset_b"])
+    easy_hard = rows.loc[("test", "easy", "hard")]
+    assert easy_hard["difference"] == pytest.approx(0.30) and easy_hard["resolved"]
+    assert easy_hard["difference_lo"] > 0.2 and easy_hard["seed_sd_a"] == 0.0
+    hard_random = rows.loc[("test", "hard", "random")]
+    assert hard_random["difference"] == pytest.approx(-0.005) and not hard_random["resolved"]
+    # random's seeds differ by 1 point: s² = 0.01² / 2; n = 7.85 · s² / 0.005²
+    assert hard_random["seed_sd_b"] == pytest.approx(0.01 / np.sqrt(2))
+    assert hard_random["seeds_to_resolve"] == np.ceil(
+        (statistics.Z_95 + statistics.Z_POWER) ** 2 * 0.01**2 / 2 / 0.005**2
+    )
+    assert np.isnan(rows.loc[("other", "easy", "hard"), "seed_sd_a"])  # one seed
+    text = markdown.pairwise_section(table)
+    assert "| test | easy | hard | +30.0 [" in text[4]
+    assert any(
+        line.startswith("On test, 2 of 3 differences are resolved: easy − hard +30.0 [")
+        and line.endswith("; not resolved: hard − random.")
+        for line in text
+    )
+    assert "On other, 1 of 1 differences are resolved: easy − hard +50.0 [" in "\n".join(text)
+    seeds = "\n".join(markdown.seeds_section(table))
+    # pooled over easy, hard (s = 0) and random (s = 0.71 points): s² = 0.01² / 6
+    s = 0.01 / np.sqrt(6)
+    need = [np.ceil(15.7 * s**2 / d**2) for d in markdown.DIFFERENCE_SIZES]
+    assert f"- test (s = {100 * s:.1f} points, pooled over 3 subsets): {need[0]:.0f} seeds for d = 2 points" in seeds
+    assert "- other: not estimated (needs ≥ 2 seeds per subset)" in seeds
+    assert "n = ⌈(z₀.₉₇₅ + z₀.₈)² (s_a² + s_b²) / d²⌉" in seeds
+    assert tables.pairwise_differences(points[:2], n_boot=100).empty  # one subset: no pair
+
+
+def test_steps_to_match_never_counts_the_base_model():
+    # the full run ends below the base model: the base (step 0) is within its interval,
+    # but only a training step can match, and the report says the full run does not beat base
+    curves = two_curves([0.5, 0.45, 0.5, 0.2])
+    steps = tables.steps_to_match(curves, "all").set_index("subset")
+    assert steps.loc["easy", "status"] == "not reached" and np.isnan(steps.loc["easy", "step"])
+    assert steps.loc["all", "step"] == 10 and not steps["full_beats_base"].any()
+    assert steps.loc["easy", "base_accuracy"] == 0.5
+    text = "\n".join(markdown.steps_section(steps.reset_index(), SETTINGS))
+    assert "the base model, step 0, never counts as a match" in text
+    assert "On t the full-data run does not beat the base model: its final accuracy 45.0 [35.0, 55.0]" in text
+    assert "does not lie above the base model's 50.0, so matching it shows no learning." in text

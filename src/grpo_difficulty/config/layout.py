@@ -78,6 +78,7 @@ REPORT_TABLES = dict(
     tiers_csv="tier_accuracy.csv",
     curves_csv="accuracy_steps.csv",
     steps_csv="steps_to_match.csv",
+    pairwise_csv="pairwise_differences.csv",
 )
 REPORT_PLOTS = dict(
     pass_rates="pass_rates.png",

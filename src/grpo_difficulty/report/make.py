@@ -9,7 +9,7 @@ from . import plots
 from .markdown import markdown
 from .settings import ReportSettings
 from .statistics import linear_fit
-from .tables import accuracy_curves, per_run_rows, steps_to_match, summary_table, tier_table
+from .tables import accuracy_curves, pairwise_differences, per_run_rows, steps_to_match, summary_table, tier_table
 
 
 def make_report(
@@ -27,7 +27,7 @@ def make_report(
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
     subset_stats: subset → its select stats (predicted_learnable_pct); out: output
-    paths (csv, markdown, tiers_csv, curves_csv, steps_csv and the PNGs).
+    paths (config.layout.REPORT_TABLES' and REPORT_PLOTS' keys).
     """
     n_boot = settings.bootstrap
     # the caller's dicts stay as they are; the final adapter's step is its run's length
@@ -52,11 +52,13 @@ def make_report(
     tiers = tier_table(final, base, n_boot)
     curves = accuracy_curves(points, base, n_boot)
     steps = steps_to_match(curves, settings.full_subset)
-    text = markdown(table, settings, fit, steps)
+    pairwise = pairwise_differences(final, n_boot)
+    text = markdown(table, settings, fit, steps, pairwise)
     write_table(table, out["csv"])
     write_table(tiers, out["tiers_csv"])
     write_table(curves, out["curves_csv"])
     write_table(steps, out["steps_csv"])
+    write_table(pairwise, out["pairwise_csv"])
     write_text(text, out["markdown"])
     plots.plot_pass_rates(pass_rates, settings.k, out["pass_rates"], settings.train_set)
     plots.plot_tier_accuracy(tiers, out["tiers"])

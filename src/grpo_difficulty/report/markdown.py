@@ -7,7 +7,11 @@ from __future__ import annotations
 import pandas as pd
 
 from .settings import ReportSettings
+from .statistics import seeds_to_resolve
 from .tables import per_run_rows
+
+# true differences (accuracy, 0–1) the seeds-needed lines size the seeds for
+DIFFERENCE_SIZES = (0.02, 0.05, 0.10)
 
 
 def _pct(x: float) -> str:
@@ -21,17 +25,24 @@ def _interval(mean: float, lo: float, hi: float, sign: str = "") -> str:
 
 
 def markdown(
-    table: pd.DataFrame, settings: ReportSettings, fit: dict | None = None, steps: pd.DataFrame | None = None
+    table: pd.DataFrame,
+    settings: ReportSettings,
+    fit: dict | None = None,
+    steps: pd.DataFrame | None = None,
+    pairwise: pd.DataFrame | None = None,
 ) -> str:
     """The report as Markdown: where the difficulty that subsets were selected by came
     from, the summary table (accuracies in %, 95% bootstrap intervals), predicted vs
-    measured learnable %, the learnable-% fit, and steps-to-match; one blank line
-    between sections, a section without lines left out."""
+    measured learnable %, the learnable-% fit, the strategies compared pairwise with the
+    seeds a difference needs, and steps-to-match; one blank line between sections, a
+    section without lines left out."""
     sections = [
         source_section(settings),
         summary_section(table, settings.pass_k),
         learnable_section(table),
         fit_section(table, fit),
+        pairwise_section(pairwise),
+        seeds_section(pairwise),
         steps_section(steps, settings),
     ]
     lines: list[str] = []
@@ -104,12 +115,72 @@ def fit_section(table: pd.DataFrame, fit: dict | None) -> list[str]:
     ]
 
 
+def pairwise_section(pairwise: pd.DataFrame | None) -> list[str]:
+    """The table of every pair's difference, then one sentence per eval set on which
+    differences are resolved."""
+    if pairwise is None or pairwise.empty:
+        return []
+    lines = [
+        "**Strategies compared** (accuracy of subset a − subset b in points, seeds pooled; 95% paired "
+        "bootstrap interval: the same evaluation problems resampled for both, each side's seeds "
+        "resampled; resolved: the interval excludes 0)",
+        "",
+        "| eval set | a | b | a − b (95% CI) | resolved | seed SD a / b | seeds to resolve it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in pairwise.to_dict("records"):
+        lines.append(
+            f"| {r['eval_set']} | {r['subset_a']} | {r['subset_b']} | {_difference(r)} | "
+            f"{'yes' if r['resolved'] else 'no'} | {_pct(r['seed_sd_a'])} / {_pct(r['seed_sd_b'])} | "
+            f"{_count(r['seeds_to_resolve'])} |"
+        )
+    lines.append("")
+    for eval_set, pairs in pairwise.groupby("eval_set", sort=False):
+        resolved = pairs[pairs["resolved"]].to_dict("records")
+        unresolved = pairs[~pairs["resolved"]].to_dict("records")
+        sentence = f"On {eval_set}, {len(resolved)} of {len(pairs)} differences are resolved"
+        if resolved:
+            sentence += ": " + "; ".join(f"{r['subset_a']} − {r['subset_b']} {_difference(r)}" for r in resolved)
+        if unresolved:
+            sentence += "; not resolved: " + ", ".join(f"{r['subset_a']} − {r['subset_b']}" for r in unresolved)
+        lines.append(sentence + ".")
+    return lines
+
+
+def seeds_section(pairwise: pd.DataFrame | None) -> list[str]:
+    """How many seeds per strategy would resolve a difference of each of DIFFERENCE_SIZES,
+    from the seeds' variance pooled over an eval set's subsets, with the formula."""
+    if pairwise is None or pairwise.empty:
+        return []
+    lines = [
+        "**Seeds needed** (from the seeds' spread): n = ⌈(z₀.₉₇₅ + z₀.₈)² (s_a² + s_b²) / d²⌉ seeds per "
+        "strategy resolve a true difference d (their 95% interval excludes 0) in 80% of studies, s being "
+        "a strategy's standard deviation of accuracy over seeds; the evaluation problems add width that "
+        "more seeds do not remove",
+        "",
+    ]
+    for eval_set, pairs in pairwise.groupby("eval_set", sort=False):
+        sd = pd.concat([pairs.set_index("subset_a")["seed_sd_a"], pairs.set_index("subset_b")["seed_sd_b"]])
+        known = sd[~sd.index.duplicated()].dropna()
+        if known.empty:
+            lines.append(f"- {eval_set}: not estimated (needs ≥ 2 seeds per subset)")
+            continue
+        variance = float((known**2).mean())
+        sizes = ", ".join(
+            f"{_count(seeds_to_resolve(variance, variance, d))} seeds for d = {100 * d:.0f} points"
+            for d in DIFFERENCE_SIZES
+        )
+        lines.append(f"- {eval_set} (s = {_pct(variance**0.5)} points, pooled over {len(known)} subsets): {sizes}")
+    return lines
+
+
 def steps_section(steps: pd.DataFrame | None, settings: ReportSettings) -> list[str]:
     if steps is None:
         return []
     lines = ["**Steps to match the full-data run**"]
     if settings.full_subset is None:
         return lines + ["not computed: no subset has strategy `all` (the full-data reference)"]
+    lines.append("(training steps only: the base model, step 0, never counts as a match)")
     if settings.every_steps is None:
         lines.append(
             "(only the base model and final adapters were evaluated: set `evaluate.every_steps` "
@@ -127,7 +198,23 @@ def steps_section(steps: pd.DataFrame | None, settings: ReportSettings) -> list[
             f"| {r['eval_set']} | {r['subset']} | {_interval(r['full_accuracy'], r['full_lo'], r['full_hi'])} "
             f"| {step} | {frac} | {r['status']} |"
         )
+    for r in steps.drop_duplicates("eval_set").to_dict("records"):
+        if not r["full_beats_base"]:
+            lines += [
+                "",
+                f"On {r['eval_set']} the full-data run does not beat the base model: its final accuracy "
+                f"{_interval(r['full_accuracy'], r['full_lo'], r['full_hi'])} does not lie above the base "
+                f"model's {_pct(r['base_accuracy'])}, so matching it shows no learning.",
+            ]
     return lines
+
+
+def _difference(r: dict) -> str:
+    return _interval(r["difference"], r["difference_lo"], r["difference_hi"], "+")
+
+
+def _count(n: float) -> str:
+    return "n/a" if pd.isna(n) else "∞" if n == float("inf") else f"{n:.0f}"
 
 
 def comparison_markdown(table: pd.DataFrame) -> str:

@@ -1,13 +1,49 @@
 """The report's tables: the summary per run and per subset, accuracy per tier, accuracy
-vs training steps, steps-to-match, and the comparison across experiments."""
+vs training steps, steps-to-match, the strategies' pairwise differences, and the
+comparison across experiments."""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pandas as pd
 
 from ..evaluate import mean_pass_at_k, sampled_accuracy
-from .statistics import bootstrap, correctness_matrix, unanswered
+from .statistics import bootstrap, correctness_matrix, paired_difference, seed_variance, seeds_to_resolve, unanswered
+
+STEPS_COLUMNS = [
+    "eval_set",
+    "subset",
+    "strategy",
+    "base_accuracy",
+    "full_accuracy",
+    "full_lo",
+    "full_hi",
+    "full_beats_base",
+    "full_steps",
+    "step",
+    "fraction",
+    "status",
+]
+PAIRWISE_COLUMNS = [
+    "eval_set",
+    "subset_a",
+    "strategy_a",
+    "seeds_a",
+    "subset_b",
+    "strategy_b",
+    "seeds_b",
+    "accuracy_a",
+    "accuracy_b",
+    "difference",
+    "difference_lo",
+    "difference_hi",
+    "resolved",
+    "seed_sd_a",
+    "seed_sd_b",
+    "seeds_to_resolve",
+]
 
 
 def summary_table(
@@ -155,30 +191,21 @@ def accuracy_curves(points: list[dict], base: dict[str, pd.DataFrame], n_boot: i
 
 
 def steps_to_match(curves: pd.DataFrame, full_subset: str | None) -> pd.DataFrame:
-    """Per (eval set, subset): the first evaluated step at which the subset's accuracy
-    reaches the full-data run's final accuracy within its 95% interval (≥ its lower
-    bound), as a fraction of the full run's steps. status: 'reached', 'not reached'
-    (never within the evaluated steps), or 'full run' for the reference itself.
+    """Per (eval set, subset): the first evaluated training step (never step 0, the base
+    model) at which the subset's accuracy reaches the full-data run's final accuracy
+    within its 95% interval (≥ its lower bound), as a fraction of the full run's steps.
+    status: 'reached', 'not reached' (never within the evaluated steps), or 'full run'
+    for the reference itself. full_beats_base: the full run's final interval lies above
+    the base model's accuracy; when it does not, matching it shows no learning.
     Empty when the experiment has no full-data subset (strategy `all`)."""
-    columns = [
-        "eval_set",
-        "subset",
-        "strategy",
-        "full_accuracy",
-        "full_lo",
-        "full_hi",
-        "full_steps",
-        "step",
-        "fraction",
-        "status",
-    ]
     if full_subset is None or curves.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=STEPS_COLUMNS)
     rows = []
     for eval_set, curve in curves.groupby("eval_set", sort=False):
         full = curve[curve["subset"] == full_subset].sort_values("step").iloc[-1]
+        base = curve.loc[curve["step"] == 0, "accuracy"].iloc[0]
         for subset, c in curve.groupby("subset", sort=False):
-            reached = c[c["accuracy"] >= full["accuracy_lo"]].sort_values("step")
+            reached = c[(c["step"] > 0) & (c["accuracy"] >= full["accuracy_lo"])].sort_values("step")
             status = "full run" if subset == full_subset else "reached" if len(reached) else "not reached"
             step = float(reached["step"].iloc[0]) if len(reached) else float("nan")
             rows.append(
@@ -186,13 +213,55 @@ def steps_to_match(curves: pd.DataFrame, full_subset: str | None) -> pd.DataFram
                     eval_set=eval_set,
                     subset=subset,
                     strategy=c["strategy"].iloc[0],
+                    base_accuracy=base,
                     full_accuracy=full["accuracy"],
                     full_lo=full["accuracy_lo"],
                     full_hi=full["accuracy_hi"],
+                    full_beats_base=bool(full["accuracy_lo"] > base),
                     full_steps=int(full["step"]),
                     step=step,
                     fraction=step / full["step"],
                     status=status,
                 )
             )
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=STEPS_COLUMNS)
+
+
+def pairwise_differences(points: list[dict], n_boot: int = 2000) -> pd.DataFrame:
+    """Every pair of subsets per eval set (in config order): accuracy of a minus that of
+    b, seeds pooled, with a 95% paired bootstrap interval (statistics.paired_difference);
+    resolved when the interval excludes 0; each side's seed standard deviation and the
+    seeds per strategy that would resolve the observed difference (seeds_to_resolve).
+    `points`: final-step run dicts (eval_set, subset, strategy, predictions)."""
+    groups: dict[tuple, list[dict]] = {}
+    for p in points:
+        groups.setdefault((p["eval_set"], p["subset"]), []).append(p)
+    rows = []
+    for (eval_set, a), (other_set, b) in itertools.combinations(groups, 2):
+        if other_set != eval_set:
+            continue
+        matrix_a, ids = correctness_matrix([m["predictions"] for m in groups[eval_set, a]])
+        matrix_b = correctness_matrix([m["predictions"] for m in groups[eval_set, b]], ids)[0]
+        difference, lo, hi = paired_difference(matrix_a, matrix_b, n_boot)
+        var_a, var_b = seed_variance(matrix_a), seed_variance(matrix_b)
+        rows.append(
+            dict(
+                eval_set=eval_set,
+                subset_a=a,
+                strategy_a=groups[eval_set, a][0]["strategy"],
+                seeds_a=len(matrix_a),
+                subset_b=b,
+                strategy_b=groups[eval_set, b][0]["strategy"],
+                seeds_b=len(matrix_b),
+                accuracy_a=float(matrix_a.mean()),
+                accuracy_b=float(matrix_b.mean()),
+                difference=difference,
+                difference_lo=lo,
+                difference_hi=hi,
+                resolved=bool(lo > 0 or hi < 0),
+                seed_sd_a=float(np.sqrt(var_a)),
+                seed_sd_b=float(np.sqrt(var_b)),
+                seeds_to_resolve=seeds_to_resolve(var_a, var_b, difference),
+            )
+        )
+    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
