@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import tasks
+from . import answering
 from .config.sections import EvaluateConfig, PromptConfig
 
 PREDICTION_COLUMNS = [
@@ -34,10 +34,10 @@ def predict(
     `settings.samples` sampled answers were correct; the per-sample table keeps every
     sampled completion for audit (empty when `samples` is 0, the cheap default).
     """
-    greedy = tasks.answer_greedy(generator, rows, prompt, settings.max_new_tokens, desc)
+    greedy = answering.answer_greedy(generator, rows, prompt, settings.max_new_tokens, desc)
     n = settings.samples
     if n:
-        samples = tasks.answer_problems(
+        samples = answering.answer_problems(
             generator,
             rows,
             prompt,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import tasks
+from . import answering
 from .config.sections import ProbeConfig, PromptConfig
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
@@ -60,7 +60,7 @@ def probe_block(
     generator, rows: pd.DataFrame, prompt: PromptConfig, probe: ProbeConfig, block: int, desc: str = "probe"
 ) -> pd.DataFrame:
     """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`."""
-    return tasks.answer_problems(
+    return answering.answer_problems(
         generator,
         rows,
         prompt,
@@ -77,7 +77,7 @@ def probe_block(
 def probe_greedy(
     generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str = "probe"
 ) -> pd.DataFrame:
-    answers = tasks.answer_greedy(generator, rows, prompt, max_new_tokens, desc)
+    answers = answering.answer_greedy(generator, rows, prompt, max_new_tokens, desc)
     return answers.rename(
         columns={"completion": "greedy_completion", "correct": "greedy_correct", "reason": "greedy_reason"}
     )[GREEDY_COLUMNS]

@@ -17,7 +17,7 @@ Modules, one per responsibility (torch-free: rules/common.smk imports this at pa
   generators  procedural problems with levels (arithmetic, shuffled objects)
   loaders     a dataset's config entry → the table (the loader registry), its source and files
   prompts     the prompt text of a question
-  scoring     a completion's answer vs the gold; generate-and-score for a table of problems
+  scoring     a completion's answer vs the gold (generating answers: grpo_difficulty.answering)
 """
 
 from .answers import ANSWER_FORMATS, gsm8k_gold
@@ -41,8 +41,6 @@ from .readers import read_records
 from .rows import COLUMNS, BadRow, BadRows, question_id, validate_golds
 from .scoring import (
     ANSWER_TYPES,
-    answer_greedy,
-    answer_problems,
     choice_letter,
     extract_answer,
     gold_problem,

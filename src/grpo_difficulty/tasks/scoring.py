@@ -1,14 +1,9 @@
 """Scoring: the final answer of a completion, by prompt format, checked against the gold
-answer by answer type; and generating + scoring answers to a table of problems."""
+answer by answer type."""
 
 from __future__ import annotations
 
 import re
-
-import pandas as pd
-
-from ..config.sections import PromptConfig
-from .prompts import render_prompt, stop_strings
 
 ANSWER_TYPES = ("integer", "math", "choice", "text")
 _INTEGER = re.compile(r"-?\d[\d,]*")
@@ -143,61 +138,3 @@ def gold_problem(gold, kind: str) -> str | None:
     if kind == "text":
         return None if normalize_text(str(gold)) else f"gold {gold!r} is empty as text"
     return f"answer_type {kind!r} not in {ANSWER_TYPES}"
-
-
-def answer_problems(
-    generator,
-    rows: pd.DataFrame,
-    prompt: PromptConfig,
-    n: int,
-    temperature: float,
-    top_p: float,
-    max_new_tokens: int,
-    seed: int,
-    first_sample: int = 0,
-    desc: str = "generate",
-) -> pd.DataFrame:
-    """Generate answers first_sample .. first_sample + n - 1 of every problem and score
-    them: one row per (id, sample)."""
-    prompts = [render_prompt(q, prompt, getattr(generator, "tokenizer", None)) for q in rows["question"]]
-    completions = generator.generate(
-        prompts,
-        n=n,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        stop=stop_strings(prompt),
-        desc=desc,
-        first_sample=first_sample,
-    )
-    records = []
-    for pid, gold, kind, samples in zip(rows["id"], rows["gold"], rows["answer_type"], completions, strict=True):
-        for j, c in enumerate(samples):
-            correct, reason = score(c.text, gold, kind, prompt.format)
-            records.append(
-                dict(
-                    id=pid,
-                    sample=first_sample + j,
-                    completion=c.text,
-                    n_tokens=c.n_tokens,
-                    correct=correct,
-                    reason=reason,
-                )
-            )
-    return pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])
-
-
-def answer_greedy(generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str) -> pd.DataFrame:
-    """One greedy answer per problem, scored: the probe's and the evaluation's greedy pass."""
-    return answer_problems(
-        generator,
-        rows,
-        prompt,
-        n=1,
-        temperature=0.0,
-        top_p=1.0,
-        max_new_tokens=max_new_tokens,
-        seed=0,
-        desc=f"{desc} greedy",
-    )

@@ -1,0 +1,67 @@
+"""Answering: generate answers to a table of problems and score them with the task scorer
+(the probe's sampled and greedy passes, the evaluation's)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import tasks
+from .config.sections import PromptConfig
+
+
+def answer_problems(
+    generator,
+    rows: pd.DataFrame,
+    prompt: PromptConfig,
+    n: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    seed: int,
+    first_sample: int = 0,
+    desc: str = "generate",
+) -> pd.DataFrame:
+    """Generate answers first_sample .. first_sample + n - 1 of every problem and score
+    them: one row per (id, sample)."""
+    prompts = [tasks.render_prompt(q, prompt, getattr(generator, "tokenizer", None)) for q in rows["question"]]
+    completions = generator.generate(
+        prompts,
+        n=n,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        stop=tasks.stop_strings(prompt),
+        desc=desc,
+        first_sample=first_sample,
+    )
+    records = []
+    for pid, gold, kind, samples in zip(rows["id"], rows["gold"], rows["answer_type"], completions, strict=True):
+        for j, c in enumerate(samples):
+            correct, reason = tasks.score(c.text, gold, kind, prompt.format)
+            records.append(
+                dict(
+                    id=pid,
+                    sample=first_sample + j,
+                    completion=c.text,
+                    n_tokens=c.n_tokens,
+                    correct=correct,
+                    reason=reason,
+                )
+            )
+    return pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])
+
+
+def answer_greedy(generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str) -> pd.DataFrame:
+    """One greedy answer per problem, scored: the probe's and the evaluation's greedy pass."""
+    return answer_problems(
+        generator,
+        rows,
+        prompt,
+        n=1,
+        temperature=0.0,
+        top_p=1.0,
+        max_new_tokens=max_new_tokens,
+        seed=0,
+        desc=f"{desc} greedy",
+    )
