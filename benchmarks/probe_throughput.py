@@ -17,7 +17,7 @@ import torch
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import ProbeConfig, PromptConfig
-from grpo_difficulty.generation import HFGenerator
+from grpo_difficulty.generation.hf import HFGenerator
 
 PROMPT = PromptConfig(
     format="fewshot",

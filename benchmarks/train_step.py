@@ -68,7 +68,7 @@ def bare_trl_trainer(model_dir: str, rows, prompt: PromptConfig, cfg: dict, out_
     from trl import GRPOConfig, GRPOTrainer
 
     from grpo_difficulty import tasks
-    from grpo_difficulty.generation import newline_token_ids
+    from grpo_difficulty.generation.models import newline_token_ids
     from grpo_difficulty.train import reward_functions
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -114,7 +114,7 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
     from transformers import TrainerCallback
 
     from grpo_difficulty import tasks, train
-    from grpo_difficulty.generation import load_tokenizer
+    from grpo_difficulty.generation.models import load_tokenizer
     from grpo_difficulty.trainer.grpo import score_completion_tokens_only
 
     torch.set_num_threads(threads)

@@ -20,7 +20,7 @@ from probe_throughput import PROMPT, SAMPLING, timed  # same prompts and setting
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import BackendConfig
-from grpo_difficulty.generation import make_generator
+from grpo_difficulty.generation.backends import make_generator
 
 
 def main():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import grpo_difficulty
-from grpo_difficulty.generation import load_tokenizer
+from grpo_difficulty.generation.models import load_tokenizer
 from grpo_difficulty.trainer.compat import GRPO, MEMBERS, TABLES, Member
 
 SRC = Path(grpo_difficulty.__file__).parent

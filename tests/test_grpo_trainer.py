@@ -8,7 +8,7 @@ from conftest import train_config
 from safetensors.torch import load_file
 
 from grpo_difficulty import tasks, train
-from grpo_difficulty.generation import load_tokenizer, newline_token_ids
+from grpo_difficulty.generation.models import load_tokenizer, newline_token_ids
 from grpo_difficulty.trainer import compat, grpo
 
 # Three groups of G=4 per batch, prompts of different token lengths (left padding differs).

@@ -10,7 +10,8 @@ import torch
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import ProbeConfig
-from grpo_difficulty.generation import HFGenerator, sampling_processors
+from grpo_difficulty.generation.hf import HFGenerator
+from grpo_difficulty.generation.sampling import sampling_processors
 
 SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 

@@ -274,7 +274,7 @@ def test_a_level_without_problems_is_named(tiny_model, subset, fewshot_prompt, t
 
 def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
     """The config's loss options arrive unchanged in TRL's GRPOConfig and trainer."""
-    from grpo_difficulty.generation import load_tokenizer
+    from grpo_difficulty.generation.models import load_tokenizer
 
     variants = dict(
         loss_type="bnpo",

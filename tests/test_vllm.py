@@ -19,7 +19,10 @@ from test_train import TRAIN_CFG  # noqa: E402
 
 from grpo_difficulty import probe, tasks  # noqa: E402
 from grpo_difficulty.config.sections import BackendConfig, ProbeConfig, PromptConfig, build  # noqa: E402
-from grpo_difficulty.generation import Completion, VLLMGenerator, make_generator, prepare_embedded_model  # noqa: E402
+from grpo_difficulty.generation.backends import make_generator  # noqa: E402
+from grpo_difficulty.generation.base import Completion  # noqa: E402
+from grpo_difficulty.generation.models import prepare_embedded_model  # noqa: E402
+from grpo_difficulty.generation.vllm import VLLMGenerator  # noqa: E402
 
 PROMPT = build(
     PromptConfig,
@@ -249,7 +252,7 @@ def test_trl_colocates_a_cpu_engine_whose_weights_cannot_follow_training(tiny_mo
     refuses vllm rollouts with resources.train.gpu = 0; when this test starts failing
     because training works, lift that check and make this a training test."""
     from grpo_difficulty import train
-    from grpo_difficulty.generation import load_tokenizer, newline_token_ids
+    from grpo_difficulty.generation.models import load_tokenizer, newline_token_ids
 
     rows = tasks.arithmetic_rows([1, 2], {"train": 4}, "train", 0)
     tokenizer = load_tokenizer(tiny_model)

@@ -1,7 +1,7 @@
 """Probe: K sampled answers per training problem → pass rate, plus one greedy answer.
 
 Sample j of a problem is drawn with seed `request_seed(probe seed, prompt) + j`
-(`generation.py`), so it is the same whichever job, batch or shard generates it.
+(`generation.sampling`), so it is the same whichever job, batch or shard generates it.
 Samples are stored in files of (a row range of the training table, a block of
 `block_size` samples): raising K adds blocks and never changes the ones written, and
 the merge reads samples by problem id, so the files a run wrote under one shard size

@@ -15,7 +15,7 @@ from . import parallel, tasks
 from .config.layout import RunPaths
 from .config.sections import LEVEL_SETTINGS, PromptConfig, RolloutConfig, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
-from .generation import device_and_dtype, load_tokenizer, newline_token_ids
+from .generation.models import device_and_dtype, load_tokenizer, newline_token_ids
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 
 

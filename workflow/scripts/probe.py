@@ -11,7 +11,7 @@ import torch
 from grpo_difficulty import probe
 from grpo_difficulty.config.sections import Config, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
-from grpo_difficulty.generation import make_generator
+from grpo_difficulty.generation.backends import make_generator
 
 if __name__ == "__main__":
     cfg = build(Config, snakemake.config)

