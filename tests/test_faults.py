@@ -4,15 +4,27 @@ them; a run killed at any stage resumes without redoing finished work."""
 import hashlib
 import json
 import os
+import random
 import re
+import shutil
+import time
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
 from safetensors.torch import load_file
-from workflow_helpers import planned_jobs, snakemake, snakemake_killed_when, test_config, write_config
+from workflow_helpers import (
+    FinishedFirst,
+    planned_jobs,
+    running_jobs,
+    snakemake,
+    snakemake_killed_when,
+    test_config,
+    write_config,
+)
 
+from grpo_difficulty.config.layout import REPORT_TABLES
 from grpo_difficulty.files import read_table, write_table
 
 
@@ -130,11 +142,17 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
     assert info["steps"] == 6
 
     assert file_digests(tmp_path, DETERMINISTIC) == file_digests(reference_run, DETERMINISTIC)
+    assert_same_training(tmp_path, reference_run)
+
+
+def assert_same_training(workdir, reference) -> None:
+    """The run's adapter equals the reference's within the resume tolerance (a resumed
+    optimizer state round-trips through a file), with the same reward at every step."""
     adapter = "results/test/train/hard/seed0/adapter/adapter_model.safetensors"
-    resumed, uninterrupted = load_file(tmp_path / adapter), load_file(reference_run / adapter)
+    resumed, uninterrupted = load_file(workdir / adapter), load_file(reference / adapter)
     for name, tensor in uninterrupted.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
-    metrics = [pd.read_csv(d / "results/test/train/hard/seed0/metrics.csv") for d in (tmp_path, reference_run)]
+    metrics = [pd.read_csv(d / "results/test/train/hard/seed0/metrics.csv") for d in (workdir, reference)]
     assert metrics[0]["reward"].tolist() == metrics[1]["reward"].tolist()
 
 
@@ -157,3 +175,119 @@ def test_atomic_outputs_follow_the_umask(tmp_path, umask):
     assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == expected
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
     assert set(modes.values()) == {oct(expected)}, modes
+
+
+def test_a_checkpoint_cut_short_is_not_resumed(tmp_path):
+    """A job killed while the trainer writes trainer_state.json (its checkpoint's last file,
+    written in place) leaves it empty or cut short: the checkpoint before it is resumed."""
+    from grpo_difficulty.train import _last_checkpoint
+
+    for step, state in [(2, '{"global_step": 2}'), (4, '{"global_step": '), (6, "")]:
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-8").mkdir()  # killed before its state was written
+    assert _last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+
+
+# --------------------------------------------------------------------------- randomized crashes
+CRASH_KILLS = int(os.environ.get("CRASH_KILLS", 10))
+
+
+def crash_config(tiny_model) -> dict:
+    """fault_config with one row range to probe and 4 steps (checkpoints at 2 and 4): fewer
+    jobs, so that many whole runs fit in a test."""
+    config = fault_config(tiny_model)
+    config["probe"]["shard_size"] = 12
+    config["train"]["steps"] = 4
+    return config
+
+
+def after(seconds: float):
+    """A kill point `seconds` after its first check (made as Snakemake starts)."""
+    start = []
+
+    def reached():
+        start[:] = start or [time.monotonic()]
+        return time.monotonic() - start[0] >= seconds
+
+    return reached
+
+
+def assert_whole_files(results) -> None:
+    """Every table, json file and adapter under its final name is whole: outputs are written
+    to a temporary name (.<name>.*.tmp, <folder>.tmp) and renamed. (Files inside the
+    trainer's checkpoint-N folders are written in place; train.py resumes only from one
+    whose last file is whole.)"""
+    for path in results.rglob("*"):
+        temporary = [part for part in path.relative_to(results).parts if part.startswith(".") or part.endswith(".tmp")]
+        if temporary or any(part.startswith("checkpoint-") for part in path.parts):
+            continue
+        if path.suffix in (".parquet", ".csv"):
+            read_table(path)
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".safetensors":
+            load_file(path)
+
+
+def report_tables(workdir) -> dict[str, str]:
+    """The report's tables without wall-clock seconds (the one value a rerun changes):
+    summary.csv's wall_seconds column, the last column of summary.md's tables."""
+    report = workdir / "results" / "test" / "report"
+    tables = {}
+    for file in REPORT_TABLES.values():
+        if file.endswith(".csv"):
+            table = pd.read_csv(report / file).drop(columns="wall_seconds", errors="ignore")
+            tables[file] = table.to_csv(index=False)
+        else:
+            tables[file] = re.sub(r"\|[^|\n]*\|$", "|", (report / file).read_text(), flags=re.M)
+    return tables
+
+
+def test_randomized_crashes_resume_to_the_uninterrupted_result(tmp_path_factory, tiny_model):
+    """A machine crash at CRASH_KILLS (10) random moments of a whole run: Snakemake and
+    every job SIGKILLed at once. After each, the user's rerun: `snakemake --unlock` (the
+    directory lock outlives a killed Snakemake), then the same command (profiles/default
+    reruns the jobs whose outputs Snakemake marked incomplete). It completes, plans
+    nothing more, and matches an uninterrupted run: data, probe, subsets and the base
+    evaluation byte for byte, the adapter within the resume tolerance, the report's tables
+    equal. No file under a final name is ever half-written. The moments are drawn by
+    random.Random(CRASH_SEED) (printed; set it to replay a failure) within the measured
+    duration of the uninterrupted run; run with -s to see them and the jobs each kill hit."""
+    seed = int(os.environ.get("CRASH_SEED", random.SystemRandom().randrange(10**6)))
+    rng = random.Random(seed)
+    config = crash_config(tiny_model)
+    reference = tmp_path_factory.mktemp("crash-reference")
+    write_config(reference, config)
+    started = time.monotonic()
+    snakemake(reference)
+    duration = time.monotonic() - started
+    print(f"\nCRASH_SEED={seed}: uninterrupted run {duration:.1f} s")
+    expected = file_digests(reference, DETERMINISTIC), report_tables(reference)
+
+    kills = 0
+    for attempt in range(3 * CRASH_KILLS):
+        if kills == CRASH_KILLS:
+            break
+        workdir = tmp_path_factory.mktemp("crash")
+        write_config(workdir, config)
+        moment = rng.uniform(0, duration)
+        started = time.monotonic()
+        try:
+            snakemake_killed_when(workdir, after(moment), kill="snakemake")
+        except FinishedFirst:  # this run was faster: draw later moments within its duration
+            duration = time.monotonic() - started
+            print(f"attempt {attempt}: finished in {duration:.1f} s, before the kill at {moment:.1f} s")
+            continue
+        kills += 1
+        print(f"kill {kills} at {moment:.1f} s: running {', '.join(running_jobs(workdir)) or 'no job'}", end="")
+        assert_whole_files(workdir / "results")
+        started = time.monotonic()
+        snakemake(workdir, "--unlock")
+        snakemake(workdir)
+        print(f"; rerun to completion {time.monotonic() - started:.0f} s")
+        assert planned_jobs(workdir) == {}
+        assert (file_digests(workdir, DETERMINISTIC), report_tables(workdir)) == expected
+        assert_same_training(workdir, reference)
+        shutil.rmtree(workdir)  # its checkpoints
+    assert kills == CRASH_KILLS, f"only {kills} runs lasted until their kill moment"

@@ -78,10 +78,15 @@ def planned_outputs(workdir: Path) -> set[str]:
     return {path for line in re.findall(r"^\s+output: (.+)$", out, re.M) for path in line.split(", ")}
 
 
+class FinishedFirst(AssertionError):
+    """Snakemake exited before the kill point was reached."""
+
+
 def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job", timeout: float = 600) -> int:
     """Run the Snakefile and SIGKILL as soon as `reached()` is true: kill="job" kills the
     running job's process (the OOM killer, a preempted node), kill="snakemake" kills
-    Snakemake and its jobs at once (a crashed machine). Returns Snakemake's exit code."""
+    Snakemake's process group, its jobs included, at once (a crashed machine; no process
+    of it survives). Returns Snakemake's exit code."""
     import psutil
 
     proc = subprocess.Popen(
@@ -95,12 +100,15 @@ def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job",
     try:
         while not reached():
             if proc.poll() is not None:
-                raise AssertionError(f"snakemake exited ({proc.returncode}) before the kill point")
+                raise FinishedFirst(f"snakemake exited ({proc.returncode}) before the kill point")
             if time.time() > deadline:
                 raise AssertionError("kill point not reached in time")
             time.sleep(0.02)
         if kill == "snakemake":
+            processes = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
             os.killpg(proc.pid, signal.SIGKILL)
+            _, alive = psutil.wait_procs(processes, timeout=30)
+            assert not alive, f"processes outlived the kill of Snakemake's process group: {alive}"
         else:
             jobs = [
                 p
@@ -115,3 +123,20 @@ def snakemake_killed_when(workdir: Path, reached, *args: str, kill: str = "job",
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def running_jobs(workdir: Path) -> list[str]:
+    """Jobs that Snakemake's latest log shows started and not finished, as "rule(wildcards)"."""
+    logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"), key=os.path.getmtime)
+    if not logs:
+        return []  # killed before it logged anything (still building the DAG)
+    text = logs[-1].read_text()
+    started = {}
+    for rule, body in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n?)*)", text, re.M):
+        jobid = re.search(r"jobid: (\d+)", body)
+        wildcards = re.search(r"wildcards: (.*)", body)
+        if jobid and rule != "all":
+            started[jobid[1]] = f"{rule}({wildcards[1]})" if wildcards else rule
+    for jobid in re.findall(r"^Finished jobid: (\d+)", text, re.M):
+        started.pop(jobid, None)
+    return sorted(started.values())

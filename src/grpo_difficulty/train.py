@@ -14,7 +14,7 @@ import torch
 from . import parallel, tasks
 from .config.layout import RunPaths
 from .config.sections import LEVEL_SETTINGS, PromptConfig, RolloutConfig, TrainConfig, as_dict
-from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
+from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table, write_text
 from .generation.models import device_and_dtype, load_tokenizer, newline_token_ids
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 
@@ -135,9 +135,20 @@ def vllm_options(generation: RolloutConfig, stop_token_ids: list[int]) -> dict:
 
 
 def _last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The latest checkpoint the trainer finished writing: trainer_state.json is its last
+    file, written in place, so a job killed while writing it leaves it empty or cut short
+    (resuming from it would then fail on every rerun)."""
     found = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    complete = [p for p in found if (p / "trainer_state.json").exists()]
+    complete = [p for p in found if _holds_json(p / "trainer_state.json")]
     return str(complete[-1]) if complete else None
+
+
+def _holds_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _checkpoint_dirs(run: RunPaths, n_levels: int, curriculum: bool) -> list[Path]:
@@ -159,7 +170,7 @@ def _guard(level_dir: Path, fingerprint: str) -> None:
     if level_dir.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
         shutil.rmtree(level_dir)
     level_dir.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(fingerprint)
+    write_text(fingerprint, stamp)  # atomically: a stamp cut short by a kill would discard the checkpoints
 
 
 def _level_rows(subset: pd.DataFrame, levels: list[dict]) -> list[pd.DataFrame]:
