@@ -7,6 +7,7 @@ whole module: it takes about a minute to start on 2 cores.
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -181,6 +182,25 @@ def test_lora_adapter_matches_hf(model_dir, hf_gen, rows, tmp_path):
         gen.llm.llm_engine.engine_core.shutdown()
     assert sum(a != b for a, b in zip(ref, base, strict=True)) >= len(ref) // 2
     assert sum(a == b for a, b in zip(ours, ref, strict=True)) >= 0.8 * len(ref)
+
+
+def test_the_model_generation_config_changes_nothing(model_dir, vllm_gen, rows, tmp_path):
+    """A folder whose generation_config.json sets penalties, top-k, a temperature and a
+    minimum length (test_generation.MODEL_DEFAULTS): the same samples and greedy answers."""
+    from test_generation import MODEL_DEFAULTS
+
+    folder = tmp_path / "opinionated"
+    shutil.copytree(model_dir, folder)
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **MODEL_DEFAULTS}))
+    prompts = prompts_of(rows)
+    gen = make_generator(BackendConfig(name="vllm", max_model_len=512, cpu_kvcache_space_gb=1), str(folder))
+    try:
+        for temperature, n in ((1.0, 4), (0.0, 1)):
+            args = (prompts, n, temperature, 1.0, 8, 7)
+            assert gen.generate(*args, stop=["\n"]) == vllm_gen.generate(*args, stop=["\n"])
+    finally:
+        gen.llm.llm_engine.engine_core.shutdown()
 
 
 def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):

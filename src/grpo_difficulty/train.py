@@ -15,7 +15,7 @@ from . import parallel, tasks
 from .config.layout import RunPaths
 from .config.sections import LEVEL_SETTINGS, PromptConfig, RolloutConfig, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table, write_text
-from .generation.models import device_and_dtype, load_tokenizer, newline_token_ids
+from .generation.models import clear_generation_config, device_and_dtype, load_tokenizer, newline_token_ids
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 
 
@@ -66,7 +66,7 @@ def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: li
     """TRL's GRPOConfig of a training level. prompts_per_step x num_generations is the
     global batch, split over the data-parallel processes; `stop_token_ids` end a
     completion besides the tokenizer's end token (vLLM rollouts take them here, HF
-    rollouts from the model's generation config)."""
+    rollouts from the generation config `build_trainer` gives the model)."""
     from trl import GRPOConfig
 
     device, dtype = device_and_dtype(cfg.dtype)
@@ -88,6 +88,10 @@ def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: li
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
         top_p=cfg.top_p,
+        # the probe's distribution: nothing but temperature and top-p (TRL's defaults, stated)
+        top_k=0,
+        min_p=None,
+        repetition_penalty=1.0,
         beta=cfg.beta,
         loss_type=cfg.loss_type,
         scale_rewards=cfg.scale_rewards,
@@ -284,11 +288,10 @@ def build_trainer(
     _, dtype = device_and_dtype(cfg.dtype)
     model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
     stop_ids = newline_token_ids(tokenizer) if "\n" in tasks.stop_strings(prompt) else []
-    if stop_ids:
-        # TRL's generate() takes no stop strings; newline tokens as end-of-sequence ids make
-        # one-line answers stop and count as terminated (not truncated) completions.
-        model.generation_config.eos_token_id = [tokenizer.eos_token_id, *stop_ids]
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    # TRL's generate() takes no stop strings; newline tokens as end-of-sequence ids make
+    # one-line answers stop and count as terminated (not truncated) completions. TRL's
+    # rollouts then sample with GRPOConfig's settings and nothing of the model's own.
+    clear_generation_config(model, tokenizer, stop_ids)
 
     data = Dataset.from_pandas(
         pd.DataFrame(

@@ -18,7 +18,8 @@ class HFGenerator:
     the prompts' common few-shot prefix and the prompt's own prefill (`shared_prefill`).
     Sampling is greedy decoding over Gumbel-perturbed scores, one generator per sample
     seeded by `request_seed(seed, prompt) + j` (`GumbelNoise`), so a prompt's samples are
-    the same whatever batch or call it is generated in."""
+    the same whatever batch or call it is generated in. Nothing comes from the model's
+    own generation config (`load_model` clears it)."""
 
     def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None, batch_size: int = 64):
         self.model, self.tokenizer = load_model(model_ref, dtype, adapter)
@@ -50,7 +51,7 @@ class HFGenerator:
         stop = stop or []
         per_batch = max(1, self.batch_size // n)
         out: list[list[Completion]] = []
-        eos_ids = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+        eos_ids = set(self.model.generation_config.eos_token_id)  # models.clear_generation_config
         if "\n" in stop:
             eos_ids |= set(self.newline_ids)
         encoded = self.tokenizer(prompts)["input_ids"]

@@ -66,7 +66,30 @@ def load_model(model_ref: str, dtype: str = "auto", adapter: str | None = None):
 
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
-    return model, load_tokenizer(model_ref)
+    tokenizer = load_tokenizer(model_ref)
+    clear_generation_config(model, tokenizer)
+    return model, tokenizer
+
+
+def clear_generation_config(model, tokenizer, extra_end_ids=()) -> list[int]:
+    """Replace the model's `generation_config` by one holding only end and pad tokens;
+    returns the end token ids (sorted).
+
+    transformers fills every setting a `generate` call leaves unset from the model's
+    generation_config, and a hub model's may set `repetition_penalty` (applied even in
+    greedy decoding), `no_repeat_ngram_size`, `top_k`, `temperature`, `min_new_tokens`...
+    TRL's rollouts set only some settings explicitly. Cleared, generation applies exactly
+    what the call passes, the same in the probe, the evaluation and training. The end
+    tokens are the tokenizer's end and pad tokens, the ones the model declares (an
+    end-of-turn token; vLLM and TRL stop at them too) and `extra_end_ids`.
+    """
+    from transformers import GenerationConfig
+
+    declared = model.generation_config.eos_token_id
+    declared = [] if declared is None else [declared] if isinstance(declared, int) else declared
+    end_ids = sorted({tokenizer.eos_token_id, tokenizer.pad_token_id, *declared, *extra_end_ids})
+    model.generation_config = GenerationConfig(eos_token_id=end_ids, pad_token_id=tokenizer.pad_token_id)
+    return end_ids
 
 
 def newline_token_ids(tokenizer) -> list[int]:

