@@ -17,20 +17,13 @@ FEWSHOT = {
 }
 
 
-def build_tiny_model(out_dir: Path) -> Path:
-    """A 2-layer Llama with a byte-level BPE tokenizer, briefly trained on few-shot
-    one-digit sums so that its answers are sometimes right: pass rates then spread and
-    GRPO groups have reward variance, as with a real base model."""
+def new_tiny_llama(corpus: list[str]):
+    """(model, tokenizer): an untrained 2-layer Llama with a byte-level BPE tokenizer
+    learnt from `corpus`."""
     import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from grpo_difficulty.tasks import arithmetic_rows
-
-    corpus = [
-        f"Q: {q}\nA: {a}\n\n"
-        for q, a in arithmetic_rows(list(range(1, 10)), {"x": 20}, "x", 5)[["question", "gold"]].values
-    ]
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(corpus * 3, vocab_size=300, min_frequency=1, special_tokens=["<eos>"])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<eos>", pad_token="<eos>")
@@ -48,22 +41,45 @@ def build_tiny_model(out_dir: Path) -> Path:
         bos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
     )
-    model = LlamaForCausalLM(config)
-    # Partly memorize the first problems of the arithmetic streams the tests use, behind
-    # the tests' few-shot prefixes: answers are then right only sometimes.
-    rows = arithmetic_rows([1, 2, 4], {"x": 10}, "x", 0)
-    prefixes = ["".join(f"Q: {e['question']}\nA: {e['answer']}\n\n" for e in FEWSHOT["examples"][:n]) for n in (1, 2)]
-    texts = [f"{p}Q: {q}\nA: {a}\n\n" for p in prefixes for q, a in rows[["question", "gold"]].values]
+    return LlamaForCausalLM(config), tokenizer
+
+
+def fit_tiny_llama(model, tokenizer, texts: list[str], steps: int, out_dir: Path, learnt_from: list[int] | None = None):
+    """Train `model` on `texts` (each one's loss from token `learnt_from[i]` on; all
+    tokens when None) with AdamW, then save model and tokenizer to out_dir."""
+    import torch
+
     data = tokenizer(texts, return_tensors="pt", padding=True)
     labels = data["input_ids"].masked_fill(data["attention_mask"] == 0, -100)
+    for row, start in enumerate(learnt_from or []):
+        labels[row, :start] = -100
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    for _ in range(40):
+    for _ in range(steps):
         model(**data, labels=labels).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def build_tiny_model(out_dir: Path) -> Path:
+    """A 2-layer Llama with a byte-level BPE tokenizer, briefly trained on few-shot
+    one-digit sums so that its answers are sometimes right: pass rates then spread and
+    GRPO groups have reward variance, as with a real base model."""
+    from grpo_difficulty.tasks import arithmetic_rows
+
+    corpus = [
+        f"Q: {q}\nA: {a}\n\n"
+        for q, a in arithmetic_rows(list(range(1, 10)), {"x": 20}, "x", 5)[["question", "gold"]].values
+    ]
+    model, tokenizer = new_tiny_llama(corpus)
+    # Partly memorize the first problems of the arithmetic streams the tests use, behind
+    # the tests' few-shot prefixes: answers are then right only sometimes.
+    rows = arithmetic_rows([1, 2, 4], {"x": 10}, "x", 0)
+    prefixes = ["".join(f"Q: {e['question']}\nA: {e['answer']}\n\n" for e in FEWSHOT["examples"][:n]) for n in (1, 2)]
+    texts = [f"{p}Q: {q}\nA: {a}\n\n" for p in prefixes for q, a in rows[["question", "gold"]].values]
+    return fit_tiny_llama(model, tokenizer, texts, 40, out_dir)
 
 
 @pytest.fixture(scope="session")

@@ -98,7 +98,7 @@ def test_member_is_there_with_its_parameters(member: Member, request):
 
 
 def test_trl_metrics_take_new_names(grpo_trainer):
-    """The dynamic-sampling trainer logs its counts by appending to _metrics['train'][name]."""
+    """The learnable and dynamic-sampling trainers log by appending to _metrics['train'][name]."""
     grpo_trainer._metrics["train"]["dynamic_sampling/extra_rounds"].append(0)
     assert grpo_trainer._metrics["train"]["dynamic_sampling/extra_rounds"] == [0]
 
@@ -143,7 +143,7 @@ def subclass_names(module: str) -> tuple[set[str], set[str]]:
     return defined, used - defined
 
 
-@pytest.mark.parametrize("module", ["shared_prompts", "dynamic_sampling"])
+@pytest.mark.parametrize("module", ["learnable", "shared_prompts", "dynamic_sampling"])
 def test_trainer_subclasses_take_only_listed_members_of_trl(module, grpo_trainer):
     defined, used = subclass_names(module)
     trl_names = set(dir(type(grpo_trainer))) | set(vars(grpo_trainer))

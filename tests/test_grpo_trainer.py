@@ -189,7 +189,7 @@ def test_shared_prompt_step_equals_trl(
     model_dir = {"llama": tiny_model, "qwen2": qwen2_model}[architecture]
     stock = make_trainer(model_dir, subset, fewshot_prompt, False, tmp_path)
     ours = make_trainer(model_dir, subset, fewshot_prompt, True, tmp_path)
-    assert type(stock).__name__ == "GRPOTrainer" and type(ours).__name__ == "SharedPromptGRPOTrainer"
+    assert type(stock).__name__ == "LearnableGRPOTrainer" and type(ours).__name__ == "SharedPromptGRPOTrainer"
     batch = shuffled_batch(stock, subset)
     widths = batch["prompt_mask"].sum(1).unique()
     assert len(widths) == 3 and batch["ref_per_token_logps"] is not None  # three prompt lengths; beta > 0

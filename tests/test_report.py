@@ -127,7 +127,7 @@ def runs_for_report():
                 )
             )
     info = {
-        (p["subset"], p["seed"]): dict(learnable_pct=lp, steps=10, wall_seconds=3.0)
+        (p["subset"], p["seed"]): dict(learnable_pct=lp, learnable_total_pct=lp + 20, steps=10, wall_seconds=3.0)
         for p, lp in zip(points[1::2], [40.0, 50.0, 10.0], strict=True)
     }
     metrics = {
@@ -161,6 +161,7 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert pooled["pass@4"] == pytest.approx((1.0 + 1.0) / 2) and pooled["base_pass@4"] == pytest.approx(0.5)
     assert "| test | hard | hard | 0 | 90.0 [" in text
     assert pooled["predicted_learnable_pct"] == 45.0 and pooled["learnable_pct"] == pytest.approx(45.0)
+    assert pooled["learnable_total_pct"] == pytest.approx(65.0)  # TRL's figure, its own column
     # runs measured 40, 50 (all, predicted 45) and 10 (hard, predicted 20)
     assert "measured − predicted = -3.3 points on average (from -10.0 to +5.0), 3 runs" in text
     assert f"R² = {statistics.linear_fit([40, 50, 10], [30, 40, 40])['r2']:.2f}, 3 points" in text
@@ -210,7 +211,7 @@ def test_steps_to_match_not_reached_and_absent():
                 seed=0,
                 predictions=predictions([True, False]),
                 predicted_learnable_pct=4.0,
-                train_info=dict(learnable_pct=5.0, steps=10, wall_seconds=1.0),
+                train_info=dict(learnable_pct=5.0, learnable_total_pct=5.0, steps=10, wall_seconds=1.0),
             )
         ],
         {"t": predictions([False, False])},

@@ -9,10 +9,11 @@ import sys
 import pandas as pd
 import pytest
 import torch
-from conftest import FEWSHOT, train_config
+from conftest import FEWSHOT, fit_tiny_llama, new_tiny_llama, train_config
 from safetensors.torch import load_file
 
 from grpo_difficulty import tasks, train
+from grpo_difficulty.trainer.learnable import LEARNABLE_METRIC, groups_differ, learnable_pct, learnable_total_pct
 
 TRAIN_CFG = dict(
     steps=3,
@@ -57,7 +58,8 @@ def test_train_adapter_writes_adapter_metrics_and_info(tiny_model, subset, fewsh
     ]:
         assert metrics[column].notna().all(), column
     assert (metrics["rewards/length/mean"] < 0).all() and metrics["rewards/format/mean"].between(0, 1).all()
-    assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
+    assert info["learnable_pct"] == pytest.approx(100 * metrics[LEARNABLE_METRIC].mean(), abs=0.01)
+    assert info["learnable_total_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
     assert json.loads((tmp_path / "train_info.json").read_text())["steps"] == 3
     assert (tmp_path / "checkpoints" / "checkpoint-2" / "trainer_state.json").exists()
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), tmp_path / "adapter")
@@ -204,7 +206,7 @@ def test_curriculum_trains_its_levels_in_order_on_one_adapter(
     ]
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert metrics["level"].tolist() == [0, 0, 1, 1, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert info["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
+    assert info["learnable_pct"] == pytest.approx(100 * metrics[LEARNABLE_METRIC].mean(), abs=0.01)
 
     levels = [0, 0, 1, 1, 1, 1]
     assert [record["step"] for record in loss_inputs] == [0, 1, 0, 1, 2, 3]  # each level is a TRL run of its own
@@ -320,8 +322,52 @@ def test_reward_functions_and_weights():
 
 
 def test_learnable_pct():
-    metrics = pd.DataFrame({"frac_reward_zero_std": [1.0, 0.0, 0.5, 0.5]})
-    assert train.learnable_pct(metrics) == 50.0
+    metrics = pd.DataFrame(
+        {"step": [1, 2, 3, 4], "frac_reward_zero_std": [1.0, 0.0, 0.5, 0.5], LEARNABLE_METRIC: [0.0, 0.5, 0.25, 0.25]}
+    )
+    assert learnable_total_pct(metrics) == 50.0 and learnable_pct(metrics) == 25.0
+    with pytest.raises(ValueError, match=r"steps \[2\] logged no learnable/correctness"):
+        learnable_pct(metrics.assign(**{LEARNABLE_METRIC: [0.0, None, 0.25, 0.25]}))
+
+
+def test_groups_differ_by_their_own_rewards():
+    nan = float("nan")
+    rewards = torch.tensor([0, 0, 0, 1, 1, 1, 1, 1, nan, 0, 0, 0, nan, nan, nan, nan])
+    assert groups_differ(rewards, 4).tolist() == [True, False, False, False]
+
+
+@pytest.fixture(scope="module")
+def format_only_model(tmp_path_factory):
+    """A tiny model that answers the few-shot prompt with " 5" or with an empty line,
+    about half the time each: against golds other than 5 every answer is wrong, and only
+    the format reward (an answer on the first line) varies."""
+    from grpo_difficulty.config.sections import PromptConfig, build
+
+    fewshot = build(PromptConfig, json.loads(json.dumps(FEWSHOT)))
+    questions = tasks.arithmetic_rows([1, 2], {"x": 8}, "x", 0)["question"]
+    prompts = [tasks.render_prompt(q, fewshot) for q in questions]
+    model, tokenizer = new_tiny_llama([p + " 5\n\n" for p in prompts])
+    texts = [p + answer for p in prompts for answer in (" 5\n\n", "\n\n")]
+    starts = [len(tokenizer(p)["input_ids"]) for p in prompts for _ in range(2)]
+    return str(fit_tiny_llama(model, tokenizer, texts, 60, tmp_path_factory.mktemp("format_only"), starts))
+
+
+@pytest.mark.parametrize("scale_rewards", ["group", "batch"])
+def test_groups_that_differ_only_in_format_are_not_learnable(
+    format_only_model, subset, fewshot_prompt, tmp_path, scale_rewards
+):
+    """Correctness is 0 in every group, the format reward varies: TRL's figure (over the
+    total reward; with scale_rewards batch, over the batch) counts the groups, the
+    learnable % of correctness does not."""
+    wrong = subset.assign(gold="1000", answer_type="integer")
+    cfg = dict(TRAIN_CFG, prompts_per_step=2, num_generations=8, scale_rewards=scale_rewards)
+    cfg["rewards"] = dict(correctness=1.0, format=1.0)
+    info = train.train_adapter(format_only_model, wrong, fewshot_prompt, train_config(cfg), seed=0, out_dir=tmp_path)
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert (metrics["rewards/correctness/mean"] == 0).all()
+    assert metrics["rewards/format/mean"].between(0.2, 0.8).all()  # both formats in every step
+    assert (metrics[LEARNABLE_METRIC] == 0).all() and info["learnable_pct"] == 0
+    assert info["learnable_total_pct"] > 50
 
 
 # --------------------------------------------------------------------------- GRPOConfig
@@ -432,7 +478,9 @@ def test_two_cpu_processes_keep_the_output_contract_and_resume(tiny_model, subse
     assert state["train_batch_size"] == 2
     saved = json.loads((two / "train_info.json").read_text())
     assert saved == returned and saved["steps"] == 3 and set(saved) == set(info)
-    assert saved["learnable_pct"] == pytest.approx(100 * (1 - metrics["frac_reward_zero_std"].mean()), abs=0.01)
+    # groups of 4 split over the 2 processes: each counted once, from the gathered rewards
+    assert saved["learnable_pct"] == pytest.approx(100 * metrics[LEARNABLE_METRIC].mean(), abs=0.01)
+    assert metrics[LEARNABLE_METRIC].isin([0.0, 1.0]).all()
 
     uninterrupted = load_file(two / "adapter" / "adapter_model.safetensors")
     forget(two / "checkpoints", "checkpoint-3", "adapter", "metrics.csv", "level_info.json")

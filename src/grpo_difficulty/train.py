@@ -17,6 +17,7 @@ from .config.sections import LEVEL_SETTINGS, PromptConfig, RolloutConfig, TrainC
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table, write_text
 from .generation.models import clear_generation_config, device_and_dtype, load_tokenizer, newline_token_ids
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
+from .trainer.learnable import CORRECTNESS, LEARNABLE_METRIC, learnable_pct, learnable_total_pct
 
 
 def correctness_reward(fmt: str):
@@ -48,16 +49,17 @@ def length_penalty(max_tokens: int):
 
 
 def reward_functions(cfg: TrainConfig, fmt: str) -> tuple[list, list[float]]:
-    """The reward callables with non-zero weight, and their weights (TRL `reward_weights`).
-    TRL logs each one as rewards/<name>/mean and /std, <name> being its train.rewards key."""
+    """The reward callables with non-zero weight (correctness always: it makes the learnable
+    %), and their weights (TRL `reward_weights`). TRL logs each one as rewards/<name>/mean
+    and /std, <name> being its train.rewards key."""
     weights = as_dict(cfg.rewards)
     made = dict(
         correctness=correctness_reward(fmt), format=format_reward(fmt), length=length_penalty(cfg.max_completion_length)
     )
     for name, func in made.items():
         func.__name__ = name  # TRL names the logged columns after __name__
-    chosen = [(made[name], float(w)) for name, w in weights.items() if w]
-    if not chosen:
+    chosen = [(made[name], float(w)) for name, w in weights.items() if w or name == CORRECTNESS]
+    if not any(w for _, w in chosen):
         raise ValueError("train.rewards: every weight is 0; no reward to learn from")
     return [f for f, _ in chosen], [w for _, w in chosen]
 
@@ -254,6 +256,7 @@ def train_adapter(
         steps=sum(done["steps"] for done in infos),
         wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
         learnable_pct=learnable_pct(metrics),
+        learnable_total_pct=learnable_total_pct(metrics),
         n_problems=len(subset),
         seed=seed,
     )
@@ -368,18 +371,13 @@ def train_level(
 
 
 def metrics_table(log_history: list[dict]) -> pd.DataFrame:
-    """Per-step rows of TRL's log history (reward, reward_std, frac_reward_zero_std, ...)."""
+    """Per-step rows of TRL's log history (reward, frac_reward_zero_std, learnable/correctness...)."""
     rows = [r for r in log_history if "reward" in r]
     if not rows:
         raise ValueError("training logged no reward: no step ran")
     table = pd.DataFrame(rows)
-    first = ["step", "reward", "reward_std", "frac_reward_zero_std"]
+    first = ["step", "reward", "reward_std", "frac_reward_zero_std", LEARNABLE_METRIC]
     return table[first + [c for c in table.columns if c not in first]]
-
-
-def learnable_pct(metrics: pd.DataFrame) -> float:
-    """Share of groups with differing rewards (the only ones GRPO learns from), in %."""
-    return round(100.0 * (1.0 - float(metrics["frac_reward_zero_std"].mean())), 2)
 
 
 def export_step_adapters(out_dir: str | Path, steps: list[int], cfg: TrainConfig) -> None:

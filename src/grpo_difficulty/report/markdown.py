@@ -65,7 +65,7 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
         ["eval set", "subset", "strategy", "seed", "accuracy % (95% CI)", "base %", "Δ vs base (95% CI)"]
         + (["sampled acc %"] if sampled else [])
         + extra
-        + ["no answer %", "predicted learnable %", "learnable %", "steps", "wall s"]
+        + ["no answer %", "predicted learnable %", "learnable %", "learnable % (total reward)", "steps", "wall s"]
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
@@ -84,6 +84,7 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
             _pct(r["no_answer"]),
             f"{r['predicted_learnable_pct']:.1f}",
             f"{r['learnable_pct']:.1f}",
+            f"{r['learnable_total_pct']:.1f}",
             f"{r['steps']:.0f}",
             f"{r['wall_seconds']:.0f}",
         ]

@@ -52,7 +52,8 @@ def summary_table(
     """One row per (eval set, subset, seed) and one 'all (n)' row per (eval set, subset)
     pooling its seeds: greedy accuracy with its interval, change vs base with its
     interval, sampled accuracy and pass@k (when sampled), the learnable % the probe
-    predicted for the subset beside the one training measured, steps, wall time.
+    predicted for the subset beside the one training measured (groups whose correctness
+    differs) and TRL's figure over the total reward, steps, wall time.
 
     Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
     predicted_learnable_pct (the subset's, from its stats).
@@ -87,6 +88,7 @@ def summary_table(
         out.update(
             predicted_learnable_pct=float(np.mean([m["predicted_learnable_pct"] for m in members])),
             learnable_pct=info["learnable_pct"].mean(),
+            learnable_total_pct=info["learnable_total_pct"].mean(),
             steps=info["steps"].mean(),
             wall_seconds=info["wall_seconds"].mean(),
         )

@@ -1,5 +1,7 @@
 """The project's extension of TRL's GRPOTrainer, one concern per module (as trl/trainer/):
 
+- `learnable`: LearnableGRPOTrainer, the base of the others: logs the share of groups
+  whose correctness rewards differ (`learnable/correctness`);
 - `shared_prompts`: SharedPromptGRPOTrainer, each group's prompt prefilled and scored once;
 - `dynamic_sampling`: DynamicSamplingGRPOTrainer, groups without reward variance replaced;
 - `grpo`: the trainer class of a run's settings (`grpo_trainer_class`) and the CPU

@@ -59,7 +59,7 @@ MEDIA = (
     "mm_token_type_ids",
     "image_position_ids",
 )
-SHARED, DYNAMIC = "trainer/shared_prompts.py", "trainer/dynamic_sampling.py"
+SHARED, DYNAMIC, LEARNABLE = "trainer/shared_prompts.py", "trainer/dynamic_sampling.py", "trainer/learnable.py"
 
 MEMBERS = (
     # GRPOTrainer methods the subclasses override (their arguments are passed on to TRL's)
@@ -85,12 +85,13 @@ MEMBERS = (
     Member(f"{GRPO}._generate_and_score_completions", f"overridden in {DYNAMIC}", ("inputs",)),
     Member(
         f"{GRPO}._calculate_rewards",
-        f"overridden in {DYNAMIC}",
+        f"overridden in {LEARNABLE} and {DYNAMIC} (returns the rewards gathered from every process)",
         ("inputs", "prompts", "completions", "completion_ids_list"),
     ),
     Member(f"{GRPO}._tokenize_prompts", "called by tests/test_grpo_trainer.py", ("prompts",)),
     # attributes TRL's __init__ sets, read by the subclasses
-    Member(f"{GRPO}._metrics", f"{DYNAMIC} appends to _metrics['train'][name]", instance=True),
+    Member(f"{GRPO}._metrics", f"{LEARNABLE} and {DYNAMIC} append to _metrics['train'][name]", instance=True),
+    Member(f"{GRPO}.reward_func_names", f"{LEARNABLE}: the correctness column of the rewards", instance=True),
     Member(f"{GRPO}._dist", f"{SHARED}: _dist.summon_full_params around generation", instance=True),
     Member(f"{GRPO}._tokenizer", "both subclasses read _tokenizer.pad_token_id", instance=True),
     Member(f"{GRPO}.use_vllm", f"{SHARED}: vLLM generates instead", instance=True),
@@ -99,7 +100,7 @@ MEMBERS = (
     Member(f"{GRPO}.generation_kwargs", f"{SHARED}: passed to unwrap_model_for_generation", instance=True),
     Member(f"{GRPO}.eos_token_ids", f"{SHARED}: completions end after the first", instance=True),
     Member(f"{GRPO}.reward_weights", f"{DYNAMIC}: the weighted reward of a group", instance=True),
-    Member(f"{GRPO}.num_generations", f"{DYNAMIC}: group size G", instance=True),
+    Member(f"{GRPO}.num_generations", f"{LEARNABLE}, {DYNAMIC}: group size G", instance=True),
     # TRL functions patched, imported or called
     Member(
         "trl.trainer.utils:_use_triton",

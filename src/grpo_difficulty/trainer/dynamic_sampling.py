@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from trl import GRPOTrainer
 from trl.trainer.utils import nanstd
 
 from .compat import require_supported_trl
+from .learnable import LearnableGRPOTrainer
 
 require_supported_trl()
 
@@ -19,7 +19,7 @@ LEFT_PADDED = frozenset({"prompt_ids", "prompt_mask"})
 RIGHT_PADDED = frozenset({"completion_ids", "completion_mask", "old_per_token_logps", "ref_per_token_logps"})
 
 
-class DynamicSamplingGRPOTrainer(GRPOTrainer):
+class DynamicSamplingGRPOTrainer(LearnableGRPOTrainer):
     """GRPOTrainer with DAPO-style dynamic sampling.
 
     TRL 1.16 has no such option (trl#3708). The subclass changes one thing: after TRL

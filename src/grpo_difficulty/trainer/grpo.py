@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import functools
 
-from trl import GRPOTrainer
-
 from .compat import require_supported_trl
 from .dynamic_sampling import DynamicSamplingGRPOTrainer
+from .learnable import LearnableGRPOTrainer
 from .shared_prompts import SharedPromptGRPOTrainer
 
 
@@ -31,7 +30,8 @@ def score_completion_tokens_only() -> None:
 
 
 def grpo_trainer_class(shared_prompt: bool = True, dynamic_sampling: bool = False) -> type:
-    """TRL's GRPOTrainer with the shared-prompt passes and/or dynamic sampling."""
+    """TRL's GRPOTrainer logging the correctness learnable % (LearnableGRPOTrainer, the
+    base of the others), with the shared-prompt passes and/or dynamic sampling."""
     require_supported_trl()
     chosen = [
         cls
@@ -39,7 +39,7 @@ def grpo_trainer_class(shared_prompt: bool = True, dynamic_sampling: bool = Fals
         if on
     ]
     if len(chosen) < 2:
-        return chosen[0] if chosen else GRPOTrainer
+        return chosen[0] if chosen else LearnableGRPOTrainer
     return _combined(*chosen)
 
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import torch
 from transformers import Cache
-from trl import GRPOTrainer
 from trl.models import unwrap_model_for_generation
 
 from ..generation.prefill import backbone, common_prefix_length, length_to_eos, prefix_cache, shared_prefill
 from .compat import require_supported_trl
+from .learnable import LearnableGRPOTrainer
 
 require_supported_trl()
 
 
-class SharedPromptGRPOTrainer(GRPOTrainer):
+class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
     """GRPOTrainer that processes each group's prompt once instead of G times.
 
     Generation (TRL's transformers path): the distinct prompts of a generation batch
