@@ -35,7 +35,7 @@ ALGEBRA = [
         "problem": "Solve $x^2 < 1$.",
         "level": "Level 4",
         "type": "Algebra",
-        "solution": "Not \\boxed{x < 1} alone: the solution set is $\\boxed{(-1, 1)}$.",
+        "solution": "Not $x < 1$ alone: the solution set is $\\boxed{(-1, 1)}$.",
     },
     {
         "problem": "How many meters are in a kilometer?",
@@ -90,7 +90,7 @@ def test_math_hub_one_config_per_subject(tmp_path):
         "subjects": ["algebra", "counting_and_probability"],
     }
     df, _ = load(spec)
-    assert df["gold"].tolist() == MATH_GOLDS  # the last \boxed{} of each solution, nested braces matched
+    assert df["gold"].tolist() == MATH_GOLDS  # the \boxed{} of each solution, nested braces matched
     assert df["tier"].tolist() == [2, 1, 3, 4, 5, 5, 2, 1]
     assert df["subject"].tolist() == ["Algebra"] * 6 + ["Counting & Probability"] * 2
     assert set(df["answer_type"]) == {"math"} and set(df["source"]) == {f"{tmp_path}:train"}
@@ -99,6 +99,17 @@ def test_math_hub_one_config_per_subject(tmp_path):
     # the default is all seven subjects: a missing one names the hub call and the config
     with pytest.raises(ValueError, match=r"load_dataset\(.*'geometry', split='train'\) failed"):
         load({"loader": "math_hub", "path": spec["path"], "split": "train"})
+
+
+def test_a_math_solution_with_two_different_boxes_is_a_bad_row(tmp_path):
+    """Never cut to the last box: an intermediate box beside the answer is not for the loader to guess."""
+    two = dict(ALGEBRA[3], solution="Not \\boxed{x < 1} alone: the solution set is $\\boxed{(-1, 1)}$.")
+    spec = {"loader": "math_hub", "path": math_repo(tmp_path, ALGEBRA[:3] + [two]), "split": "train"}
+    spec["subjects"] = ["algebra", "counting_and_probability"]
+    with pytest.raises(ValueError, match=re.escape("row 4 of algebra: solution has 2 different \\boxed{...} answers")):
+        load(spec)
+    df, bad = load(spec, "skip")
+    assert len(df) == 5 and len(bad.skipped) == 1 and "'x < 1', '(-1, 1)'" in bad.skipped[0]
 
 
 def test_math_lighteval_single_config_filtered_by_subject(tmp_path):

@@ -29,7 +29,7 @@ ANSWERS = {
     "gsm8k": [("7 + 7 = 14\n#### 14", "14"), ("a\nb\n#### 1,000", "1000")],
     "boxed_solution": [
         ("So $x = \\boxed{12}$.", "12"),
-        ("Not \\boxed{1}; it is $\\boxed{\\frac{3}{4}}$", "\\frac{3}{4}"),
+        ("It is $\\boxed{\\frac{3}{4}}$; again, \\boxed{ \\frac{3}{4} }", "\\frac{3}{4}"),
     ],
     "choice": [("B", "(B)"), ("(C)", "(C)"), ("a", "(A)"), ("D) blue", "(D)")],
     "text": [("Yes", "Yes"), (" New York ", "New York"), ("valid", "valid")],
@@ -419,6 +419,12 @@ BAD_ROWS = [  # (answer_format, record in the user's schema, message)
         "boxed_solution",
         {"uid": "a", "prompt": "p?", "target": "The answer is 12."},
         "solution has no \\boxed{...} final answer: 'The answer is 12.'",
+    ),
+    (
+        "boxed_solution",
+        {"uid": "a", "prompt": "p?", "target": "Not \\boxed{1}; it is $\\boxed{\\frac{3}{4}}$"},
+        "solution has 2 different \\boxed{...} answers ('1', '\\\\frac{3}{4}'); a gold is one answer: box it "
+        "once (a multi-part answer in one box, '(2,2), (6,2)') or map the answer itself (answer_format plain)",
     ),
     (
         "choice",

@@ -184,7 +184,9 @@ def test_multiple_choice_scoring_in_every_format(completion, fmt, expected):
     [
         ("so $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}", "boxed", (True, "correct")),
         ("\\boxed{\\frac{\\sqrt{3}}{3}}", "\\frac{\\sqrt{3}}{2}", "boxed", (False, "wrong")),
-        ("first \\boxed{1}, finally \\boxed{\\{-1, 2\\}}", "\\{-1, 2\\}", "boxed", (True, "correct")),
+        ("\\boxed{\\{-1, 2\\}}", "\\{-1, 2\\}", "boxed", (True, "correct")),
+        # two different boxes are one answer read together, here {1, {-1, 2}}: not the gold
+        ("first \\boxed{1}, finally \\boxed{\\{-1, 2\\}}", "\\{-1, 2\\}", "boxed", (False, "wrong")),
         ("<answer>2\\sqrt{3}</answer>", "2\\sqrt{3}", "xml", (True, "correct")),
         ("<answer>2</answer>", "2\\sqrt{3}", "xml", (False, "wrong")),
         ("<answer>$\\frac{1}{2}$</answer>", "0.5", "xml", (True, "correct")),
@@ -198,18 +200,24 @@ def test_latex_answers_in_every_format(completion, gold, fmt, expected):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("\\boxed{\\frac{a}{b}}", "\\frac{a}{b}"),
-        ("\\boxed{1} and then \\boxed{2}", "2"),
-        ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
-        ("\\boxed {x^{2}}", "x^{2}"),
-        ("\\fbox{7}", "7"),
-        ("so $\\boxed 5$.", "5"),
-        ("\\boxed{3} then \\boxed{\\frac{1}{2}", "3"),  # a truncated last box: the last complete one
-        ("no box", None),
+        ("\\boxed{\\frac{a}{b}}", ["\\frac{a}{b}"]),
+        ("\\boxed{1} and then \\boxed{2}", ["1", "2"]),
+        ("\\boxed{\\{1, 2\\}}", ["\\{1, 2\\}"]),
+        ("\\boxed {x^{2}}", ["x^{2}"]),
+        ("\\fbox{7}", ["7"]),
+        ("so $\\boxed 5$.", ["5"]),
+        ("\\boxed{\\boxed{4}}", ["\\boxed{4}"]),  # the outermost box
+        ("\\boxed{3} then \\boxed{\\frac{1}{2}", ["3"]),  # a truncated box is none
+        ("no box", []),
     ],
 )
-def test_last_boxed(text, expected):
-    assert tasks.last_boxed(text) == expected
+def test_all_boxed(text, expected):
+    assert tasks.all_boxed(text) == expected
+
+
+def test_boxed_answer_reads_every_box_together():
+    assert tasks.boxed_answer("\\boxed{(2,2)} and \\boxed{(6,2)}, again \\boxed{(2,2)}") == "(2,2), (6,2)"
+    assert tasks.boxed_answer("\\boxed{ }") is None and tasks.boxed_answer("none") is None
 
 
 CHAT_TEMPLATE = (

@@ -49,7 +49,15 @@ def answer_problems(
                     reason=reason,
                 )
             )
-    return pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])
+    table = pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])
+    print(f"{desc}: {len(table)} answers scored: {reason_counts(table['reason'])}")
+    return table
+
+
+def reason_counts(reasons: pd.Series) -> str:
+    """How answers scored, as logs show it: "correct 5, wrong 3, hedged 1, timeout 1"."""
+    counts = reasons.value_counts()
+    return ", ".join(f"{reason} {int(counts[reason])}" for reason in tasks.REASONS if reason in counts) or "none"
 
 
 def answer_greedy(generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str) -> pd.DataFrame:

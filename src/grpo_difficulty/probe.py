@@ -83,6 +83,12 @@ def probe_greedy(
     )[GREEDY_COLUMNS]
 
 
+def sample_reasons(blocks: list[pd.DataFrame], k: int) -> str:
+    """How the first k samples of every problem scored (reasons counted, timeouts among them)."""
+    samples = pd.concat(blocks, ignore_index=True)
+    return answering.reason_counts(samples.loc[samples["sample"] < k, "reason"])
+
+
 def wilson_interval(successes, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
     """95% Wilson score interval of a binomial proportion (successes out of n): unlike
     p ± z·se it stays inside [0, 1] and is not empty at 0 or n successes."""

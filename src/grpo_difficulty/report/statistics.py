@@ -101,8 +101,8 @@ def seeds_to_resolve(variance_a: float, variance_b: float, difference: float) ->
 
 
 def unanswered(predictions: pd.DataFrame) -> float:
-    """Share of answers that were empty or held no parsable answer (not merely wrong)."""
-    return float((~predictions["reason"].isin(["correct", "wrong"])).mean())
+    """Share of answers that were empty or held no parsable answer (not merely wrong or hedged)."""
+    return float(predictions["reason"].isin(["empty", "no_answer", "unparsable"]).mean())
 
 
 def linear_fit(x, y) -> dict:

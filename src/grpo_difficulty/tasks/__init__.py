@@ -17,6 +17,8 @@ Modules, one per responsibility (torch-free: rules/common.smk imports this at pa
   generators  procedural problems with levels (arithmetic, shuffled objects)
   loaders     a dataset's config entry → the table (the loader registry), its source and files
   prompts     the prompt text of a question
+  spans       what a completion states as its final answer (values, letters), by prompt format
+  mathverify  math-verify read one way (bare LaTeX), its timeouts a reason of their own
   scoring     a completion's answer vs the gold (generating answers: grpo_difficulty.answering)
 """
 
@@ -36,16 +38,9 @@ from .loaders import (
     numeric_subset,
 )
 from .mapped import shipped_pass_rate
+from .mathverify import MathTimeout, parse_math
 from .prompts import FORMAT_INSTRUCTIONS, render_prompt, stop_strings
 from .readers import read_records
 from .rows import COLUMNS, BadRow, BadRows, question_id, validate_golds
-from .scoring import (
-    ANSWER_TYPES,
-    choice_letter,
-    extract_answer,
-    gold_problem,
-    is_plain_number,
-    last_boxed,
-    parse_math,
-    score,
-)
+from .scoring import ANSWER_TYPES, REASONS, extract_answer, gold_problem, is_plain_number, score
+from .spans import all_boxed, answer_spans, boxed_answer

@@ -7,15 +7,12 @@ from __future__ import annotations
 import re
 
 from .rows import BadRow
-from .scoring import PLAIN_NUMBER, choice_letter, last_boxed, normalize_text
+from .scoring import CHOICE_GOLD, PLAIN_NUMBER, normalize_text
+from .spans import MATH_WORDS, all_boxed, boxed_answer, unbox
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # "18 dollars", "5 cm": a number and unit words (as bare LaTeX the words would be a product of letters)
 _NUMBER_AND_UNITS = re.compile(r"\\?[$€£]?(-?[\d,]*\d(?:\.\d+)?)\s+[^\W\d_]{2,}(?:\s+[^\W\d_]+)*\.?")
-# Words math-verify reads as functions or constants; any other word of 3+ letters outside
-# LaTeX commands is prose around the answer ("The answer is 42"), read as a product of letters.
-_MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "exp", "sqrt", "inf", "infty", "mod", "max", "min"}
-_MATH_WORDS |= {"gcd", "lcm", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "det"}
 _WORDS = re.compile(r"[^\W\d_]{2,}(?:[\s'-]+[^\W\d_]+)*")  # "fourteen", "New York": math-verify reads letter products
 _MATH_DELIMITERS = [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")]
 
@@ -47,8 +44,8 @@ def plain_answer(text: str) -> tuple[str, str, str]:
         if gold.startswith(left) and gold.endswith(right) and "$" not in inner:
             gold = inner.strip()
             break
-    if re.fullmatch(r"\\(?:boxed|fbox)\s*\{.*\}", gold, re.S) and last_boxed(gold) is not None:
-        gold = last_boxed(gold).strip()
+    if re.match(r"\\(?:boxed|fbox)\b", gold) and boxed_answer(gold) and not unbox(gold, keep=False).strip(" ,;"):
+        gold = boxed_answer(gold)  # one box, or several read together
     if _NUMBER_AND_UNITS.fullmatch(gold):
         gold = _NUMBER_AND_UNITS.fullmatch(gold).group(1)
     if _THOUSANDS.fullmatch(gold):
@@ -61,7 +58,7 @@ def plain_answer(text: str) -> tuple[str, str, str]:
             "math-verify; option letters: answer_format choice; words such as Yes or Paris: answer_format text)"
         )
     outside_latex = re.sub(r"\\[a-zA-Z]+(?:\s*\{[^{}]*\})?", " ", gold)  # \frac, \text{ cm}, \mathrm{kg}
-    prose = [w for w in re.findall(r"[^\W\d_]{3,}", outside_latex) if w.lower() not in _MATH_WORDS]
+    prose = [w for w in re.findall(r"[^\W\d_]{3,}", outside_latex) if w.lower() not in MATH_WORDS]
     if prose:
         raise BadRow(
             f"answer {text!r} has words around its math ({', '.join(prose[:3])}): math-verify would read them "
@@ -77,23 +74,36 @@ def gsm8k_answer(text: str) -> tuple[str, str, str]:
     return solution, gold, "math"
 
 
+def solution_box(solution: str) -> str:
+    """The boxed final answer of a worked solution. Several different boxes are a bad row:
+    whether they are an intermediate result and the answer, or one answer in parts, is not
+    the loader's to guess (the scorer reads an answer's boxes together)."""
+    boxes = list(dict.fromkeys(box.strip() for box in all_boxed(solution) if box.strip()))
+    if not boxes:
+        raise BadRow(f"solution has no \\boxed{{...}} final answer: {_shown(solution)}")
+    if len(boxes) > 1:
+        shown = ", ".join(_shown(box, 30) for box in boxes[:4])
+        raise BadRow(
+            f"solution has {len(boxes)} different \\boxed{{...}} answers ({shown}); a gold is one answer: box it "
+            "once (a multi-part answer in one box, '(2,2), (6,2)') or map the answer itself (answer_format plain)"
+        )
+    return boxes[0]
+
+
 def boxed_solution_answer(text: str) -> tuple[str, str, str]:
-    """A worked solution whose last \\boxed{...} is the answer (MATH-style)."""
-    gold = last_boxed(text)
-    if gold is None or not gold.strip():
-        raise BadRow(f"solution has no \\boxed{{...}} final answer: {_shown(text)}")
-    return text, gold.strip(), "math"
+    """A worked solution whose \\boxed{...} is the answer (MATH-style)."""
+    return text, solution_box(text), "math"
 
 
 def choice_answer(text: str) -> tuple[str, str, str]:
     """An option letter: "B", "(B)", "b", "B)", "B. blue"; scored as the letter picked."""
-    answer = text.strip()
+    answer = re.sub(r"\\(?:text|textbf|mathrm)\{", "", text.strip())
     if re.fullmatch(r"\(?[a-z]\)?[.:]?", answer):
         answer = answer.upper()
-    letter = choice_letter(answer)
+    letter = CHOICE_GOLD.search(answer) or re.match(r"\W*([A-Z])(?:[).:\]]|\W*$)", answer)
     if letter is None:
         raise BadRow(f"answer {text!r} is not an option letter like A or (A) (answer_format choice)")
-    return "", f"({letter})", "choice"
+    return "", f"({letter.group(1)})", "choice"
 
 
 def text_answer(text: str) -> tuple[str, str, str]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from .answers import solution_box
 from .mapped import FieldMap, load_file, load_hub, mapped_frame
 from .readers import HUB_DEFAULTS, hub_parts
 from .rows import BadRow, BadRows, make_frame, required
-from .scoring import CHOICE_GOLD, last_boxed
+from .scoring import CHOICE_GOLD
 
 
 # --------------------------------------------------------------------------- GSM8K
@@ -71,14 +72,12 @@ def math_level(value) -> int:
 
 
 def _math_row(rec: dict, _part, subject_field: str, answer_field: str | None) -> dict:
-    """A MATH-style row; the gold is the answer field, or else the last \\boxed{} of the solution."""
+    """A MATH-style row; the gold is the answer field, or else the solution's \\boxed{} answer."""
     solution = required(rec, "solution")
     if answer_field:
         gold = required(rec, answer_field)
     else:
-        gold = last_boxed(solution)
-        if not gold or not gold.strip():
-            raise BadRow("solution has no \\boxed{...} final answer")
+        gold = solution_box(solution)
     return dict(
         question=required(rec, "problem"),
         gold=gold.strip(),

@@ -1,58 +1,32 @@
-"""Scoring: the final answer of a completion, by prompt format, checked against the gold
-answer by answer type."""
+"""Scoring: a completion's final answer checked against the gold answer, by answer type.
+
+An answer is correct only when it states the gold value, once (spans.py reads what a
+span states): `integer` one number equal to the gold; `math` its one reading equal to
+the gold's under math-verify; `choice` one option letter; `text` one text, equal to the
+gold ignoring case and spacing. Reasons: correct, wrong, hedged (several values or
+letters, or a qualified value: "12 or 13", "A or B", "about 12"), empty, no_answer (no
+answer span), unparsable (a span stating no number, expression or letter), timeout
+(math-verify ran past its time limit)."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+
+from .mathverify import MathTimeout, parse_math, verify_math
+from .spans import answer_spans, is_hedged, plain_span, stated_letters, value_parts
 
 ANSWER_TYPES = ("integer", "math", "choice", "text")
-_INTEGER = re.compile(r"-?\d[\d,]*")
+REASONS = ("correct", "wrong", "hedged", "empty", "no_answer", "unparsable", "timeout")
 PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 CHOICE_GOLD = re.compile(r"\(([A-Z])\)")
-_XML_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
-_BOX_START = re.compile(r"\\(?:boxed|fbox)\s*(\{|\s)")
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete \\boxed{...} (or \\fbox{...}) in text, nested braces
-    matched and escaped braces (\\{ \\}) skipped; also the brace-less form "\\boxed 5"."""
-    for match in reversed(list(_BOX_START.finditer(text))):
-        start = match.end()
-        if match.group(1) != "{":
-            token = re.match(r"[^\s$]+", text[start:].lstrip())
-            if token:
-                return token.group().rstrip(".,")
-            continue
-        depth, i = 1, start
-        while i < len(text):
-            char = text[i]
-            if char == "\\":
-                i += 2
-                continue
-            depth += {"{": 1, "}": -1}.get(char, 0)
-            if depth == 0:
-                return text[start:i]
-            i += 1
-    return None
+_INTEGER_ANSWER = re.compile(r"(?:[^\W\d_]\s*=\s*)?([-+]?\s*\d+(?:\.\d+)?)")  # "12", "12.0", "x = 12"
 
 
 def extract_answer(completion: str, fmt: str) -> str | None:
-    """The span of a completion that holds its final answer, by prompt format."""
-    if fmt == "boxed":
-        return last_boxed(completion)
-    if fmt == "xml":
-        found = _XML_ANSWER.findall(completion)
-        return found[-1].strip() if found else None
-    line = completion.strip().split("\n", 1)[0] if completion.strip() else ""
-    return line or None
-
-
-def choice_letter(answer: str) -> str | None:
-    """The option letter an answer span picks: "(B)", "B", "B) ...", "\\text{(B)}"; None if
-    it names no single letter."""
-    answer = re.sub(r"\\(?:text|textbf|mathrm)\{", "", answer)
-    match = CHOICE_GOLD.search(answer) or re.match(r"\W*([A-Z])(?:[).:\]]|\W*$)", answer)
-    return match.group(1) if match else None
+    """A completion's final answer, its spans (answer_spans) read together; None without one."""
+    spans = answer_spans(completion, fmt)
+    return ", ".join(spans) if spans else None
 
 
 def normalize_text(answer: str) -> str:
@@ -63,19 +37,6 @@ def normalize_text(answer: str) -> str:
     return answer.strip("*\"'`").rstrip(".!;:,").strip("*\"'` ")
 
 
-def parse_math(text: str, timeout: int = 5, bare_latex: bool = False) -> list:
-    """math-verify's values of an answer. Bare LaTeX (a MATH gold, the inside of \\boxed{},
-    or an <answer> span like "2\\sqrt{3}" without $...$) is read inside \\boxed{}: without
-    delimiters math-verify would read only the leading number. Only string fallbacks
-    (nothing parsed) gives []."""
-    from math_verify import parse
-
-    if bare_latex or ("\\" in text and not re.search(r"\$|\\\(|\\\[", text)):
-        text = f"\\boxed{{{text}}}"
-    values = parse(text, parsing_timeout=timeout)
-    return values if any(not isinstance(v, str) for v in values) else []
-
-
 def is_plain_number(gold: str, kind: str, timeout: int = 5) -> bool:
     """Is a gold answer a plain integer or decimal ("12", "-3.5", "1{,}000", "\\$4.50")?"""
     if kind == "integer" or PLAIN_NUMBER.fullmatch(str(gold).strip()):
@@ -84,47 +45,120 @@ def is_plain_number(gold: str, kind: str, timeout: int = 5) -> bool:
         return False
     import sympy
 
-    values = parse_math(str(gold), timeout, bare_latex=True)
+    try:
+        values = parse_math(str(gold), timeout)
+    except MathTimeout:
+        return False
     return bool(values) and isinstance(values[0], (sympy.Integer, sympy.Float))
 
 
+def _outcome(ok: bool) -> tuple[bool, str]:
+    return ok, "correct" if ok else "wrong"
+
+
+def _stated_values(spans: list[str]) -> tuple[list[str], bool]:
+    """(the distinct values the spans state, whether any span hedges)."""
+    texts = [plain_span(span) for span in spans]
+    values = list(dict.fromkeys(v for text in texts for v in value_parts(text)))
+    return values, any(is_hedged(text) for text in texts)
+
+
+def _score_integer(spans: list[str], gold: str) -> tuple[bool, str]:
+    values, hedged = _stated_values(spans)
+    if not values:
+        return False, "unparsable"
+    if hedged or len(values) > 1:
+        return False, "hedged"
+    number = _INTEGER_ANSWER.fullmatch(values[0])
+    if not number:  # "12/5", "12^2", "12-13": not one number
+        return False, "wrong" if re.search(r"\d", values[0]) else "unparsable"
+    return _outcome(Decimal(re.sub(r"\s", "", number.group(1))) == Decimal(int(gold)))
+
+
+def _same_text(answer: str, gold: str) -> bool:
+    return " ".join(plain_span(answer).split()).rstrip(".") == " ".join(plain_span(gold).split()).rstrip(".")
+
+
+def _sides_agree(values: list[str], timeout: int) -> bool:
+    """Does each equation between numbers state one value ("16 - 4 = 12"; "12 = 13" states two)?"""
+    for value in values:
+        sides = [side for side in re.split(r"(?<![<>!:\\])=(?!=)", value) if side.strip()]
+        numbers = [side for side in sides if not re.search(r"[^\W\d_]", re.sub(r"\\[a-zA-Z]+", "", side))]
+        if len(numbers) > 1:
+            first = parse_math(numbers[0], timeout)
+            if not all(verify_math(first, parse_math(side, timeout), timeout) for side in numbers[1:]):
+                return False
+    return True
+
+
+def _reads_every_number(reading: str, parsed: list, timeout: int) -> bool:
+    """Does math-verify's value of a reading depend on every number in it? Where it cannot
+    parse a part it reads the rest alone ("12 | 13", "12 \\to 13", "12 \\lor 13" are 13)."""
+
+    def value(values: list) -> str:
+        return str(next(v for v in values if not isinstance(v, str)))
+
+    for number in re.finditer(r"\d+(?:\.\d+)?", reading):
+        changed = parse_math(f"{reading[: number.end()]}7{reading[number.end() :]}", timeout)
+        if changed and value(changed) == value(parsed):
+            return False
+    return True
+
+
+def _score_math(spans: list[str], gold: str, timeout: int) -> tuple[bool, str]:
+    gold_values = parse_math(gold, timeout)
+    if not gold_values:
+        raise ValueError(f"gold answer {gold!r} cannot be parsed by math-verify")
+    if _same_text(", ".join(spans), gold):  # written as its gold: never wrong ("\\$18", "\\text{odd}")
+        return True, "correct"
+    values, hedged = _stated_values(spans)
+    if hedged:
+        return False, "hedged"
+    reading = ", ".join(values)
+    parsed = parse_math(reading, timeout) if values else []
+    if not parsed:
+        return False, "unparsable"
+    if not _sides_agree(values, timeout) or not _reads_every_number(reading, parsed, timeout):
+        return False, "hedged"
+    if verify_math(gold_values, parsed, timeout):
+        return True, "correct"
+    return False, "hedged" if len(values) > 1 and "," not in gold else "wrong"
+
+
+def _score_choice(spans: list[str], gold: str) -> tuple[bool, str]:
+    stated = [stated_letters(plain_span(span)) for span in spans]
+    letters = list(dict.fromkeys(letter for found, _ in stated for letter in found))
+    if not letters:
+        return False, "unparsable"
+    if len(letters) > 1 or any(hedged for _, hedged in stated):
+        return False, "hedged"
+    return _outcome(f"({letters[0]})" == gold)
+
+
+def _score_text(spans: list[str], gold: str) -> tuple[bool, str]:
+    answers = list(dict.fromkeys(normalize_text(span) for span in spans))
+    if len(answers) > 1:
+        return False, "hedged"
+    return _outcome(answers[0] == normalize_text(gold))
+
+
 def score(completion: str, gold: str, answer_type: str, fmt: str, timeout: int = 5) -> tuple[bool, str]:
-    """(correct, reason). Reasons: correct, wrong, empty, no_answer, unparsable."""
+    """(correct, reason) of a completion against its gold; reasons: see the module docstring."""
     if not completion.strip():
         return False, "empty"
-    answer = extract_answer(completion, fmt)
-    if answer is None:
+    spans = answer_spans(completion, fmt)
+    if not spans:
         return False, "no_answer"
     if answer_type == "integer":
-        match = _INTEGER.search(answer)
-        if not match:
-            return False, "unparsable"
-        ok = int(match.group().replace(",", "")) == int(gold)
-        return ok, "correct" if ok else "wrong"
+        return _score_integer(spans, gold)
     if answer_type == "choice":
-        letter = choice_letter(answer)
-        if letter is None:
-            return False, "unparsable"
-        ok = f"({letter})" == gold
-        return ok, "correct" if ok else "wrong"
+        return _score_choice(spans, gold)
     if answer_type == "text":
-        ok = normalize_text(answer) == normalize_text(gold)
-        return ok, "correct" if ok else "wrong"
-    from math_verify import verify
-
-    gold_parsed = parse_math(gold, timeout, bare_latex=True)
-    if not gold_parsed:
-        raise ValueError(f"gold answer {gold!r} cannot be parsed by math-verify")
-    # The span read as text (math-verify finds 18 in "The answer is 18.") and, failing
-    # that, as bare LaTeX, the way the gold is read: an answer that repeats the gold
-    # ("18 dollars", "\$18", "(1, 2)", "10^{3}") is then never scored wrong.
-    parsed = False
-    for bare_latex in (fmt == "boxed", fmt != "boxed"):
-        predicted = parse_math(answer, timeout, bare_latex=bare_latex)
-        parsed = parsed or bool(predicted)
-        if predicted and verify(gold_parsed, predicted, timeout_seconds=timeout):
-            return True, "correct"
-    return False, "wrong" if parsed else "unparsable"
+        return _score_text(spans, gold)
+    try:
+        return _score_math(spans, gold, timeout)
+    except MathTimeout:
+        return False, "timeout"
 
 
 def gold_problem(gold, kind: str) -> str | None:
@@ -132,7 +166,10 @@ def gold_problem(gold, kind: str) -> str | None:
     if kind == "integer":
         return None if re.fullmatch(r"-?\d+", str(gold)) else f"gold {gold!r} is not an integer"
     if kind == "math":
-        return None if parse_math(str(gold), bare_latex=True) else f"gold {gold!r} cannot be parsed by math-verify"
+        try:
+            return None if parse_math(str(gold)) else f"gold {gold!r} cannot be parsed by math-verify"
+        except MathTimeout:
+            return f"gold {gold!r}: math-verify ran past its time limit reading it"
     if kind == "choice":
         return None if CHOICE_GOLD.fullmatch(str(gold)) else f"gold {gold!r} is not an option letter like '(A)'"
     if kind == "text":
