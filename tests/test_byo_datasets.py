@@ -25,6 +25,7 @@ ANSWERS = {
         ("18 dollars", "18"),  # a number with unit words is the number
         ("1,234 people", "1234"),
         ("$5 per hour", "5"),
+        ("\\boxed{(2,2)}, \\boxed{(6,2)}", "(2,2), (6,2)"),  # several boxes: one answer, all kept
     ],
     "gsm8k": [("7 + 7 = 14\n#### 14", "14"), ("a\nb\n#### 1,000", "1000")],
     "boxed_solution": [
