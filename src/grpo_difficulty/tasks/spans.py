@@ -22,7 +22,7 @@ _WORD = re.compile(r"(?<![\\\w'])[^\W\d_]+(?:'[^\W\d_]+)?(?![\w'])")
 _HEDGE_WORDS = re.compile(
     r"\b(?:not|no|never|nor|neither|except|cannot|\w+n't|maybe|perhaps|possibly|probably|likely|unlikely|guess"
     r"|unsure|either|approximately|approx|about|around|roughly|nearly|almost|circa|over|under|above|below"
-    r"|between|least|most|than|or so|or more|or less|or fewer|up to|plus or minus)\b"
+    r"|between|least|most|than|minimum|maximum|ish|or so|or more|or less|or fewer|up to|give or take|plus or minus)\b"
 )
 # A number in words beside one in digits is a second value ("12 or thirteen", "12 thousand")
 _NUMBER_WORDS = re.compile(
@@ -123,9 +123,10 @@ def normalize_numbers(text: str) -> str:
 
 
 def plain_span(text: str) -> str:
-    """A span without boxes, \\text{} wrappers, math and bold delimiters or currency signs."""
+    """A span without boxes, \\text{} wrappers, math and bold delimiters, currency signs, or
+    percent signs after a number (a unit, like "dollars": "1200%" is not 12)."""
     text = _TEXT_COMMANDS.sub(r" \1 ", unbox(text))
-    return normalize_numbers(_DELIMITERS.sub(" ", text))
+    return normalize_numbers(re.sub(r"(?<=\d)\s*\\?%", " ", _DELIMITERS.sub(" ", text)))
 
 
 def _prose(text: str) -> list[re.Match]:
@@ -160,7 +161,7 @@ def value_parts(text: str) -> list[str]:
         segment = text[pos : word.start() if word else len(text)]
         pos = word.end() if word else pos
         for part in re.split(r";|(?<=\d)\s+(?=[-+]?\d)", segment):
-            part = re.sub(r"^(?:[\s,:;!=)'\"`]|\.(?!\d))+|[\s.,:;!=('\"`]+$", "", part)
+            part = re.sub(r"^(?:[\s,:;=)'\"`]|\.(?!\d))+|[\s.,:;=('\"`]+$", "", part)
             if re.search(r"[^\W_]", part):
                 parts.append(part)
     return list(dict.fromkeys(parts))
