@@ -251,3 +251,14 @@ def test_real_bbh_golds_score_when_one_letter_is_given(bbh_dir):
             assert tasks.score(completion, gold, "choice", fmt) == (True, "correct"), completion
         for completion in (f" {letter} or {other}", f" ({other}) or {gold}", f" not {letter}"):
             assert tasks.score(completion, gold, "choice", "fewshot") == (False, "hedged"), completion
+
+
+@pytest.mark.parametrize("fmt", ["fewshot", "boxed", "xml"])
+def test_the_training_reward_is_this_scorer(fmt):
+    from grpo_difficulty.train import correctness_reward
+
+    reward = correctness_reward(fmt)
+    for table, expected in ((ADVERSARIAL, 0.0), (LEGITIMATE, 1.0)):
+        rows = [row for row in table if row[3] == fmt]
+        completions, golds, kinds = ([row[i] for row in rows] for i in range(3))
+        assert reward(None, completions, golds, kinds) == [expected] * len(rows)
