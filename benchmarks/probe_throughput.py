@@ -16,7 +16,7 @@ import time
 import torch
 
 from grpo_difficulty import probe, tasks
-from grpo_difficulty.config.sections import ProbeConfig, PromptConfig
+from grpo_difficulty.config.sections import PromptConfig
 from grpo_difficulty.generation.hf import HFGenerator
 
 PROMPT = PromptConfig(
@@ -29,7 +29,7 @@ PROMPT = PromptConfig(
         {"question": "What is 35 + 48?", "answer": "83"},
     ],
 )
-SAMPLING = ProbeConfig(k=8, block_size=4, temperature=0.7, top_p=1.0, max_new_tokens=8, seed=0)
+SAMPLING = dict(block_size=4, temperature=0.7, top_p=1.0, max_new_tokens=8, seed=0)
 
 
 def timed(fn):
@@ -73,7 +73,7 @@ def main():
     _ = gen.newline_ids  # build the stop-token list outside the timings
 
     def blocks(first, last):
-        return [probe.probe_block(gen, rows, PROMPT, SAMPLING, b) for b in range(first, last)]
+        return [probe.probe_block(gen, rows, PROMPT, b, **SAMPLING) for b in range(first, last)]
 
     ours, t_ours = timed(lambda: blocks(0, args.k // 4))
     ours_tokens = sum(int(b["n_tokens"].sum()) for b in ours)

@@ -14,7 +14,6 @@ Record results in docs/performance.md.
 """
 
 import argparse
-import dataclasses
 
 from probe_throughput import PROMPT, SAMPLING, timed  # same prompts and settings as the HF benchmark
 
@@ -43,16 +42,16 @@ def main():
     gen.generate(prompts[:2], 1, 0.0, 1.0, 2, 0, stop=["\n"])  # warm-up outside the timings
 
     def blocks():
-        sampling = dataclasses.replace(SAMPLING, block_size=args.block_size)
-        return [probe.probe_block(gen, rows, PROMPT, sampling, b) for b in range(args.k // args.block_size)]
+        sampling = {**SAMPLING, "block_size": args.block_size}
+        return [probe.probe_block(gen, rows, PROMPT, b, **sampling) for b in range(args.k // args.block_size)]
 
     def bare():
         params = SamplingParams(
             n=args.k,
-            temperature=SAMPLING.temperature,
-            top_p=SAMPLING.top_p,
-            max_tokens=SAMPLING.max_new_tokens,
-            seed=SAMPLING.seed,
+            temperature=SAMPLING["temperature"],
+            top_p=SAMPLING["top_p"],
+            max_tokens=SAMPLING["max_new_tokens"],
+            seed=SAMPLING["seed"],
             stop=["\n"],
         )
         out = gen.llm.generate(prompts, params, use_tqdm=False)
@@ -61,7 +60,7 @@ def main():
     ours, t_ours = timed(blocks)
     ours_tokens = sum(int(b["n_tokens"].sum()) for b in ours)
     bare_tokens, t_bare = timed(bare)
-    greedy, t_greedy = timed(lambda: probe.probe_greedy(gen, rows, PROMPT, SAMPLING.max_new_tokens))
+    greedy, t_greedy = timed(lambda: probe.probe_greedy(gen, rows, PROMPT, SAMPLING["max_new_tokens"]))
     print(f"model {args.model}, {len(rows)} problems, K={args.k} in blocks of {args.block_size}, vLLM backend")
     print(f"engine start      : {t_start:.1f} s")
     print(f"probe blocks      : {ours_tokens} tokens in {t_ours:.1f} s = {ours_tokens / t_ours:.1f} tok/s")

@@ -18,6 +18,7 @@ from grpo_difficulty.config.keys import (
     data_key,
     difficulty_source,
     eval_fields,
+    execution,
     generation_fields,
     probe_fields,
     shipped_difficulty,
@@ -46,6 +47,13 @@ RUN = PATHS.run("{subset}", "{seed}")  # one training run's files, as wildcard p
 
 def resources(family):
     return as_dict(getattr(CFG.resources, family))
+
+
+def execution_params():
+    """The one channel of execution settings to the generating jobs' scripts (batch size,
+    vLLM engine sizes, adapter slots): a param Snakemake does not compare, so that editing
+    them reruns nothing; every other param decides outputs (config.keys.Execution)."""
+    return execution(CFG)
 
 
 # ----------------------------------------------------------------------------- model

@@ -29,6 +29,7 @@ rule evaluate_base:
         prompt=as_dict(CFG.prompt),
         generation=generation_fields(CFG),
         evaluate=eval_fields(CFG),
+        execution=execution_params(),
     script:
         "../workflow/scripts/evaluate.py"
 

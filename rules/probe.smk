@@ -1,7 +1,8 @@
 # Probe: K sampled answers per training problem, in (row range, block) jobs, merged into pass rates.
 # A job's rows are a range of the training table, of at most probe.shard_size rows; the
 # merge reuses files of any earlier shard size (probe_files in common.smk). Execution
-# settings (batch size, shard size, vLLM engine sizes) are not params: editing them reruns nothing.
+# settings (batch size, vLLM engine sizes: execution_params; shard size: the job's rows)
+# decide no output: editing them reruns nothing.
 
 
 wildcard_constraints:
@@ -26,6 +27,7 @@ rule probe_block:
     params:
         model=model_param,
         settings=probe_fields(CFG),
+        execution=execution_params(),
     script:
         "../workflow/scripts/probe.py"
 

@@ -1,5 +1,6 @@
-"""The library's shape: no import cycle between its modules, counting imports inside
-functions (a cycle hidden by a function-local import still couples the two modules)."""
+"""The project's shape: no import cycle between the library's modules, counting imports
+inside functions (a cycle hidden by a function-local import still couples the two
+modules); workflow scripts read their rule's params and inputs, never the config."""
 
 import ast
 from pathlib import Path
@@ -87,3 +88,27 @@ def test_the_config_sections_are_a_leaf_and_tasks_imports_only_them():
     config = {name for name in graph if name.startswith("grpo_difficulty.config")}
     used_by_tasks = {dep for name, deps in graph.items() if name.startswith("grpo_difficulty.tasks") for dep in deps}
     assert used_by_tasks & config == {"grpo_difficulty.config.sections"}
+
+
+def config_reads(path: Path) -> list[str]:
+    """Where a workflow script reads `snakemake.config`, as file:line."""
+    return [
+        f"{path.name}:{node.lineno}"
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Attribute)
+        and node.attr == "config"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "snakemake"
+    ]
+
+
+def test_scripts_read_their_rule_params_not_the_config(tmp_path):
+    """Snakemake reruns a job when its params or inputs change: a value a script read from
+    the config itself could change its output without a rerun."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("cfg = snakemake.config['probe']\n")
+    assert config_reads(bad) == ["bad.py:1"]
+    scripts = sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+    assert scripts
+    reads = [where for path in scripts for where in config_reads(path)]
+    assert not reads, f"scripts read snakemake.config (pass the value as a rule param): {reads}"

@@ -1,19 +1,16 @@
 """Probe blocks on the tiny model: determinism, batch invariance, K extension by blocks,
 reuse of files across shard sizes, merging."""
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from grpo_difficulty import probe, tasks
-from grpo_difficulty.config.sections import ProbeConfig
 from grpo_difficulty.generation.hf import HFGenerator
 from grpo_difficulty.generation.sampling import sampling_processors
 
-SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
+SAMPLING = dict(block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +24,9 @@ def generator(tiny_model):
 
 
 def test_blocks_are_deterministic_and_independent(generator, rows, fewshot_prompt):
-    b0 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, block=0)
-    b1 = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, block=1)
-    again = probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, block=0)
+    b0 = probe.probe_block(generator, rows, fewshot_prompt, 0, **SAMPLING)
+    b1 = probe.probe_block(generator, rows, fewshot_prompt, 1, **SAMPLING)
+    again = probe.probe_block(generator, rows, fewshot_prompt, 0, **SAMPLING)
     pd.testing.assert_frame_equal(b0, again)
     assert sorted(b0["sample"].unique()) == [0, 1] and sorted(b1["sample"].unique()) == [2, 3]
     assert len(b0) == 2 * len(rows)
@@ -45,23 +42,22 @@ def test_samples_do_not_depend_on_batch_or_shard_layout(tiny_model, fewshot_prom
     by_batch = {}
     for batch_size in (1, 7, 64):
         gen = HFGenerator(tiny_model, batch_size=batch_size)
-        by_batch[batch_size] = probe.probe_block(gen, rows, fewshot_prompt, SAMPLING, block=1)
+        by_batch[batch_size] = probe.probe_block(gen, rows, fewshot_prompt, 1, **SAMPLING)
     reference = by_batch[1]
     assert reference["completion"].nunique() > 10  # real samples, not one repeated answer
     for batch_size in (7, 64):
         pd.testing.assert_frame_equal(by_batch[batch_size], reference)
     gen = HFGenerator(tiny_model, batch_size=16)
     shards = [
-        probe.probe_block(gen, rows.iloc[a:b], fewshot_prompt, SAMPLING, block=1)
-        for a, b in [(0, 7), (7, 19), (19, 30)]
+        probe.probe_block(gen, rows.iloc[a:b], fewshot_prompt, 1, **SAMPLING) for a, b in [(0, 7), (7, 19), (19, 30)]
     ]
     pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True), reference)
-    backwards = probe.probe_block(gen, rows.iloc[::-1], fewshot_prompt, SAMPLING, block=1)
+    backwards = probe.probe_block(gen, rows.iloc[::-1], fewshot_prompt, 1, **SAMPLING)
     pd.testing.assert_frame_equal(
         backwards.sort_values(["id", "sample"], ignore_index=True),
         reference.sort_values(["id", "sample"], ignore_index=True),
     )
-    wide = probe.probe_block(gen, rows, fewshot_prompt, dataclasses.replace(SAMPLING, block_size=4), block=0)
+    wide = probe.probe_block(gen, rows, fewshot_prompt, 0, **{**SAMPLING, "block_size": 4})
     pd.testing.assert_frame_equal(wide[wide["sample"] >= 2].reset_index(drop=True), reference)
 
 
@@ -109,7 +105,7 @@ def test_wilson_interval():
 
 
 def test_pass_rates_use_the_first_k_samples(generator, rows, fewshot_prompt):
-    blocks = [probe.probe_block(generator, rows, fewshot_prompt, SAMPLING, b) for b in range(2)]
+    blocks = [probe.probe_block(generator, rows, fewshot_prompt, b, **SAMPLING) for b in range(2)]
     greedy = [probe.probe_greedy(generator, rows, fewshot_prompt, 6)]
     k4 = probe.pass_rates(rows, blocks, greedy, 4)
     k2 = probe.pass_rates(rows, blocks, greedy, 2)

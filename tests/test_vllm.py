@@ -19,7 +19,7 @@ from conftest import train_config  # noqa: E402
 from test_train import TRAIN_CFG  # noqa: E402
 
 from grpo_difficulty import probe, tasks  # noqa: E402
-from grpo_difficulty.config.sections import BackendConfig, ProbeConfig, PromptConfig, build  # noqa: E402
+from grpo_difficulty.config.sections import BackendConfig, PromptConfig, build  # noqa: E402
 from grpo_difficulty.generation.backends import make_generator  # noqa: E402
 from grpo_difficulty.generation.base import Completion  # noqa: E402
 from grpo_difficulty.generation.models import prepare_embedded_model  # noqa: E402
@@ -38,7 +38,7 @@ PROMPT = build(
         ],
     },
 )
-SAMPLING = ProbeConfig(k=4, block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
+SAMPLING = dict(block_size=2, temperature=1.0, top_p=1.0, max_new_tokens=6, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -126,15 +126,15 @@ def test_same_seed_same_samples(vllm_gen, rows):
 
 def test_probe_tables_match_hf_schema(vllm_gen, hf_gen, rows):
     for block in (0, 1):
-        ours = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, block=block)
-        ref = probe.probe_block(hf_gen, rows, PROMPT, SAMPLING, block=block)
+        ours = probe.probe_block(vllm_gen, rows, PROMPT, block, **SAMPLING)
+        ref = probe.probe_block(hf_gen, rows, PROMPT, block, **SAMPLING)
         assert list(ours.columns) == list(ref.columns)
         assert ours.dtypes.to_dict() == ref.dtypes.to_dict()
         assert ours["id"].tolist() == ref["id"].tolist()
         assert ours["sample"].tolist() == ref["sample"].tolist()
         assert sorted(ours["sample"].unique()) == [2 * block, 2 * block + 1]
         assert (~ours["completion"].str.contains("\n")).all()
-    again = probe.probe_block(vllm_gen, rows, PROMPT, SAMPLING, block=1)
+    again = probe.probe_block(vllm_gen, rows, PROMPT, 1, **SAMPLING)
     pd.testing.assert_frame_equal(ours, again)  # block seeds make vLLM blocks reproducible
     greedy = probe.probe_greedy(vllm_gen, rows, PROMPT, 6)
     greedy_ref = probe.probe_greedy(hf_gen, rows, PROMPT, 6)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import answering
-from .config.sections import ProbeConfig, PromptConfig
+from .config.sections import PromptConfig
 
 GREEDY_COLUMNS = ["id", "greedy_completion", "greedy_correct", "greedy_reason"]
 PASS_RATE_COLUMNS = [
@@ -57,19 +57,30 @@ def covering_ranges(existing: list[tuple[int, int]], n_rows: int, shard_size: in
 
 
 def probe_block(
-    generator, rows: pd.DataFrame, prompt: PromptConfig, probe: ProbeConfig, block: int, desc: str = "probe"
+    generator,
+    rows: pd.DataFrame,
+    prompt: PromptConfig,
+    block: int,
+    *,
+    block_size: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    seed: int,
+    desc: str = "probe",
 ) -> pd.DataFrame:
-    """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`."""
+    """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`; the
+    keyword settings are the probe's sampling settings (those of config.keys.probe_fields)."""
     return answering.answer_problems(
         generator,
         rows,
         prompt,
-        n=probe.block_size,
-        temperature=probe.temperature,
-        top_p=probe.top_p,
-        max_new_tokens=probe.max_new_tokens,
-        seed=probe.seed,
-        first_sample=block * probe.block_size,
+        n=block_size,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        first_sample=block * block_size,
         desc=f"{desc} block {block}",
     )
 

@@ -9,22 +9,23 @@ the `snakemake` object) as `__mp_main__`.
 import torch
 
 from grpo_difficulty import probe
-from grpo_difficulty.config.sections import Config, build
+from grpo_difficulty.config.sections import PromptConfig, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation.backends import make_generator
 
 if __name__ == "__main__":
-    cfg = build(Config, snakemake.config)
+    params = snakemake.params
+    # probe_fields: the prompt, the backend's name and dtype, and the sampling settings
+    sampling = {key: value for key, value in params.settings.items() if key not in ("prompt", "backend")}
     with log_to(snakemake.log[0]):
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
         rows = probe.row_range(read_table(snakemake.input.data), start, stop)
-        # the config's whole backend section: params hold only the settings that decide the samples
-        generator = make_generator(cfg.backend, snakemake.params.model)
-        prompt, desc = cfg.prompt, f"probe rows {start}-{stop}"
+        generator = make_generator(params.execution.backend_config(params.settings["backend"]), params.model)
+        prompt, desc = build(PromptConfig, params.settings["prompt"], "prompt."), f"probe rows {start}-{stop}"
         if snakemake.rule == "probe_greedy":
-            table = probe.probe_greedy(generator, rows, prompt, cfg.probe.max_new_tokens, desc)
+            table = probe.probe_greedy(generator, rows, prompt, sampling["max_new_tokens"], desc)
         else:
-            table = probe.probe_block(generator, rows, prompt, cfg.probe, int(snakemake.wildcards.block), desc)
+            table = probe.probe_block(generator, rows, prompt, int(snakemake.wildcards.block), **sampling, desc=desc)
         write_table(table, snakemake.output[0])

@@ -2,19 +2,19 @@
 training set ships with when nothing was probed (rule select_subset)."""
 
 from grpo_difficulty import probe, select
-from grpo_difficulty.config.sections import Config, build
+from grpo_difficulty.config.sections import SubsetConfig, build
 from grpo_difficulty.files import log_to, read_table, write_json, write_table
 
-cfg = build(Config, snakemake.config)
+params = snakemake.params
 with log_to(snakemake.log[0]):
     probed = snakemake.input.pass_rates
     rates = read_table(probed[0], probe.PASS_RATE_COLUMNS) if probed else None
     table = select.difficulty_table(read_table(snakemake.input.data), rates)
     name = snakemake.wildcards.subset
-    spec = cfg.subsets[name]
-    subset = select.select_subset(table, name, spec, cfg.select_seed)
+    spec = build(SubsetConfig, params.spec, f"subsets.{name}.")
+    subset = select.select_subset(table, name, spec, params.seed)
     stats = select.subset_stats(
-        subset, name, spec, cfg.train.num_generations, select.selection_cutoffs(table, subset, spec)
+        subset, name, spec, params.num_generations, select.selection_cutoffs(table, subset, spec)
     )
     write_table(subset, snakemake.output.table)
     write_json(stats, snakemake.output.stats)

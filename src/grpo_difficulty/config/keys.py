@@ -1,11 +1,13 @@
 """What decides each cached output: the fields hashed into its folder's name and passed
-as its rule's params."""
+as its rule's params; and, apart from them, how a job runs (`Execution`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .. import tasks
 from ..files import stable_hash
-from .sections import Config, as_dict
+from .sections import BackendConfig, Config, as_dict, build
 
 # Each cached artifact's folder is named by a hash of the fields listed here, and nothing
 # else: a new config key with a default moves no cache folder unless it is added to a key
@@ -38,7 +40,7 @@ def probe_fields(cfg: Config) -> dict:
 
 
 # Backend settings that change how generation runs, not what it generates (sampling is
-# batch-invariant: generation.request_seed): out of every key and rule params.
+# batch-invariant: generation.request_seed): out of every key, passed as `Execution`.
 BACKEND_EXECUTION_KEYS = (
     "batch_size",
     "tensor_parallel_size",
@@ -50,9 +52,28 @@ BACKEND_EXECUTION_KEYS = (
 
 def generation_fields(cfg: Config) -> dict:
     """The backend settings that decide generated answers (part of the probe key and of
-    the evaluation rules' params): its name and dtype. Scripts build their generator from
-    the whole backend section in the config, so the execution settings rerun nothing."""
+    the evaluation rules' params): its name and dtype."""
     return {k: v for k, v in as_dict(cfg.backend).items() if k not in BACKEND_EXECUTION_KEYS}
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a generating job runs, not what it makes: the backend's execution settings and
+    the largest adapter rank its vLLM engine must serve (train.lora.r). Rules pass it as one
+    param of this type, which Snakemake leaves out of its rerun check (it compares only
+    params of plain types: persistence._serialize_param), so editing these reruns nothing.
+    Threads and GPUs come from the rule's `threads` and `resources`."""
+
+    backend: dict
+    lora_rank: int
+
+    def backend_config(self, generation: dict) -> BackendConfig:
+        """The whole backend section: `generation` (generation_fields) decides the answers."""
+        return build(BackendConfig, {**generation, **self.backend}, "backend.")
+
+
+def execution(cfg: Config) -> Execution:
+    return Execution({k: getattr(cfg.backend, k) for k in BACKEND_EXECUTION_KEYS}, cfg.train.lora.r)
 
 
 def probe_key(cfg: Config) -> str:
