@@ -1,16 +1,6 @@
 # Report: summary table (CSV + Markdown), per-tier and accuracy-vs-steps tables, and
 # plots registered for `snakemake --report`.
 
-# each plot's caption is report/<its file name>.rst; the category groups it in --report
-PLOT_CATEGORIES = dict(
-    pass_rates="Probe",
-    tiers="Evaluation",
-    steps="Evaluation",
-    learnable="Evaluation",
-    predicted="Training",
-    training="Training",
-)
-
 
 rule report:
     input:
@@ -23,8 +13,10 @@ rule report:
     output:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
         **{
-            key: report(PATHS.report(file), caption=f"../report/{Path(file).stem}.rst", category=PLOT_CATEGORIES[key])
-            for key, file in REPORT_PLOTS.items()
+            key: report(
+                PATHS.report(plot.file), caption=f"../report/{Path(plot.file).stem}.rst", category=plot.category
+            )
+            for key, plot in REPORT_PLOTS.items()
         },
     log:
         PATHS.log("report"),

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from workflow_helpers import ROOT, snakemake, test_config, write_config
 
+from grpo_difficulty import select, tasks
 from grpo_difficulty.config.checks import load_config, validate_schema
 from grpo_difficulty.config.keys import data_key, eval_fields, probe_fields, probe_key, train_fields
 from grpo_difficulty.config.layout import REPORT_TABLES, Layout
@@ -252,6 +253,13 @@ def _compare_defaults(cls, node: dict, schema: dict, where: str) -> list[str]:
 def test_schema_and_dataclass_defaults_agree():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert _compare_defaults(Config, schema, schema, "") == []
+
+
+def test_the_schema_enums_are_the_registries():
+    """The schema offers exactly the loaders and strategies the code has, in its order."""
+    props = yaml.safe_load(SCHEMA.read_text())["properties"]
+    assert props["datasets"]["additionalProperties"]["properties"]["loader"]["enum"] == list(tasks.LOADERS)
+    assert props["subsets"]["additionalProperties"]["properties"]["strategy"]["enum"] == list(select.STRATEGIES)
 
 
 def test_build_names_an_unknown_key():

@@ -148,7 +148,8 @@ def runs_for_report():
 def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     base, points, info, metrics = runs_for_report()
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
-    out = {name: tmp_path / file for name, file in {**REPORT_TABLES, **REPORT_PLOTS}.items()}
+    files = {**REPORT_TABLES, **{name: plot.file for name, plot in REPORT_PLOTS.items()}}
+    out = {name: tmp_path / file for name, file in files.items()}
     subset_stats = {"all": {"predicted_learnable_pct": 45.0}, "hard": {"predicted_learnable_pct": 20.0}}
     before = [(sorted(p), p["step"]) for p in points]
     text = make_report(base, points, info, metrics, rates, subset_stats, SETTINGS, out)

@@ -7,15 +7,10 @@ import pandas as pd
 import pytest
 from workflow_helpers import planned_jobs, planned_outputs, snakemake, test_config, write_config
 
+from grpo_difficulty.config.layout import REPORT_PLOTS
+
 # Every plot the report writes: checked as files after a run and as figures of the HTML report.
-REPORT_PNGS = [
-    "pass_rates",
-    "tier_accuracy",
-    "accuracy_steps",
-    "learnable_vs_gain",
-    "predicted_learnable",
-    "training_curves",
-]
+REPORT_PNGS = [plot.file for plot in REPORT_PLOTS.values()]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +48,7 @@ def test_whole_dag_produces_every_artifact(finished_run):
     assert (summary["steps"] == 2).all() and summary["pass@2"].between(0, 1).all()
     assert (summary["pass@2"] >= summary["pass@1"]).all()  # pass@k cannot fall as k grows
     for png in REPORT_PNGS:
-        assert (exp / "report" / f"{png}.png").stat().st_size > 1000
+        assert (exp / "report" / png).stat().st_size > 1000
     assert "| test | easy |" in (exp / "report" / "summary.md").read_text()
     rates = pd.read_parquet(next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")))
     assert len(rates) == 12 and (rates["k"] == 4).all()
@@ -303,4 +298,4 @@ def test_html_report(finished_run):
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
     for png in REPORT_PNGS:
-        assert f"{png}.png" in html
+        assert png in html

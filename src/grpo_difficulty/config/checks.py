@@ -66,13 +66,12 @@ def check_datasets(config: dict) -> None:
     if config["train_set"] in config["eval_sets"]:
         raise ConfigError("eval_sets", f"{config['train_set']!r} is the training set; evaluate on held-out data")
     for key, spec in datasets.items():
-        required, optional = tasks.LOADER_KEYS[spec["loader"]]
-        for name in sorted(required - set(spec)):
+        loader = tasks.LOADERS[spec["loader"]]
+        for name in sorted(loader.required - set(spec)):
             raise ConfigError(f"datasets.{key}.{name}", f"required by loader {spec['loader']!r}")
-        for name in sorted(set(spec) - required - optional - tasks.COMMON_KEYS):
+        for name in sorted(set(spec) - loader.keys):
             raise ConfigError(
-                f"datasets.{key}.{name}",
-                f"not used by loader {spec['loader']!r}; its keys: {sorted(required | optional | tasks.COMMON_KEYS)}",
+                f"datasets.{key}.{name}", f"not used by loader {spec['loader']!r}; its keys: {sorted(loader.keys)}"
             )
         if spec["loader"] in tasks.PROCEDURAL:
             if spec["split"] not in spec["per_level"]:

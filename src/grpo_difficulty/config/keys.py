@@ -16,8 +16,7 @@ from .sections import BackendConfig, Config, as_dict, build
 
 def data_key(spec: dict) -> str:
     """A prepared dataset: its spec as the loader reads it (schema defaults filled)."""
-    required, optional = tasks.LOADER_KEYS[spec["loader"]]
-    known = required | optional | tasks.COMMON_KEYS
+    known = tasks.LOADERS[spec["loader"]].keys
     return stable_hash({k: v for k, v in spec.items() if k in known})
 
 

@@ -80,13 +80,24 @@ REPORT_TABLES = dict(
     steps_csv="steps_to_match.csv",
     pairwise_csv="pairwise_differences.csv",
 )
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot of the report: its file, and the category that groups it in `snakemake
+    --report` (its caption is report/<file name without .png>.rst)."""
+
+    file: str
+    category: str
+
+
 REPORT_PLOTS = dict(
-    pass_rates="pass_rates.png",
-    tiers="tier_accuracy.png",
-    steps="accuracy_steps.png",
-    learnable="learnable_vs_gain.png",
-    predicted="predicted_learnable.png",
-    training="training_curves.png",
+    pass_rates=Plot("pass_rates.png", "Probe"),
+    tiers=Plot("tier_accuracy.png", "Evaluation"),
+    steps=Plot("accuracy_steps.png", "Evaluation"),
+    learnable=Plot("learnable_vs_gain.png", "Evaluation"),
+    predicted=Plot("predicted_learnable.png", "Training"),
+    training=Plot("training_curves.png", "Training"),
 )
 
 

@@ -27,7 +27,6 @@ from .benchmarks import bbh_task, gsm8k_frame
 from .generators import ARITHMETIC_LEVELS, PEOPLE, PROCEDURAL, SHUFFLED_LEVELS, arithmetic_rows, shuffled_objects_rows
 from .loaders import (
     COMMON_KEYS,
-    LOADER_KEYS,
     LOADERS,
     check_disjoint,
     config_problems,

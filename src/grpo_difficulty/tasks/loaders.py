@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pandas as pd
 
 from . import benchmarks, mapped
@@ -11,35 +14,42 @@ from .readers import HUB_DEFAULTS, data_files
 from .rows import BadRows
 from .scoring import is_plain_number
 
-LOADERS = {
-    "file": mapped.load_file,
-    "hub": mapped.load_hub,
-    "arithmetic": load_procedural,
-    "shuffled_objects": load_procedural,
-    "gsm8k_hub": benchmarks.load_gsm8k_hub,
-    "gsm8k_file": benchmarks.load_gsm8k_file,
-    "math_hub": benchmarks.load_math_hub,
-    "math500_hub": benchmarks.load_math500_hub,
-    "aime_hub": benchmarks.load_aime_hub,
-    "bbh_hub": benchmarks.load_bbh_hub,
-    "bbh_file": benchmarks.load_bbh_file,
-}
-
-# Keys each loader needs / may use besides the ones every dataset has (config/schema.yaml);
-# rules/common.smk check_config() enforces them before any job runs.
+# Keys every dataset entry may have (config/schema.yaml), besides its loader's own.
 COMMON_KEYS = {"loader", "seed", "limit", "bad_rows", "numeric_only", "question_field", "answer_field"}
-LOADER_KEYS = {  # loader → (required, optional)
-    "file": ({"path"}, mapped.MAPPING_KEYS),
-    "hub": ({"path", "split"}, {"name", "revision"} | mapped.MAPPING_KEYS),
-    "arithmetic": ({"levels", "per_level", "split"}, set()),
-    "shuffled_objects": ({"levels", "per_level", "split"}, set()),
-    "gsm8k_hub": ({"split"}, {"path", "name"}),
-    "gsm8k_file": ({"path"}, set()),
-    "math_hub": ({"split"}, {"path", "name", "subjects"}),
-    "math500_hub": (set(), {"path", "name", "split"}),
-    "aime_hub": (set(), {"path", "split", "configs"}),
-    "bbh_hub": (set(), {"path", "split", "objects", "revision"}),
-    "bbh_file": ({"path"}, {"objects"}),
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A dataset loader: (spec, bad rows) → the table, and the keys of a dataset entry it
+    needs and may use besides COMMON_KEYS (config.checks enforces them before any job runs;
+    they alone make the data's cache key, config.keys.data_key)."""
+
+    load: Callable[[dict, BadRows], pd.DataFrame]
+    required: frozenset[str] = frozenset()
+    optional: frozenset[str] = frozenset()
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return self.required | self.optional | COMMON_KEYS
+
+
+def _loader(load, required=(), optional=()) -> Loader:
+    return Loader(load, frozenset(required), frozenset(optional))
+
+
+# The one list of loaders: config/schema.yaml's `loader` enum is tested equal to it.
+LOADERS = {
+    "file": _loader(mapped.load_file, {"path"}, mapped.MAPPING_KEYS),
+    "hub": _loader(mapped.load_hub, {"path", "split"}, {"name", "revision"} | mapped.MAPPING_KEYS),
+    "arithmetic": _loader(load_procedural, {"levels", "per_level", "split"}),
+    "shuffled_objects": _loader(load_procedural, {"levels", "per_level", "split"}),
+    "gsm8k_hub": _loader(benchmarks.load_gsm8k_hub, {"split"}, {"path", "name"}),
+    "gsm8k_file": _loader(benchmarks.load_gsm8k_file, {"path"}),
+    "math_hub": _loader(benchmarks.load_math_hub, {"split"}, {"path", "name", "subjects"}),
+    "math500_hub": _loader(benchmarks.load_math500_hub, (), {"path", "name", "split"}),
+    "aime_hub": _loader(benchmarks.load_aime_hub, (), {"path", "split", "configs"}),
+    "bbh_hub": _loader(benchmarks.load_bbh_hub, (), {"path", "split", "objects", "revision"}),
+    "bbh_file": _loader(benchmarks.load_bbh_file, {"path"}, {"objects"}),
 }
 
 
@@ -49,7 +59,7 @@ def load_rows(spec: dict, bad: BadRows) -> pd.DataFrame:
     golds (`numeric_only`) and subsample (`limit`)."""
     if spec["loader"] not in LOADERS:
         raise ValueError(f"unknown dataset loader {spec['loader']!r}; allowed {sorted(LOADERS)}")
-    df = LOADERS[spec["loader"]](spec, bad)
+    df = LOADERS[spec["loader"]].load(spec, bad)
     if spec.get("numeric_only"):
         df = numeric_subset(df, bad.name)
     return _limit(df, spec)
