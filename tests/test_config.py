@@ -11,10 +11,19 @@ import yaml
 from workflow_helpers import ROOT, snakemake, test_config, write_config
 
 from grpo_difficulty import select, tasks
+from grpo_difficulty.config import docs
 from grpo_difficulty.config.checks import load_config, validate_schema
 from grpo_difficulty.config.keys import data_key, eval_fields, probe_fields, probe_key, train_fields
 from grpo_difficulty.config.layout import REPORT_TABLES, Layout
-from grpo_difficulty.config.sections import SCHEMA, Config, ConfigError, ResourceConfig, TrainConfig, build
+from grpo_difficulty.config.sections import (
+    SCHEMA,
+    Config,
+    ConfigError,
+    ResourceConfig,
+    TrainConfig,
+    build,
+    nested_section,
+)
 from grpo_difficulty.config.topology import (
     BITSANDBYTES_OPTIMIZERS,
     training_processes,
@@ -200,20 +209,6 @@ def _resolve(node: dict, schema: dict) -> dict:
     return node
 
 
-def _nested(hint):
-    """(dataclass, how it nests: 'object', 'array' or 'map') of a field's type, or None."""
-    union = typing.get_origin(hint) in (typing.Union, __import__("types").UnionType)
-    for option in typing.get_args(hint) if union else (hint,):
-        args = typing.get_args(option)
-        if dataclasses.is_dataclass(option):
-            return option, "object"
-        if typing.get_origin(option) is list and args and dataclasses.is_dataclass(args[0]):
-            return args[0], "array"
-        if typing.get_origin(option) is dict and dataclasses.is_dataclass(args[1]):
-            return args[1], "map"
-    return None
-
-
 def _compare_defaults(cls, node: dict, schema: dict, where: str) -> list[str]:
     node = _resolve(node, schema)
     props = node["properties"]
@@ -229,7 +224,7 @@ def _compare_defaults(cls, node: dict, schema: dict, where: str) -> list[str]:
         if f.name not in props:
             continue
         prop = _resolve(props[f.name], schema)
-        nested = _nested(hints[f.name])
+        nested = nested_section(hints[f.name])
         ours = (
             f.default
             if f.default is not dataclasses.MISSING
@@ -260,6 +255,24 @@ def test_the_schema_enums_are_the_registries():
     props = yaml.safe_load(SCHEMA.read_text())["properties"]
     assert props["datasets"]["additionalProperties"]["properties"]["loader"]["enum"] == list(tasks.LOADERS)
     assert props["subsets"]["additionalProperties"]["properties"]["strategy"]["enum"] == list(select.STRATEGIES)
+
+
+def test_config_docs_are_generated_and_current(tmp_path):
+    """docs/config.md is what `python -m grpo_difficulty.config.docs` writes: every key of
+    the schema with its type and default, described by the schema or else by the
+    dataclass's help; `--check` fails on a stale copy."""
+    assert docs.main(["--check"]) == 0, "docs/config.md is stale: run `python -m grpo_difficulty.config.docs`"
+    stale = tmp_path / "config.md"
+    stale.write_text(docs.render().replace("LoRA rank", "LoRA size"))
+    assert docs.main(["--check"], stale) == 1
+    assert docs.main([], stale) == 0 and docs.main(["--check"], stale) == 0
+    text = stale.read_text()
+    assert "| `train.lora.r` | integer (≥ 1) | `16` | LoRA rank |" in text
+    assert "| `datasets.<name>.loader` | one of `file`, `hub`," in text
+    assert "| `train.curriculum[].steps` | integer (≥ 1) | required | optimizer steps of this level |" in text
+    assert "| `resources.{prepare,probe,train,evaluate,report}.gpu` | integer (≥ 0) | `0` |" in text
+    # no schema description: the dataclass help
+    assert "| required | easy, medium, hard, random, band, base_wrong, base_right, tier or all |" in text
 
 
 def test_build_names_an_unknown_key():

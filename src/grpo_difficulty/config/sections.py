@@ -3,8 +3,9 @@ from the schema-validated dict.
 
 config/schema.yaml is the user-facing validation (types, ranges, defaults) that Snakemake
 runs. Each dataclass field carries its default and a one-line help, as TRL's `GRPOConfig`
-does; tests/test_config.py checks that the schema's defaults and these agree. Dataset
-specs stay dicts: their keys depend on the loader and are checked by the tasks package.
+does; tests/test_config.py checks that the schema's defaults and these agree, and
+docs/config.md is generated from both (config/docs.py). Dataset specs stay dicts: their
+keys depend on the loader and are checked by the tasks package.
 
 A leaf: it imports no other module of the project, so every module (tasks included) can
 import it without a cycle. Torch-free: the Snakefile imports it at parse time.
@@ -255,19 +256,31 @@ def build(cls, data: dict, where: str = ""):
     return cls(**{key: _convert(hints[key], value, f"{where}{key}") for key, value in data.items()})
 
 
-def _convert(hint, value, where: str):
-    if value is None:
-        return None
+def nested_section(hint) -> tuple[type, str] | None:
+    """(dataclass, how it nests: "object", "array" or "map") of a field whose type is a
+    section (X, X | None, list[X], dict[str, X]), or None."""
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
-    for option in typing.get_args(hint) if union else (hint,):  # X | None, list[X], dict[str, X]
-        origin = typing.get_origin(option)
+    for option in typing.get_args(hint) if union else (hint,):
+        args = typing.get_args(option)
         if dataclasses.is_dataclass(option):
-            return build(option, value, f"{where}.")
-        if origin is list and typing.get_args(option) and dataclasses.is_dataclass(typing.get_args(option)[0]):
-            return [build(typing.get_args(option)[0], v, f"{where}[{i}].") for i, v in enumerate(value)]
-        if origin is dict and dataclasses.is_dataclass(typing.get_args(option)[1]):
-            return {k: build(typing.get_args(option)[1], v, f"{where}.{k}.") for k, v in value.items()}
-    return value
+            return option, "object"
+        if typing.get_origin(option) is list and args and dataclasses.is_dataclass(args[0]):
+            return args[0], "array"
+        if typing.get_origin(option) is dict and args and dataclasses.is_dataclass(args[1]):
+            return args[1], "map"
+    return None
+
+
+def _convert(hint, value, where: str):
+    nested = nested_section(hint)
+    if value is None or nested is None:
+        return value
+    cls, kind = nested
+    if kind == "object":
+        return build(cls, value, f"{where}.")
+    if kind == "array":
+        return [build(cls, v, f"{where}[{i}].") for i, v in enumerate(value)]
+    return {k: build(cls, v, f"{where}.{k}.") for k, v in value.items()}
 
 
 def as_dict(obj) -> dict:
