@@ -70,6 +70,13 @@ def model_param(wildcards, input):
     return model_folder(CFG.model) or CFG.model
 
 
+def model_params():
+    """The rule params naming the model: model_param, and its hub revision only when set
+    (unset, the params of earlier versions stay as they were and nothing reruns)."""
+    revision = dict(model_revision=CFG.model_revision) if CFG.model_revision else {}
+    return dict(model=model_param, **revision)
+
+
 # ----------------------------------------------------------------------------- data
 def data_path(name):
     return PATHS.data(name, data_key(CFG.datasets[name]))

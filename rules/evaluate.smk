@@ -25,7 +25,7 @@ rule evaluate_base:
     resources:
         **resources("evaluate"),
     params:
-        model=model_param,
+        **model_params(),
         prompt=as_dict(CFG.prompt),
         generation=generation_fields(CFG),
         evaluate=eval_fields(CFG),

@@ -25,7 +25,7 @@ rule probe_block:
     resources:
         **resources("probe"),
     params:
-        model=model_param,
+        **model_params(),
         settings=probe_fields(CFG),
         execution=execution_params(),
     script:

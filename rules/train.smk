@@ -19,7 +19,7 @@ rule train:
     resources:
         **resources("train"),
     params:
-        model=model_param,
+        **model_params(),
         prompt=as_dict(CFG.prompt),
         train=train_fields(CFG),
         export_steps=CFG.eval_steps(),

@@ -4,7 +4,9 @@ cache keys hash only their listed fields, and one layout names every path."""
 
 import copy
 import dataclasses
+import json
 import typing
+from pathlib import Path
 
 import pytest
 import yaml
@@ -439,3 +441,109 @@ def test_layout_names_every_path(default_cfg):
     )
     assert paths.evaluation_outputs("base")["summary"] == "results/default/eval/{eval_set}/base/summary.json"
     assert paths.report(REPORT_TABLES["markdown"]) == "results/default/report/summary.md"
+
+
+# --------------------------------------------------------------------------- revisions, parser versions
+SHIPPED_PATHS = {  # computed before revisions and parser versions existed: unset, they move nothing
+    "config.yaml": [
+        "results/probe/SmolLM2-135M-Instruct/arith_train-0fd4885e6a/v2-7505b985e2",
+        "results/data/arith_test/460e134481.parquet",
+        "results/data/arith_train/0fd4885e6a.parquet",
+    ],
+    "hard-examples-cpu.yaml": [
+        "results/probe/SmolLM2-135M-Instruct/arith_train-6e7e3f0853/v2-3811c70f41",
+        "results/data/arith_ood/6e02852a64.parquet",
+        "results/data/arith_test/1a8a540289.parquet",
+        "results/data/arith_train/6e7e3f0853.parquet",
+    ],
+    "hard-examples.yaml": [
+        "results/probe/Qwen--Qwen2.5-1.5B-Instruct/gsm8k_train-7c60444ff3/v2-3a0615a7a6",
+        "results/data/aime2025/edeebb8b86.parquet",
+        "results/data/gsm8k_test/8b8187eb18.parquet",
+        "results/data/gsm8k_train/7c60444ff3.parquet",
+    ],
+    "limits-of-difficulty-cpu.yaml": [
+        "results/probe/SmolLM2-135M-Instruct/arith_train-bb5df61892/v2-3811c70f41",
+        "results/data/arith_test/ac52685a8d.parquet",
+        "results/data/arith_train/bb5df61892.parquet",
+    ],
+    "limits-of-difficulty-gsm8k.yaml": [
+        "results/probe/Qwen--Qwen2.5-0.5B-Instruct/gsm8k_train-7c60444ff3/v2-26f8da74f8",
+        "results/data/gsm8k_train/7c60444ff3.parquet",
+        "results/data/math_numeric/f6369ec190.parquet",
+    ],
+    "limits-of-difficulty.yaml": [
+        "results/probe/Qwen--Qwen2.5-0.5B-Instruct/math_train-b8777c5cff/v2-26f8da74f8",
+        "results/data/math500/60eb30aa44.parquet",
+        "results/data/math_numeric/f6369ec190.parquet",
+        "results/data/math_train/b8777c5cff.parquet",
+    ],
+}
+
+
+def shipped_paths(name: str, config: dict | None = None) -> list[str]:
+    """The probe folder and every prepared table's path of a config in the repo."""
+    folder = ROOT / "config" / ("" if name == "config.yaml" else "experiments")
+    cfg = build(Config, validate_schema(config or yaml.safe_load((folder / name).read_text())))
+    paths = Layout.of(cfg)
+    return [paths.probe_dir, *(paths.data(n, data_key(spec)) for n, spec in sorted(cfg.datasets.items()))]
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_PATHS))
+def test_shipped_paths_are_unchanged_without_revisions(name):
+    assert shipped_paths(name) == SHIPPED_PATHS[name]
+
+
+def test_a_revision_moves_the_model_and_data_keys():
+    config = yaml.safe_load((ROOT / "config" / "experiments" / "hard-examples.yaml").read_text())
+    config["model_revision"] = "refs/pr/7"
+    config["datasets"]["gsm8k_train"]["revision"] = "e53f048856ff4f594e959d75785d2c2d37b678ee"
+    probe_dir, aime, gsm8k_test, gsm8k_train = shipped_paths("hard-examples.yaml", config)
+    old_probe, old_aime, old_test, old_train = SHIPPED_PATHS["hard-examples.yaml"]
+    assert probe_dir.startswith("results/probe/Qwen--Qwen2.5-1.5B-Instruct@refs--pr--7/gsm8k_train-")
+    assert gsm8k_train != old_train and probe_dir != old_probe  # the probe path holds the training set's key
+    assert (aime, gsm8k_test) == (old_aime, old_test)  # datasets without a revision keep theirs
+    load_config(config | {"model": "path:/"} | {"model_revision": None})  # null is unset
+    for model in ["embedded", "path:/"]:
+        with pytest.raises(ConfigError, match="model_revision"):
+            load_config(config | {"model": model})
+
+
+@pytest.mark.parametrize("loader", ["hub", "gsm8k_hub", "math_hub", "math500_hub", "aime_hub", "bbh_hub"])
+def test_every_hub_loader_takes_a_revision(loader):
+    assert "revision" in tasks.LOADERS[loader].optional
+
+
+def test_bumping_a_parser_version_moves_the_prepared_data(default_cfg, monkeypatch):
+    before = Layout.of(default_cfg)
+    loader = tasks.LOADERS["arithmetic"]
+    assert loader.parser_version == 1
+    monkeypatch.setitem(tasks.LOADERS, "arithmetic", dataclasses.replace(loader, parser_version=2))
+    after = Layout.of(default_cfg)
+    spec = default_cfg.datasets["arith_train"]
+    assert after.data("arith_train", data_key(spec)) != before.data("arith_train", before.train_set_key)
+    assert after.probe_dir != before.probe_dir  # probes of the old table are not reused either
+    assert data_key(spec) == stable_hash({**spec, "parser_version": 2})
+
+
+def test_a_model_revision_loads_that_snapshot(tmp_path, monkeypatch):
+    """model_files resolves a revision (commit, branch or tag) to its snapshot folder
+    through huggingface_hub's real cache lookup (offline: a cache laid out as the hub's)."""
+    import huggingface_hub.constants
+
+    from grpo_difficulty.generation.models import model_files
+
+    repo = tmp_path / "models--org--tiny"
+    old, new = "a" * 40, "b" * 40
+    for commit in (old, new):
+        (repo / "snapshots" / commit).mkdir(parents=True)
+        (repo / "snapshots" / commit / "config.json").write_text(json.dumps({"commit": commit}))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(new)
+    (repo / "refs" / "v1").write_text(old)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    assert model_files("org/tiny") == "org/tiny"  # unset: the hub id, as before
+    for revision, commit in [(old, old), ("v1", old), ("main", new)]:
+        config = json.loads((Path(model_files("org/tiny", revision)) / "config.json").read_text())
+        assert config == {"commit": commit}

@@ -32,8 +32,11 @@ def model_folder(model: str) -> str | None:
     return model.removeprefix("path:") if model.startswith("path:") else None
 
 
-def model_key(model: str) -> str:
-    """Directory-safe name of a model spec (`embedded`, a hub id, or `path:/dir`)."""
+def model_key(model: str, revision: str | None = None) -> str:
+    """Directory-safe name of a model spec (`embedded`, a hub id, or `path:/dir`) and its
+    hub revision (named only when set: unset keeps the names of earlier versions)."""
+    if revision:
+        return f"{model_key(model)}@{revision.replace('/', '--')}"
     if model == "embedded":
         return EMBEDDED_MODEL
     folder = model_folder(model)

@@ -12,6 +12,7 @@ from grpo_difficulty import probe
 from grpo_difficulty.config.sections import PromptConfig, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation.backends import make_generator
+from grpo_difficulty.generation.models import model_files
 
 if __name__ == "__main__":
     params = snakemake.params
@@ -22,7 +23,8 @@ if __name__ == "__main__":
         torch.set_num_threads(snakemake.threads)
         start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
         rows = probe.row_range(read_table(snakemake.input.data), start, stop)
-        generator = make_generator(params.execution.backend_config(params.settings["backend"]), params.model)
+        model = model_files(params.model, getattr(params, "model_revision", None))  # a hub revision's snapshot
+        generator = make_generator(params.execution.backend_config(params.settings["backend"]), model)
         prompt, desc = build(PromptConfig, params.settings["prompt"], "prompt."), f"probe rows {start}-{stop}"
         if snakemake.rule == "probe_greedy":
             table = probe.probe_greedy(generator, rows, prompt, sampling["max_new_tokens"], desc)

@@ -4,13 +4,14 @@ processes with a vLLM server beside them (grpo_difficulty.train_run)."""
 from pathlib import Path
 
 from grpo_difficulty.files import log_to, use_own_gpus
+from grpo_difficulty.generation.models import model_files
 from grpo_difficulty.train_run import run
 
 with log_to(snakemake.log[0]):
     gpus = use_own_gpus(snakemake.resources.gpu, snakemake.rule)
     processes = snakemake.params.processes
     job = dict(
-        model=snakemake.params.model,
+        model=model_files(snakemake.params.model, getattr(snakemake.params, "model_revision", None)),
         subset=snakemake.input.subset,
         prompt=snakemake.params.prompt,
         train=snakemake.params.train,

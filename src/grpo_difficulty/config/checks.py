@@ -54,6 +54,8 @@ def check_config(config: dict) -> None:
     folder = model_folder(config["model"])
     if folder is not None and not Path(folder).is_dir():
         raise ConfigError("model", f"model folder not found: {folder}")
+    if config.get("model_revision") and (folder is not None or config["model"] == "embedded"):
+        raise ConfigError("model_revision", f"a hub revision, for a hub id: model {config['model']!r} has none")
     check_lora_rank(config)
     check_training_setup(config)
 

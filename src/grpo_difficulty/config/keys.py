@@ -15,9 +15,13 @@ from .sections import BackendConfig, Config, as_dict, build
 
 
 def data_key(spec: dict) -> str:
-    """A prepared dataset: its spec as the loader reads it (schema defaults filled)."""
-    known = tasks.LOADERS[spec["loader"]].keys
-    return stable_hash({k: v for k, v in spec.items() if k in known})
+    """A prepared dataset: its spec as the loader reads it (schema defaults filled; a hub
+    `revision` only when set) and its loader's parser version."""
+    loader = tasks.LOADERS[spec["loader"]]
+    fields = {k: v for k, v in spec.items() if k in loader.keys}
+    if loader.parser_version > 1:  # version 1 is not hashed: tables written before versions keep their keys
+        fields["parser_version"] = loader.parser_version
+    return stable_hash(fields)
 
 
 def probe_fields(cfg: Config) -> dict:

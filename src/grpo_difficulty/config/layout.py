@@ -118,7 +118,7 @@ class Layout:
         return cls(
             cfg.results,
             cfg.name,
-            model_key(cfg.model),
+            model_key(cfg.model, cfg.model_revision),
             cfg.train_set,
             data_key(cfg.datasets[cfg.train_set]),
             probe_key(cfg),

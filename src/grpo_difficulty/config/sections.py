@@ -222,6 +222,7 @@ class Config:
     evaluate: EvaluateConfig = setting(EvaluateConfig(), "held-out evaluation")
     compare_with: list = setting([], "other experiments put beside this one in the report")
     results: str = setting("results", "output folder")
+    model_revision: str | None = setting(None, "hub revision (branch, tag, commit) of a hub model, None = main")
     backend: BackendConfig = setting(BackendConfig(), "generation backend")
     select_seed: int = setting(0, "seed of tie-breaking and random sampling in selection")
     resources: ResourcesConfig = setting(ResourcesConfig(), "per-rule-family resources")

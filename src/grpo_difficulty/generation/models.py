@@ -45,6 +45,17 @@ def device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
     return device, getattr(torch, dtype)
 
 
+def model_files(model_ref: str, revision: str | None = None) -> str:
+    """What every stage loads: `model_ref` itself, or for a hub revision (`model_revision`)
+    the local snapshot of that revision, so that the HF and vLLM backends and the trainer's
+    rollouts all read the same pinned files."""
+    if not revision:
+        return model_ref
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(model_ref, revision=revision)
+
+
 def load_tokenizer(model_ref: str):
     from transformers import AutoTokenizer
 

@@ -27,6 +27,9 @@ class Loader:
     load: Callable[[dict, BadRows], pd.DataFrame]
     required: frozenset[str] = frozenset()
     optional: frozenset[str] = frozenset()
+    # Version of its parsing, part of the data key: bump it with any change to the rows it
+    # makes from the same input, so that tables parsed by the old code are never reused.
+    parser_version: int = 1
 
     @property
     def keys(self) -> frozenset[str]:
@@ -43,11 +46,11 @@ LOADERS = {
     "hub": _loader(mapped.load_hub, {"path", "split"}, {"name", "revision"} | mapped.MAPPING_KEYS),
     "arithmetic": _loader(load_procedural, {"levels", "per_level", "split"}),
     "shuffled_objects": _loader(load_procedural, {"levels", "per_level", "split"}),
-    "gsm8k_hub": _loader(benchmarks.load_gsm8k_hub, {"split"}, {"path", "name"}),
+    "gsm8k_hub": _loader(benchmarks.load_gsm8k_hub, {"split"}, {"path", "name", "revision"}),
     "gsm8k_file": _loader(benchmarks.load_gsm8k_file, {"path"}),
-    "math_hub": _loader(benchmarks.load_math_hub, {"split"}, {"path", "name", "subjects"}),
-    "math500_hub": _loader(benchmarks.load_math500_hub, (), {"path", "name", "split"}),
-    "aime_hub": _loader(benchmarks.load_aime_hub, (), {"path", "split", "configs"}),
+    "math_hub": _loader(benchmarks.load_math_hub, {"split"}, {"path", "name", "subjects", "revision"}),
+    "math500_hub": _loader(benchmarks.load_math500_hub, (), {"path", "name", "split", "revision"}),
+    "aime_hub": _loader(benchmarks.load_aime_hub, (), {"path", "split", "configs", "revision"}),
     "bbh_hub": _loader(benchmarks.load_bbh_hub, (), {"path", "split", "objects", "revision"}),
     "bbh_file": _loader(benchmarks.load_bbh_file, {"path"}, {"objects"}),
 }
