@@ -55,6 +55,7 @@ def expected_plan(config: dict) -> dict:
         ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-1.5B-Instruct", "name": "limits-of-difficulty-1.5b"}),
         ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-3B-Instruct", "name": "limits-of-difficulty-3b"}),
         ("limits-of-difficulty-gsm8k.yaml", {}),
+        ("hard-examples.yaml", {"model_revision": "refs/pr/3"}),  # the rules pass it on as a param
     ],
 )
 def test_paper_config_dry_run(tmp_path, name, overrides):
