@@ -145,6 +145,12 @@ def report_points():
     ]
 
 
+def selection(subset, seed, suffix):
+    """The selection training seed `seed` of `subset` reads: its own (subsets.<name>.per_seed)
+    or the one every seed reads."""
+    return PATHS.subset(subset, suffix, seed if CFG.subsets[subset].per_seed else None)
+
+
 def all_targets():
     compare = [PATHS.report("comparison.md")] if CFG.compare_with else []
     return [PATHS.report("summary.md"), *compare]

@@ -9,7 +9,7 @@ rule report:
         points=[p["path"] for p in report_points()],
         train_info=[PATHS.run(s, seed).info for s, seed in CFG.runs()],
         metrics=[PATHS.run(s, seed).metrics for s, seed in CFG.runs()],
-        stats=[PATHS.subset(s, "json") for s in CFG.subsets],
+        stats=[selection(s, seed, "json") for s, seed in CFG.runs()],
     output:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
         **{
@@ -28,7 +28,6 @@ rule report:
         eval_sets=CFG.eval_sets,
         runs=[dict(subset=s, seed=seed, strategy=CFG.subsets[s].strategy) for s, seed in CFG.runs()],
         points=report_points(),
-        subsets=list(CFG.subsets),
         # rebuilt as report.settings.ReportSettings by the script (a dict: Snakemake tracks its values)
         settings=dict(
             k=CFG.probe.k,
@@ -40,6 +39,7 @@ rule report:
             experiment=CFG.name,
             model=CFG.model,
             difficulty=difficulty_source(CFG),
+            per_seed=[name for name, spec in CFG.subsets.items() if spec.per_seed],
         ),
     script:
         "../workflow/scripts/report.py"

@@ -3,7 +3,7 @@
 
 rule train:
     input:
-        subset=PATHS.subset("{subset}", "parquet"),
+        subset=lambda wc: selection(wc.subset, wc.seed, "parquet"),
         model=model_input(),
     output:
         adapter=RUN.adapter,

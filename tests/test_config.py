@@ -44,6 +44,14 @@ BAD_CONFIGS = [
     (lambda c: c["subsets"].update(x={"strategy": "band", "lo": 0.2}), "subsets.x: strategy band needs lo and hi"),
     (lambda c: c["subsets"].update(x={"strategy": "tier"}), "subsets.x.tiers: strategy tier needs a list of tiers"),
     (lambda c: c["subsets"].update(x={"strategy": "medium"}), "subsets.x.budget: strategy medium needs a budget"),
+    (
+        lambda c: c["subsets"].update(x={"strategy": "easy", "budget": 3, "per_seed": True}),
+        "subsets.x.per_seed: strategy easy does not draw at random: every seed would get the same problems",
+    ),
+    (
+        lambda c: c["subsets"].update(x={"strategy": "band", "lo": 0.2, "hi": 0.8, "per_seed": True}),
+        "subsets.x.per_seed: strategy band without a budget does not draw at random",
+    ),
     (lambda c: c["train"].update(steps="ten"), "'ten' is not of type 'integer'"),
     (lambda c: c.update(model="path:/no/such/model"), "config error at model: model folder not found: /no/such/model"),
     (lambda c: c.update(eval_sets=["nope"]), "'nope' is not a dataset"),
@@ -430,6 +438,7 @@ def test_layout_names_every_path(default_cfg):
     assert paths.pass_rates(8) == f"{probe}/pass_rates_k8.parquet"
     assert paths.data("arith_test", "k") == "results/data/arith_test/k.parquet"
     assert paths.subset("easy", "json") == "results/default/subsets/easy.json"
+    assert paths.subset("random", "parquet", 2) == "results/default/subsets/random/seed2.parquet"
     run = paths.run("easy", 0)
     assert run.adapter == "results/default/train/easy/seed0/adapter/adapter_config.json"
     assert run.step_adapter(20) == "results/default/train/easy/seed0/steps/20/adapter/adapter_config.json"

@@ -103,6 +103,7 @@ SETTINGS = ReportSettings(
     experiment="exp",
     model="embedded",
     difficulty="probe: 8 samples per problem",
+    per_seed=[],
 )
 
 
@@ -150,9 +151,14 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
     files = {**REPORT_TABLES, **{name: plot.file for name, plot in REPORT_PLOTS.items()}}
     out = {name: tmp_path / file for name, file in files.items()}
-    subset_stats = {"all": {"predicted_learnable_pct": 45.0}, "hard": {"predicted_learnable_pct": 20.0}}
+    # each run's own selection's prediction (as with per_seed; shared ones repeat)
+    subset_stats = {
+        ("all", 0): {"predicted_learnable_pct": 40.0},
+        ("all", 1): {"predicted_learnable_pct": 50.0},
+        ("hard", 0): {"predicted_learnable_pct": 20.0},
+    }
     before = [(sorted(p), p["step"]) for p in points]
-    text = make_report(base, points, info, metrics, rates, subset_stats, SETTINGS, out)
+    text = make_report(base, points, info, metrics, rates, subset_stats, replace(SETTINGS, per_seed=["all"]), out)
     assert [(sorted(p), p["step"]) for p in points] == before  # the caller's dicts are not modified
     table = pd.read_csv(out["csv"])
     assert len(table) == 5  # 3 runs + 2 pooled rows
@@ -163,8 +169,13 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert "| test | hard | hard | 0 | 90.0 [" in text
     assert pooled["predicted_learnable_pct"] == 45.0 and pooled["learnable_pct"] == pytest.approx(45.0)
     assert pooled["learnable_total_pct"] == pytest.approx(65.0)  # TRL's figure, its own column
-    # runs measured 40, 50 (all, predicted 45) and 10 (hard, predicted 20)
-    assert "measured − predicted = -3.3 points on average (from -10.0 to +5.0), 3 runs" in text
+    # runs measured 40, 50 (all, predicted 40 and 50 for the seeds' own draws) and 10 (hard, predicted 20)
+    assert "measured − predicted = -3.3 points on average (from -10.0 to +0.0), 3 runs" in text
+    assert (
+        "**Selections**: all: drawn anew for every training seed (`per_seed`), so their intervals include the "
+        "selection's variance; hard: one selection read by every seed, so their intervals leave the "
+        "selection's variance out" in text
+    )
     assert f"R² = {statistics.linear_fit([40, 50, 10], [30, 40, 40])['r2']:.2f}, 3 points" in text
     # the full run ends at 85% [lo, hi]; hard (90% at step 10, 85% at step 5) enters it at step 5
     steps = pd.read_csv(out["steps_csv"]).set_index("subset")

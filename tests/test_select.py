@@ -46,6 +46,21 @@ def test_ties_are_broken_by_seed_and_deterministic(table):
     assert set(a["id"]) != set(c["id"])  # 40 problems tie at pass rate 0
 
 
+def test_each_subset_and_per_seed_draw_has_its_own_stream(table):
+    random = {"strategy": "random", "budget": 30}
+    stream = select.selection_seed(0, "random")
+    assert stream == select.selection_seed(0, "random") and stream != select.selection_seed(0, "random2")
+    assert select.selection_seed(0, "random", 0) != stream  # a per-seed draw, even of seed 0
+    # two subsets of the same spec under different names draw different problems
+    assert set(pick(table, random, stream)["id"]) != set(pick(table, random, select.selection_seed(0, "other"))["id"])
+    per_seed = [set(pick(table, random, select.selection_seed(0, "random", s))["id"]) for s in range(3)]
+    assert len({frozenset(ids) for ids in per_seed}) == 3
+    assert per_seed[1] == set(pick(table, random, select.selection_seed(0, "random", 1))["id"])  # reproducible
+    assert select.selection_seed(1, "random") != stream  # select_seed moves every stream
+    assert select.draws_at_random("random", 30) and select.draws_at_random("tier", 5)
+    assert not select.draws_at_random("easy", 30) and not select.draws_at_random("band", None)
+
+
 def test_band_base_wrong_right_tier_all(table):
     band = pick(table, {"strategy": "band", "lo": 0.1, "hi": 0.5})
     assert band["pass_rate"].between(0.1, 0.5).all() and len(band) == 20
@@ -77,7 +92,7 @@ def test_stats(table):
     stats = select.subset_stats(pick(table, {"strategy": "all"}), "s", SubsetConfig(strategy="all"), 8)
     assert stats["n"] == 100 and stats["frac_mixed"] == pytest.approx(0.35)
     assert stats["frac_all_wrong"] == pytest.approx(0.4) and sum(stats["tiers"].values()) == 100
-    assert stats["cutoffs"] == [] and stats["n_interval_over_cutoff"] is None
+    assert stats["cutoffs"] == [] and stats["n_interval_over_cutoff"] is None and stats["train_seed"] is None
 
 
 def test_predicted_learnable():

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -124,6 +125,29 @@ def test_eval_length_change_reruns_evaluation_only(finished_run):
 def test_new_strategy_trains_only_that_strategy(finished_run):
     plan = plan_with(finished_run, lambda c: c["subsets"].update(random={"strategy": "random", "budget": 3}))
     assert plan == {"select_subset": 1, "train": 1, "evaluate_adapter": 1, "report": 1}
+
+
+def test_per_seed_subset_draws_a_selection_for_each_training_seed(finished_run):
+    workdir, config = finished_run
+    exp = workdir / "results" / "test"
+    changed = copy.deepcopy(config)
+    changed["subsets"]["random"] = {"strategy": "random", "budget": 3, "per_seed": True}
+    changed["train"]["seeds"] = [0, 1]
+    write_config(workdir, changed)
+    try:
+        for seed in (0, 1):  # the training job of seed s reads seed s's own selection
+            plan = snakemake(workdir, "-n", f"results/test/train/random/seed{seed}/train_info.json").stdout
+            train = plan[plan.index("rule train:") :]
+            inputs = re.search(r"^\s+input: (.+)$", train, re.M).group(1).split(", ")
+            assert f"results/test/subsets/random/seed{seed}.parquet" in inputs
+        snakemake(workdir, *[f"results/test/subsets/random/seed{seed}.parquet" for seed in (0, 1)])
+    finally:
+        write_config(workdir, config)
+    draws = [pd.read_parquet(exp / "subsets" / "random" / f"seed{seed}.parquet") for seed in (0, 1)]
+    assert [len(d) for d in draws] == [3, 3] and set(draws[0]["id"]) != set(draws[1]["id"])
+    for seed in (0, 1):
+        assert json.loads((exp / "subsets" / "random" / f"seed{seed}.json").read_text())["train_seed"] == seed
+    assert not (exp / "subsets" / "random.parquet").exists()  # no selection shared by the seeds
 
 
 def test_raising_k_probes_only_new_blocks(finished_run):

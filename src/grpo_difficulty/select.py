@@ -11,9 +11,13 @@ Strategies (budget = a count, or a fraction of the probed problems when ≤ 1.0)
   tier           dataset tiers in `tiers` (e.g. MATH levels 1–3); all, or a random `budget`
   all            every probed problem
 Ties in the ranking are broken by a seeded random order, so a seed fixes the subset.
+Each subset has a random stream of its own (selection_seed), and one per training seed
+with `per_seed`.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -40,6 +44,20 @@ def needs_budget(strategy: str) -> bool:
     return STRATEGIES[strategy] == "ranked"
 
 
+def draws_at_random(strategy: str, budget) -> bool:
+    """Whether the selection is a random draw (beyond breaking ties): `random`, or a
+    budget of a pooled strategy's qualifying problems."""
+    return strategy == "random" or (STRATEGIES[strategy] == "pooled" and budget is not None)
+
+
+def selection_seed(select_seed: int, name: str, train_seed: int | None = None) -> list[int]:
+    """Entropy of a subset's random stream: select_seed and the subset's name (a stable
+    hash: adding, removing or renaming another subset changes no draw), and with per_seed
+    the training seed (tagged 1: numpy's seeds ignore trailing zeros)."""
+    stream = [select_seed, zlib.crc32(name.encode())]
+    return stream if train_seed is None else [*stream, 1, train_seed]
+
+
 def budget_count(budget: float | int | None, total: int, name: str) -> int | None:
     if budget is None:
         return None
@@ -61,8 +79,9 @@ def difficulty_table(rows: pd.DataFrame, probe_rates: pd.DataFrame | None = None
     return rows.drop(columns="pass_rate", errors="ignore").merge(probe_rates.drop(columns="tier"), on="id")
 
 
-def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int) -> pd.DataFrame:
-    """Rows of `table` (see difficulty_table) chosen by `spec`."""
+def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int | list[int]) -> pd.DataFrame:
+    """Rows of `table` (see difficulty_table) chosen by `spec`, drawn from the random
+    stream `seed` (selection_seed's)."""
     strategy = spec.strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"subsets.{name}.strategy={strategy!r} not in {list(STRATEGIES)}")
@@ -137,13 +156,19 @@ def selection_cutoffs(table: pd.DataFrame, subset: pd.DataFrame, spec: SubsetCon
 
 
 def subset_stats(
-    subset: pd.DataFrame, name: str, spec: SubsetConfig, group_size: int, cutoffs: list[float] = ()
+    subset: pd.DataFrame,
+    name: str,
+    spec: SubsetConfig,
+    group_size: int,
+    cutoffs: list[float] = (),
+    train_seed: int | None = None,
 ) -> dict:
     """What a subset holds: size, pass-rate summary and its source, share of learnable (mixed) problems,
     the learnable % GRPO groups of `group_size` samples should show (mean of
     `predicted_learnable`), and how many chosen problems have a 95% pass-rate interval
     containing a selection cut-off (their side of the cut is not settled by K samples;
-    None without a cut-off or without a probe: shipped pass rates carry no interval)."""
+    None without a cut-off or without a probe: shipped pass rates carry no interval);
+    train_seed: the training seed it was drawn for (per_seed), None when every seed reads it."""
     mixed = (subset["pass_rate"] > 0) & (subset["pass_rate"] < 1)
     probed = "greedy_correct" in subset
     cutoffs = list(cutoffs) if probed else []
@@ -151,6 +176,7 @@ def subset_stats(
     return dict(
         subset=name,
         strategy=spec.strategy,
+        train_seed=train_seed,
         n=len(subset),
         difficulty="probe" if probed else "shipped",
         mean_pass_rate=float(subset["pass_rate"].mean()),

@@ -17,9 +17,7 @@ with log_to(snakemake.log[0]):
         key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.train_info, strict=True)
     }
     metrics = {key: pd.read_csv(path) for key, path in zip(keys, snakemake.input.metrics, strict=True)}
-    subset_stats = {
-        name: json.loads(open(path).read()) for name, path in zip(params.subsets, snakemake.input.stats, strict=True)
-    }
+    subset_stats = {key: json.loads(open(path).read()) for key, path in zip(keys, snakemake.input.stats, strict=True)}
     text = make_report(
         base,
         points,

@@ -105,6 +105,13 @@ def check_subsets(config: dict) -> None:
             raise ConfigError(f"subsets.{name}.tiers", "strategy tier needs a list of tiers")
         if select.needs_budget(spec["strategy"]) and "budget" not in spec:
             raise ConfigError(f"subsets.{name}.budget", f"strategy {spec['strategy']} needs a budget")
+        if spec.get("per_seed") and not select.draws_at_random(spec["strategy"], spec.get("budget")):
+            raise ConfigError(
+                f"subsets.{name}.per_seed",
+                f"strategy {spec['strategy']}{'' if 'budget' in spec else ' without a budget'} does not draw "
+                "at random: every seed would get the same problems (per_seed needs strategy random, "
+                "or a budget of band/base_wrong/base_right/tier/all)",
+            )
         if spec["strategy"] in ("base_wrong", "base_right") and shipped:
             raise ConfigError(
                 f"subsets.{name}.strategy",

@@ -157,8 +157,12 @@ class Layout:
     def pass_rates(self, k) -> str:
         return f"{self.probe_dir}/pass_rates_k{k}.parquet"
 
-    def subset(self, name, suffix: str) -> str:
-        return f"{self.experiment}/subsets/{name}.{suffix}"
+    def subset(self, name, suffix: str, seed=None) -> str:
+        """A subset's selection: the one every training seed reads, or with
+        subsets.<name>.per_seed training seed `seed`'s own."""
+        if seed is None:
+            return f"{self.experiment}/subsets/{name}.{suffix}"
+        return f"{self.experiment}/subsets/{name}/seed{seed}.{suffix}"
 
     def run(self, subset, seed) -> RunPaths:
         return RunPaths(f"{self.experiment}/train/{subset}/seed{seed}")

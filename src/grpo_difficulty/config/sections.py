@@ -73,6 +73,7 @@ class SubsetConfig:
     lo: float | None = setting(None, "band: lowest pass rate")
     hi: float | None = setting(None, "band: highest pass rate")
     tiers: list | None = setting(None, "tier: tiers to keep")
+    per_seed: bool = setting(False, "draw the selection anew for every training seed (random draws only)")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def make_report(
 
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
-    subset_stats: subset → its select stats (predicted_learnable_pct); out: output
+    subset_stats: (subset, seed) → the stats of the selection that run trained on
+    (predicted_learnable_pct); out: output
     paths (config.layout.REPORT_TABLES' and REPORT_PLOTS' keys).
     """
     n_boot = settings.bootstrap
@@ -35,7 +36,7 @@ def make_report(
         dict(
             p,
             train_info=train_info[(p["subset"], p["seed"])],
-            predicted_learnable_pct=subset_stats[p["subset"]]["predicted_learnable_pct"],
+            predicted_learnable_pct=subset_stats[(p["subset"], p["seed"])]["predicted_learnable_pct"],
         )
         for p in points
     ]

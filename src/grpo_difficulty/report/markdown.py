@@ -32,12 +32,13 @@ def markdown(
     pairwise: pd.DataFrame | None = None,
 ) -> str:
     """The report as Markdown: where the difficulty that subsets were selected by came
-    from, the summary table (accuracies in %, 95% bootstrap intervals), predicted vs
-    measured learnable %, the learnable-% fit, the strategies compared pairwise with the
-    seeds a difference needs, and steps-to-match; one blank line between sections, a
-    section without lines left out."""
+    from, which subsets were drawn per training seed, the summary table (accuracies in %,
+    95% bootstrap intervals), predicted vs measured learnable %, the learnable-% fit, the
+    strategies compared pairwise with the seeds a difference needs, and steps-to-match;
+    one blank line between sections, a section without lines left out."""
     sections = [
         source_section(settings),
+        selections_section(table, settings),
         summary_section(table, settings.pass_k),
         learnable_section(table),
         fit_section(table, fit),
@@ -55,6 +56,26 @@ def source_section(settings: ReportSettings) -> list[str]:
     if not settings.difficulty:
         return []
     return [f"**Difficulty source** (training subsets were selected by): {settings.difficulty}"]
+
+
+def selections_section(table: pd.DataFrame, settings: ReportSettings) -> list[str]:
+    """Which subsets were drawn anew per training seed (their pooled intervals hold the
+    selection's variance) and which are one selection for every seed (they do not)."""
+    subsets = list(dict.fromkeys(table["subset"]))
+    per_seed = [s for s in subsets if s in settings.per_seed]
+    shared = [s for s in subsets if s not in settings.per_seed]
+    parts = []
+    if per_seed:
+        parts.append(
+            f"{', '.join(per_seed)}: drawn anew for every training seed (`per_seed`), so their intervals "
+            "include the selection's variance"
+        )
+    if shared:
+        parts.append(
+            f"{', '.join(shared)}: one selection read by every seed, so their intervals leave the "
+            "selection's variance out"
+        )
+    return ["**Selections**: " + "; ".join(parts)]
 
 
 def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:

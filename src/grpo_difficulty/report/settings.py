@@ -20,3 +20,4 @@ class ReportSettings:
     experiment: str
     model: str
     difficulty: str  # where the pass rates that subsets were selected by came from
+    per_seed: list[str]  # subsets whose selection was drawn anew for every training seed
