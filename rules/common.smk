@@ -21,6 +21,7 @@ from grpo_difficulty.config.keys import (
     execution,
     generation_fields,
     probe_fields,
+    sampling_statement,
     shipped_difficulty,
     train_fields,
 )

@@ -40,6 +40,7 @@ rule report:
             model=CFG.model,
             difficulty=difficulty_source(CFG),
             per_seed=[name for name, spec in CFG.subsets.items() if spec.per_seed],
+            sampling=sampling_statement(CFG),
         ),
     script:
         "../workflow/scripts/report.py"

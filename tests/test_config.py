@@ -15,7 +15,14 @@ from workflow_helpers import ROOT, snakemake, test_config, write_config
 from grpo_difficulty import select, tasks
 from grpo_difficulty.config import docs
 from grpo_difficulty.config.checks import load_config, validate_schema
-from grpo_difficulty.config.keys import data_key, eval_fields, probe_fields, probe_key, train_fields
+from grpo_difficulty.config.keys import (
+    data_key,
+    eval_fields,
+    probe_fields,
+    probe_key,
+    sampling_statement,
+    train_fields,
+)
 from grpo_difficulty.config.layout import REPORT_TABLES, Layout
 from grpo_difficulty.config.sections import (
     SCHEMA,
@@ -174,6 +181,23 @@ BAD_CONFIGS = [
     ),
     (lambda c: c["train"].update(processes=0), "0 is less than the minimum of 1"),
     (
+        lambda c: c["probe"].update(temperature=0.7),
+        "config error at probe.temperature: 0.7, but train.temperature is 1.0: the probe would measure another "
+        "distribution than the one training samples; set both to the same value, or "
+        "probe.allow_sampling_mismatch: true if the difference is wanted",
+    ),
+    (lambda c: c["train"].update(top_p=0.9), "config error at probe.top_p: 1.0, but train.top_p is 0.9"),
+    (
+        lambda c: c["train"].update(max_completion_length=8),
+        "config error at probe.max_new_tokens: 6, but train.max_completion_length is 8",
+    ),
+    (
+        lambda c: c["train"].update(
+            curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 12}]
+        ),
+        "config error at probe.max_new_tokens: 6, but train.curriculum[1].max_completion_length is 12",
+    ),
+    (
         lambda c: c["train"].update(optim="adamw_8bits"),
         "config error at train.optim: 'adamw_8bits' is not a transformers optimizer; known: ['adamw_torch',",
     ),
@@ -206,10 +230,39 @@ def test_snakemake_runs_the_same_checks_before_any_job(tmp_path, tiny_model, cha
     assert not (tmp_path / "results").exists()
 
 
-def test_configs_in_the_repo_build(tmp_path):
+def test_configs_in_the_repo_pass_every_check(monkeypatch):
+    monkeypatch.chdir(ROOT)  # their dataset paths are relative to the repository
     for path in [ROOT / "config" / "config.yaml", *sorted((ROOT / "config" / "experiments").glob("*.yaml"))]:
-        cfg = build(Config, validate_schema(yaml.safe_load(path.read_text())))
+        cfg = load_config(yaml.safe_load(path.read_text()))
         assert cfg.train.lora.r >= 1 and cfg.subsets, path
+
+
+def test_probe_sampling_may_differ_when_wanted_or_unprobed(base_config, tmp_path):
+    """probe.allow_sampling_mismatch lets a probe differ from training; a training set that
+    ships its pass rates is not probed, so its probe settings need not agree."""
+    base_config["probe"].update(temperature=0.5)
+    load_config(dict(copy.deepcopy(base_config), probe=dict(base_config["probe"], allow_sampling_mismatch=True)))
+    rated = tmp_path / "rated.jsonl"
+    rated.write_text(json.dumps({"question": "What is 1 + 1?", "answer": "2", "rate": 0.5}) + "\n")
+    base_config["datasets"]["train"] = {"loader": "file", "path": str(rated), "fields": {"pass_rate": "rate"}}
+    assert sampling_statement(load_config(base_config)) == (
+        "training temperature 1.0, top_p 1.0, 6 completion tokens; no probe (difficulty shipped with the data)"
+    )
+
+
+def test_the_report_states_both_sampling_settings(base_config):
+    probed = "probe temperature 1.0, top_p 1.0, 6 new tokens"
+    assert sampling_statement(load_config(copy.deepcopy(base_config))) == (
+        f"{probed}; training temperature 1.0, top_p 1.0, 6 completion tokens: the same"
+    )
+    base_config["probe"]["allow_sampling_mismatch"] = True
+    base_config["train"].update(
+        temperature=0.7, curriculum=[{"tiers": [1], "steps": 1}, {"tiers": [4], "steps": 1, "max_completion_length": 4}]
+    )
+    assert sampling_statement(load_config(base_config)) == (
+        f"{probed}; training temperature 0.7, top_p 1.0, 4/6 completion tokens: they differ "
+        "(probe.allow_sampling_mismatch: true)"
+    )
 
 
 # --------------------------------------------------------------------------- defaults

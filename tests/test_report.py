@@ -104,6 +104,7 @@ SETTINGS = ReportSettings(
     model="embedded",
     difficulty="probe: 8 samples per problem",
     per_seed=[],
+    sampling="probe temperature 1.0, top_p 1.0, 8 new tokens; training temperature 1.0, top_p 1.0, 8 completion tokens",
 )
 
 
@@ -232,6 +233,7 @@ def test_steps_to_match_not_reached_and_absent():
     settings = replace(SETTINGS, full_subset=None, pass_k=[])
     text = markdown.markdown(table, settings, statistics.linear_fit([1], [1]), tables.steps_to_match(curves, None))
     assert "not computed: no subset has strategy `all`" in text and "no fit (1 points" in text
+    assert text.splitlines()[0] == f"**Sampling**: {SETTINGS.sampling}"  # the report's first line
 
 
 def test_unanswered_counts_empty_and_unparsable_not_wrong():

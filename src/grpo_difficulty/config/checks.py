@@ -38,6 +38,7 @@ def check_config(config: dict) -> None:
         raise ConfigError("probe.k", f"{probe['k']} is not a multiple of probe.block_size={probe['block_size']}")
     check_subsets(config)
     check_curriculum(config)
+    check_sampling_agrees(config)
     for family, res in config["resources"].items():
         # the SLURM plugin turns gpu_model into --gpus=<model>:<gpu>, a request for 0 GPUs here
         if res["gpu_model"] and not res["gpu"]:
@@ -161,6 +162,33 @@ def check_curriculum(config: dict) -> None:
                     f"{name!r} (tiers {subset['tiers']}): that level "
                     "would have no problem",
                 )
+
+
+# probe key -> train key of the same sampling setting
+SAMPLING_KEYS = {"temperature": "temperature", "top_p": "top_p", "max_new_tokens": "max_completion_length"}
+
+
+def check_sampling_agrees(config: dict) -> None:
+    """The probe's pass rates predict the groups GRPO samples only when both sample alike:
+    a probe temperature, top-p or token limit other than training's (or a curriculum
+    level's token limit) is an error unless probe.allow_sampling_mismatch says it is
+    wanted. A training set that ships its difficulty is not probed."""
+    probe, train = config["probe"], config["train"]
+    if probe["allow_sampling_mismatch"] or tasks.shipped_pass_rate(config["datasets"][config["train_set"]]):
+        return
+    pairs = [(p, f"train.{t}", train[t]) for p, t in SAMPLING_KEYS.items()]
+    for i, level in enumerate(train.get("curriculum") or []):
+        if "max_completion_length" in level:
+            key = f"train.curriculum[{i}].max_completion_length"
+            pairs.append(("max_new_tokens", key, level["max_completion_length"]))
+    for name, train_key, value in pairs:
+        if probe[name] != value:
+            raise ConfigError(
+                f"probe.{name}",
+                f"{probe[name]}, but {train_key} is {value}: the probe would measure another "
+                "distribution than the one training samples; set both to the same value, or "
+                "probe.allow_sampling_mismatch: true if the difference is wanted",
+            )
 
 
 def check_every_steps(config: dict) -> None:

@@ -105,6 +105,21 @@ def shipped_difficulty(cfg: Config) -> str | None:
     return tasks.shipped_pass_rate(cfg.datasets[cfg.train_set])
 
 
+def sampling_statement(cfg: Config) -> str:
+    """The probe's and training's sampling settings, as the report's first line states them."""
+    train = cfg.train
+    lengths = sorted({level["max_completion_length"] for level in train.levels()})
+    tokens = "/".join(map(str, lengths))
+    trained = f"training temperature {train.temperature}, top_p {train.top_p}, {tokens} completion tokens"
+    if shipped_difficulty(cfg):
+        return f"{trained}; no probe (difficulty shipped with the data)"
+    probe = cfg.probe
+    probed = f"probe temperature {probe.temperature}, top_p {probe.top_p}, {probe.max_new_tokens} new tokens"
+    same = (probe.temperature, probe.top_p, [probe.max_new_tokens]) == (train.temperature, train.top_p, lengths)
+    verdict = "the same" if same else "they differ (probe.allow_sampling_mismatch: true)"
+    return f"{probed}; {trained}: {verdict}"
+
+
 def difficulty_source(cfg: Config) -> str:
     """Where the difficulty that subsets are selected by comes from, as the report says it."""
     shipped = shipped_difficulty(cfg)

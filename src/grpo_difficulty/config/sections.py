@@ -64,6 +64,7 @@ class ProbeConfig:
     top_p: float = setting(1.0, "nucleus sampling")
     max_new_tokens: int = setting(8, "answer length cap")
     seed: int = setting(0, "probe seed")
+    allow_sampling_mismatch: bool = setting(False, "probe sampling may differ from training's (else a config error)")
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,14 @@ def markdown(
     steps: pd.DataFrame | None = None,
     pairwise: pd.DataFrame | None = None,
 ) -> str:
-    """The report as Markdown: where the difficulty that subsets were selected by came
-    from, which subsets were drawn per training seed, the summary table (accuracies in %,
-    95% bootstrap intervals), predicted vs measured learnable %, the learnable-% fit, the
-    strategies compared pairwise with the seeds a difference needs, and steps-to-match;
-    one blank line between sections, a section without lines left out."""
+    """The report as Markdown: the probe's and training's sampling settings (its first
+    line), where the difficulty that subsets were selected by came from, which subsets
+    were drawn per training seed, the summary table (accuracies in %, 95% bootstrap
+    intervals), predicted vs measured learnable %, the learnable-% fit, the strategies
+    compared pairwise with the seeds a difference needs, and steps-to-match; one blank
+    line between sections, a section without lines left out."""
     sections = [
+        [f"**Sampling**: {settings.sampling}"],
         source_section(settings),
         selections_section(table, settings),
         summary_section(table, settings.pass_k),

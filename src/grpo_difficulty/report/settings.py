@@ -21,3 +21,4 @@ class ReportSettings:
     model: str
     difficulty: str  # where the pass rates that subsets were selected by came from
     per_seed: list[str]  # subsets whose selection was drawn anew for every training seed
+    sampling: str  # the probe's and training's sampling settings (config.keys.sampling_statement)
