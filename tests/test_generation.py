@@ -12,7 +12,6 @@ from conftest import train_config
 from test_grpo_trainer import GROUPS, STEP_CFG
 
 from grpo_difficulty import probe, tasks, train
-from grpo_difficulty.config.sections import ProbeConfig
 from grpo_difficulty.generation.hf import HFGenerator
 from grpo_difficulty.generation.models import load_tokenizer
 
@@ -27,7 +26,7 @@ MODEL_DEFAULTS = dict(
     min_new_tokens=4,
     do_sample=True,
 )
-SAMPLING = ProbeConfig(k=4, block_size=4, temperature=1.0, top_p=0.9, max_new_tokens=6, seed=5)
+SAMPLING = dict(block_size=4, temperature=1.0, top_p=0.9, max_new_tokens=6, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +66,8 @@ def test_probe_and_greedy_answers_ignore_the_model_defaults(tiny_model, opiniona
         kept = gen.model.generation_config.to_diff_dict().keys()
         assert kept <= {"eos_token_id", "pad_token_id", "transformers_version"}
         found[folder] = (
-            probe.probe_block(gen, rows, fewshot_prompt, SAMPLING, block=0),
-            probe.probe_greedy(gen, rows, fewshot_prompt, SAMPLING.max_new_tokens),
+            probe.probe_block(gen, rows, fewshot_prompt, 0, **SAMPLING),
+            probe.probe_greedy(gen, rows, fewshot_prompt, SAMPLING["max_new_tokens"]),
         )
     (samples, greedy), (samples_with, greedy_with) = found[tiny_model], found[opinionated_model]
     assert samples["completion"].nunique() > 5 and (greedy["greedy_completion"] != "").any()  # real answers
