@@ -60,7 +60,7 @@ def test_prepare_probe_select_keep_the_users_ids_and_tiers(tmp_path, tiny_model)
     assert set(easy["tier"]) <= {1, 2}
     assert json.loads((exp / "easy.json").read_text())["difficulty"] == "probe"
     [log] = (tmp_path / "results" / "logs" / "data").glob("train-*.log")
-    assert f"{tmp_path / 'mine.jsonl'}: skipped 0 bad row(s)" in log.read_text()
+    assert f"datasets.train ({tmp_path / 'mine.jsonl'}): skipped 0 bad row(s)" in log.read_text()
     # the file is the rule's input: editing it prepares and probes again
     with open(tmp_path / "mine.jsonl", "a") as f:
         f.write("\n")
