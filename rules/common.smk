@@ -72,7 +72,7 @@ def model_param(wildcards, input):
 
 
 def model_params():
-    """The rule params naming the model: model_param, and its hub revision only when set
+    """The params naming the model (model_param) and its hub revision only when set
     (unset, the params of earlier versions stay as they were and nothing reruns)."""
     revision = dict(model_revision=CFG.model_revision) if CFG.model_revision else {}
     return dict(model=model_param, **revision)
