@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also whe
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
 from grpo_difficulty.files import model_folder
+from grpo_difficulty.prediction import run_groups
 from grpo_difficulty.probe import covering_ranges
 from grpo_difficulty.config.checks import check_config
 from grpo_difficulty.config.keys import (

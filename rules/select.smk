@@ -21,6 +21,7 @@ rule select_subset:
         seed=CFG.select_seed,
         train_seed=lambda wc: None if wc.get("seed") is None else int(wc.seed),
         num_generations=CFG.train.num_generations,  # G of the predicted learnable %
+        groups=run_groups(CFG.train),  # a run's groups: the predicted learnable %'s interval
     script:
         "../workflow/scripts/select_subset.py"
 

@@ -154,9 +154,10 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     out = {name: tmp_path / file for name, file in files.items()}
     # each run's own selection's prediction (as with per_seed; shared ones repeat)
     subset_stats = {
-        ("all", 0): {"predicted_learnable_pct": 40.0},
-        ("all", 1): {"predicted_learnable_pct": 50.0},
-        ("hard", 0): {"predicted_learnable_pct": 20.0},
+        ("all", 0): {"predicted_learnable_pct": 40.0, "predicted_learnable_lo": 30.0, "predicted_learnable_hi": 48.0},
+        # a run's share is a multiple of 1/groups: its interval can leave the mean out (plotted clipped)
+        ("all", 1): {"predicted_learnable_pct": 50.0, "predicted_learnable_lo": 38.0, "predicted_learnable_hi": 45.0},
+        ("hard", 0): {"predicted_learnable_pct": 20.0, "predicted_learnable_lo": 5.0, "predicted_learnable_hi": 35.0},
     }
     before = [(sorted(p), p["step"]) for p in points]
     text = make_report(base, points, info, metrics, rates, subset_stats, replace(SETTINGS, per_seed=["all"]), out)
@@ -170,8 +171,14 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert "| test | hard | hard | 0 | 90.0 [" in text
     assert pooled["predicted_learnable_pct"] == 45.0 and pooled["learnable_pct"] == pytest.approx(45.0)
     assert pooled["learnable_total_pct"] == pytest.approx(65.0)  # TRL's figure, its own column
-    # runs measured 40, 50 (all, predicted 40 and 50 for the seeds' own draws) and 10 (hard, predicted 20)
-    assert "measured − predicted = -3.3 points on average (from -10.0 to +0.0), 3 runs" in text
+    # runs measured 40, 50 (all, predicted 40 [30, 48] and 50 [38, 45] for the seeds' own draws)
+    # and 10 (hard, predicted 20 [5, 35])
+    assert (
+        "measured − predicted = -3.3 points on average (|measured − predicted| 3.3, from -10.0 to +0.0), "
+        "measured inside the interval in 2 of 3 runs"
+    ) in text
+    assert "| 40.0 [30.0, 48.0] | 40.0 | 60.0 |" in text and "| 45.0 | 45.0 | 65.0 |" in text  # a run, pooled
+    assert pooled["predicted_learnable_lo"] != pooled["predicted_learnable_lo"]  # NaN: the interval is a run's
     assert (
         "**Selections**: all: drawn anew for every training seed (`per_seed`), so their intervals include the "
         "selection's variance; hard: one selection read by every seed, so their intervals leave the "
@@ -224,6 +231,8 @@ def test_steps_to_match_not_reached_and_absent():
                 seed=0,
                 predictions=predictions([True, False]),
                 predicted_learnable_pct=4.0,
+                predicted_learnable_lo=0.0,
+                predicted_learnable_hi=10.0,
                 train_info=dict(learnable_pct=5.0, learnable_total_pct=5.0, steps=10, wall_seconds=1.0),
             )
         ],

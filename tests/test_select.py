@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grpo_difficulty import probe, select
+from grpo_difficulty import prediction, probe, select
 from grpo_difficulty.config.sections import SubsetConfig, build
 
 
@@ -95,21 +95,15 @@ def test_stats(table):
     assert stats["cutoffs"] == [] and stats["n_interval_over_cutoff"] is None and stats["train_seed"] is None
 
 
-def test_predicted_learnable():
-    # p = 1/2, G = 2: the two rewards differ half of the time; 0 and 1 never differ
-    assert select.predicted_learnable([0.5, 0.0, 1.0], 2) == pytest.approx([0.5, 0.0, 0.0])
-    assert select.predicted_learnable([0.25], 8)[0] == pytest.approx(1 - 0.25**8 - 0.75**8)
-    # a large group almost surely holds both answers of a mixed problem
-    assert select.predicted_learnable([0.5], 64)[0] == pytest.approx(1.0)
-
-
-def test_predicted_learnable_pct_of_a_subset(table):
-    spec = {"strategy": "medium", "budget": 20}
-    subset = pick(table, spec)
-    stats = select.subset_stats(subset, "s", SubsetConfig(**spec), 4)
-    expected = np.mean([1 - p**4 - (1 - p) ** 4 for p in subset["pass_rate"]])
-    assert stats["predicted_learnable_pct"] == pytest.approx(100 * expected)
-    assert stats["num_generations"] == 4
+def test_learnable_strategy_takes_the_highest_expected_learnable(table):
+    table = table.assign(n_correct=(table["pass_rate"] * 8).round().astype(int), k=8)
+    ranked, _ = prediction.with_expected_learnable(table, 8)
+    chosen = pick(ranked, {"strategy": "learnable", "budget": 15})
+    assert len(chosen) == 15 and chosen["expected_learnable"].min() >= ranked["expected_learnable"].nlargest(15).min()
+    assert set(chosen["pass_rate"] * 8) <= {2, 3, 4, 5, 6}  # mixed counts, not 0/8 or 8/8
+    assert select.needs_budget("learnable")
+    with pytest.raises(ValueError, match="strategy learnable needs each problem's expected_learnable"):
+        pick(table, {"strategy": "learnable", "budget": 15})
 
 
 def test_cutoffs_and_uncertain_choices(table):

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import planned_jobs, planned_outputs, snakemake, test_config, write_config
 
+from grpo_difficulty import prediction
 from grpo_difficulty.config.layout import REPORT_PLOTS
 
 # Every plot the report writes: checked as files after a run and as figures of the HTML report.
@@ -42,7 +43,10 @@ def test_whole_dag_produces_every_artifact(finished_run):
         "pass@2",
         "base_pass@2",
         "predicted_learnable_pct",
+        "predicted_learnable_lo",
+        "predicted_learnable_hi",
         "learnable_pct",
+        "learnable_total_pct",
         "steps",
         "wall_seconds",
     } <= set(summary.columns)
@@ -57,8 +61,11 @@ def test_whole_dag_produces_every_artifact(finished_run):
     assert len(easy) == 4 and easy["pass_rate"].min() >= rates["pass_rate"].median()
     assert ((rates["pass_rate_lo"] <= rates["pass_rate"]) & (rates["pass_rate"] <= rates["pass_rate_hi"])).all()
     stats = json.loads((exp / "subsets" / "easy.json").read_text())
-    p = easy["pass_rate"]
-    assert stats["predicted_learnable_pct"] == pytest.approx(100 * (1 - p**4 - (1 - p) ** 4).mean())
+    prior = prediction.prior_of(rates)  # fitted to every probed problem's counts
+    assert stats["pass_rate_prior"]["a"] == pytest.approx(prior.a) and stats["run_groups"] == 2
+    expected = 100 * prediction.PassRates.of(easy, prior).expected_learnable(4).mean()
+    assert stats["predicted_learnable_pct"] == pytest.approx(expected)
+    assert 0 <= stats["predicted_learnable_lo"] <= stats["predicted_learnable_hi"] <= 100
     assert "chosen problems have a 95% pass-rate interval" in (exp / "logs" / "select" / "easy.log").read_text()
     base = json.loads((exp / "eval" / "test" / "base" / "summary.json").read_text())
     assert base["n"] == 8 and set(base["per_tier"]) == {"1", "4"} and set(base["per_subject"]) == {"arithmetic"}
@@ -88,9 +95,11 @@ def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run)
     assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
 
 
-def test_group_size_also_reselects(finished_run):
-    """train.num_generations (G) is also the G of each subset's predicted learnable %."""
-    plan = plan_with(finished_run, lambda c: c["train"].update(num_generations=2))
+@pytest.mark.parametrize("change", [{"num_generations": 2}, {"steps": 3, "save_steps": 3}])
+def test_group_size_and_count_also_reselect(finished_run, change):
+    """train.num_generations (G) is also the G of each subset's predicted learnable %, and
+    the run's number of groups that of its interval."""
+    plan = plan_with(finished_run, lambda c: c["train"].update(change))
     assert plan == {"select_subset": 2, "train": 2, "evaluate_adapter": 2, "report": 1}
 
 

@@ -5,6 +5,8 @@ base_wrong / base_right are unavailable).
 Strategies (budget = a count, or a fraction of the probed problems when ≤ 1.0):
   easy / hard    highest / lowest pass rate
   medium         the middle of the pass-rate ranking (as in Pikus et al. 2025)
+  learnable      highest expected learnable probability E[1 − p^G − (1 − p)^G] under each
+                 problem's pass-rate posterior (prediction.py; column expected_learnable)
   random         uniform sample
   band           pass rate in [lo, hi]; all of them, or a random `budget` of them
   base_wrong / base_right   greedy answer wrong / right; all, or a random `budget`
@@ -31,6 +33,7 @@ STRATEGIES = dict(
     easy="ranked",
     medium="ranked",
     hard="ranked",
+    learnable="ranked",
     random="ranked",
     band="pooled",
     base_wrong="pooled",
@@ -104,6 +107,13 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int 
         ranked = shuffled.sort_values("pass_rate", kind="stable")
         start = (len(ranked) - count) // 2
         chosen = ranked.iloc[start : start + count]
+    elif strategy == "learnable":
+        if "expected_learnable" not in table:
+            raise ValueError(
+                f"subsets.{name}: strategy learnable needs each problem's expected_learnable "
+                "(prediction.with_expected_learnable)"
+            )
+        chosen = shuffled.sort_values("expected_learnable", ascending=False, kind="stable").head(count)
     elif strategy == "random":
         chosen = shuffled.head(count)
     else:
@@ -126,14 +136,6 @@ def select_subset(table: pd.DataFrame, name: str, spec: SubsetConfig, seed: int 
     if chosen.empty:
         raise ValueError(f"subsets.{name} ({strategy}) is empty: no probed problem qualifies")
     return chosen.reset_index(drop=True)
-
-
-def predicted_learnable(pass_rate, group_size: int) -> np.ndarray:
-    """Chance that a GRPO group of G samples of a problem with pass rate p holds a right
-    and a wrong answer, so that its rewards differ and it gives a gradient:
-    1 − p^G − (1 − p)^G."""
-    p = np.asarray(pass_rate, float)
-    return 1 - p**group_size - (1 - p) ** group_size
 
 
 def selection_cutoffs(table: pd.DataFrame, subset: pd.DataFrame, spec: SubsetConfig) -> list[float]:
@@ -163,12 +165,12 @@ def subset_stats(
     cutoffs: list[float] = (),
     train_seed: int | None = None,
 ) -> dict:
-    """What a subset holds: size, pass-rate summary and its source, share of learnable (mixed) problems,
-    the learnable % GRPO groups of `group_size` samples should show (mean of
-    `predicted_learnable`), and how many chosen problems have a 95% pass-rate interval
-    containing a selection cut-off (their side of the cut is not settled by K samples;
-    None without a cut-off or without a probe: shipped pass rates carry no interval);
-    train_seed: the training seed it was drawn for (per_seed), None when every seed reads it."""
+    """What a subset holds: size, pass-rate summary and its source, share of learnable (mixed)
+    problems, the group size G of its predicted learnable % (prediction.subset_prediction
+    adds it), and how many chosen problems have a 95% pass-rate interval containing a
+    selection cut-off (their side of the cut is not settled by K samples; None without a
+    cut-off or without a probe: shipped pass rates carry no interval); train_seed: the
+    training seed it was drawn for (per_seed), None when every seed reads it."""
     mixed = (subset["pass_rate"] > 0) & (subset["pass_rate"] < 1)
     probed = "greedy_correct" in subset
     cutoffs = list(cutoffs) if probed else []
@@ -185,7 +187,6 @@ def subset_stats(
         frac_all_right=float((subset["pass_rate"] == 1).mean()),
         frac_greedy_correct=float(subset["greedy_correct"].mean()) if probed else None,
         num_generations=group_size,
-        predicted_learnable_pct=float(100 * predicted_learnable(subset["pass_rate"], group_size).mean()),
         cutoffs=cutoffs,
         n_interval_over_cutoff=int(np.logical_or.reduce(over).sum()) if over else None,
         tiers={int(k): int(v) for k, v in subset["tier"].value_counts().sort_index().items()},

@@ -9,7 +9,15 @@ from . import plots
 from .markdown import markdown
 from .settings import ReportSettings
 from .statistics import linear_fit
-from .tables import accuracy_curves, pairwise_differences, per_run_rows, steps_to_match, summary_table, tier_table
+from .tables import (
+    PREDICTION,
+    accuracy_curves,
+    pairwise_differences,
+    per_run_rows,
+    steps_to_match,
+    summary_table,
+    tier_table,
+)
 
 
 def make_report(
@@ -27,7 +35,7 @@ def make_report(
     base: eval set → base predictions; points: dicts eval_set, subset, strategy, seed,
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
     subset_stats: (subset, seed) → the stats of the selection that run trained on
-    (predicted_learnable_pct); out: output
+    (tables.PREDICTION); out: output
     paths (config.layout.REPORT_TABLES' and REPORT_PLOTS' keys).
     """
     n_boot = settings.bootstrap
@@ -36,7 +44,7 @@ def make_report(
         dict(
             p,
             train_info=train_info[(p["subset"], p["seed"])],
-            predicted_learnable_pct=subset_stats[(p["subset"], p["seed"])]["predicted_learnable_pct"],
+            **{key: subset_stats[(p["subset"], p["seed"])][key] for key in PREDICTION},
         )
         for p in points
     ]

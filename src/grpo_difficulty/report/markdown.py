@@ -8,7 +8,7 @@ import pandas as pd
 
 from .settings import ReportSettings
 from .statistics import seeds_to_resolve
-from .tables import per_run_rows
+from .tables import PREDICTION, per_run_rows
 
 # true differences (accuracy, 0–1) the seeds-needed lines size the seeds for
 DIFFERENCE_SIZES = (0.02, 0.05, 0.10)
@@ -105,7 +105,7 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
         cells += [f"{_pct(r[f'pass@{k}'])} ({_pct(r[f'base_pass@{k}'])})" for k in pass_k]
         cells += [
             _pct(r["no_answer"]),
-            f"{r['predicted_learnable_pct']:.1f}",
+            _interval(*(r[key] / 100 for key in PREDICTION)),
             f"{r['learnable_pct']:.1f}",
             f"{r['learnable_total_pct']:.1f}",
             f"{r['steps']:.0f}",
@@ -118,10 +118,14 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
 def learnable_section(table: pd.DataFrame) -> list[str]:
     runs = per_run_rows(table[table["eval_set"] == table["eval_set"].iloc[0]])
     gap = runs["learnable_pct"] - runs["predicted_learnable_pct"]
+    inside = runs["learnable_pct"].between(runs["predicted_learnable_lo"], runs["predicted_learnable_hi"])
     return [
-        f"**Predicted vs measured learnable %** (one value per run; predicted from the probe's pass "
-        f"rates as 1 − p^G − (1 − p)^G): measured − predicted = {gap.mean():+.1f} points on average "
-        f"(from {gap.min():+.1f} to {gap.max():+.1f}), {len(runs)} runs",
+        "**Predicted vs measured learnable %** (one value per run; predicted from the probe as the "
+        "posterior mean of 1 − p^G − (1 − p)^G, each problem's pass rate p Beta-distributed with a prior "
+        "fitted to the probe's counts, with the 95% interval of a run's groups, for the base model: "
+        f"training moves p): measured − predicted = {gap.mean():+.1f} points on average "
+        f"(|measured − predicted| {gap.abs().mean():.1f}, from {gap.min():+.1f} to {gap.max():+.1f}), "
+        f"measured inside the interval in {int(inside.sum())} of {len(runs)} runs",
     ]
 
 

@@ -156,21 +156,34 @@ def rolling_mean(per_step: pd.Series) -> pd.Series:
 
 
 def plot_predicted_learnable(table: pd.DataFrame, path: str) -> None:
-    """Per run: the learnable % the probe predicted for its subset against the learnable %
-    its training measured, with the line where they agree."""
+    """Per run: the learnable % the probe predicted for its subset, with its 95% interval
+    for one run (horizontal bar), against the learnable % its training measured, with the
+    line where they agree."""
     runs = per_run_rows(table)
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for i, (subset, group) in enumerate(runs.groupby("subset")):
-        ax.scatter(
-            group["predicted_learnable_pct"], group["learnable_pct"], label=subset, marker=MARKERS[i % len(MARKERS)]
+        x = group["predicted_learnable_pct"]
+        ax.errorbar(
+            x,
+            group["learnable_pct"],
+            # the interval is of a run's share (multiples of 1/groups): it can leave the mean out
+            xerr=np.maximum(0, [x - group["predicted_learnable_lo"], group["predicted_learnable_hi"] - x]),
+            fmt=MARKERS[i % len(MARKERS)],
+            capsize=3,
+            label=subset,
         )
     ax.plot([0, 100], [0, 100], "k--", lw=1, label="measured = predicted")
     ax.set_xlim(-3, 103)
     ax.set_ylim(-3, 103)
-    gap = (runs["learnable_pct"] - runs["predicted_learnable_pct"]).mean()
-    ax.set_xlabel("predicted learnable % (probe: mean of 1 − p^G − (1 − p)^G)")
+    gap = runs["learnable_pct"] - runs["predicted_learnable_pct"]
+    inside = runs["learnable_pct"].between(runs["predicted_learnable_lo"], runs["predicted_learnable_hi"])
+    ax.set_xlabel("predicted learnable % (probe; bars: 95% for one run)")
     ax.set_ylabel("measured learnable % (training)")
-    ax.set_title(f"Predicted vs measured learnable %\n{len(runs)} runs, mean gap {gap:+.1f} points", fontsize=10)
+    ax.set_title(
+        f"Predicted vs measured learnable %\nmean |gap| {gap.abs().mean():.1f} points, "
+        f"{int(inside.sum())} of {len(runs)} inside the interval",
+        fontsize=10,
+    )
     ax.legend(fontsize=7)
     _save(fig, path)
 

@@ -46,17 +46,22 @@ PAIRWISE_COLUMNS = [
 ]
 
 
+# a subset's predicted learnable % and its 95% interval for one run, from its select stats
+PREDICTION = ("predicted_learnable_pct", "predicted_learnable_lo", "predicted_learnable_hi")
+
+
 def summary_table(
     runs: list[dict], base: dict[str, pd.DataFrame], pass_k: list[int] = (), n_boot: int = 2000
 ) -> pd.DataFrame:
     """One row per (eval set, subset, seed) and one 'all (n)' row per (eval set, subset)
     pooling its seeds: greedy accuracy with its interval, change vs base with its
     interval, sampled accuracy and pass@k (when sampled), the learnable % the probe
-    predicted for the subset beside the one training measured (groups whose correctness
-    differs) and TRL's figure over the total reward, steps, wall time.
+    predicted for the subset (with its interval for one run: none on pooled rows) beside
+    the one training measured (groups whose correctness differs) and TRL's figure over
+    the total reward, steps, wall time.
 
     Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
-    predicted_learnable_pct (the subset's, from its stats).
+    and PREDICTION's keys (the subset's, from its stats).
     """
     rows = []
 
@@ -85,8 +90,11 @@ def summary_table(
         for k in pass_k:
             out[f"pass@{k}"] = float(np.mean([mean_pass_at_k(p, k) for p in preds]))
             out[f"base_pass@{k}"] = mean_pass_at_k(base[eval_set], k)
+        one = len(members) == 1
         out.update(
             predicted_learnable_pct=float(np.mean([m["predicted_learnable_pct"] for m in members])),
+            predicted_learnable_lo=members[0]["predicted_learnable_lo"] if one else np.nan,
+            predicted_learnable_hi=members[0]["predicted_learnable_hi"] if one else np.nan,
             learnable_pct=info["learnable_pct"].mean(),
             learnable_total_pct=info["learnable_total_pct"].mean(),
             steps=info["steps"].mean(),
