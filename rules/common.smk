@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also whe
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
 from grpo_difficulty.files import model_folder
+from grpo_difficulty.hub_models import model_revision
 from grpo_difficulty.prediction import run_groups
 from grpo_difficulty.probe import covering_ranges
 from grpo_difficulty.config.checks import check_config
@@ -153,6 +154,14 @@ def selection(subset, seed, suffix):
     return PATHS.subset(subset, suffix, seed if CFG.subsets[subset].per_seed else None)
 
 
+def export_targets():
+    """The difficulty export when the pass rates come from the probe (a shipped pass rate
+    is the dataset's own already), and its push when export.push_to_hub names a repository."""
+    if shipped_difficulty(CFG):
+        return []
+    return [PATHS.export("card"), *([PATHS.export("pushed")] if CFG.export.push_to_hub else [])]
+
+
 def all_targets():
     compare = [PATHS.report("comparison.md")] if CFG.compare_with else []
-    return [PATHS.report("summary.md"), *compare]
+    return [PATHS.report("summary.md"), *compare, *export_targets()]

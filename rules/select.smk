@@ -32,3 +32,59 @@ use rule select_subset as select_subset_per_seed with:
         stats=PATHS.subset("{subset}", "json", "{seed}"),
     log:
         PATHS.log("select/{subset}-seed{seed}"),
+
+
+# Export: the training set with the probe's columns, as a `datasets` folder, a parquet and
+# a dataset card (results/<name>/export/); pushed to the hub by push_export when
+# export.push_to_hub names a repository.
+rule export_difficulty:
+    input:
+        pass_rates=PATHS.pass_rates(CFG.probe.k),
+        data=data_path(CFG.train_set),
+    output:
+        parquet=PATHS.export("parquet"),
+        dataset=directory(PATHS.export("dataset")),
+        card=PATHS.export("card"),
+    log:
+        PATHS.log("export"),
+    conda:
+        "../envs/workflow.yaml"
+    resources:
+        **resources("report"),
+    params:
+        # rebuilt as export.ExportInfo by the script (plain values: Snakemake tracks them)
+        info=dict(
+            experiment=CFG.name,
+            train_set=CFG.train_set,
+            data_key=PATHS.train_set_key,
+            data_spec=CFG.datasets[CFG.train_set],
+            model=CFG.model,
+            revision=model_revision(CFG.model, CFG.model_revision),
+            probe=dict(k=CFG.probe.k, key=PATHS.probe_key, **probe_fields(CFG)),
+            push_to_hub=CFG.export.push_to_hub,
+        ),
+    script:
+        "../workflow/scripts/export.py"
+
+
+# The one job that needs the network after the model and data are prepared: on a cluster
+# it runs where Snakemake runs (compute nodes often cannot reach the hub).
+localrules:
+    push_export,
+
+
+rule push_export:
+    input:
+        dataset=PATHS.export("dataset"),
+        card=PATHS.export("card"),
+    output:
+        PATHS.export("pushed"),
+    log:
+        PATHS.log("push_export"),
+    conda:
+        "../envs/workflow.yaml"
+    params:
+        repo_id=CFG.export.push_to_hub,
+        private=CFG.export.private,
+    script:
+        "../workflow/scripts/push_export.py"

@@ -36,6 +36,7 @@ def expected_plan(config: dict) -> dict:
     plan = {
         "prepare_data": len(config["datasets"]),
         "probe_merge": 1,
+        "export_difficulty": 1,
         "select_subset": len(config["subsets"]),
         "train": runs,
         "evaluate_base": evals,

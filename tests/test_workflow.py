@@ -171,6 +171,7 @@ def test_raising_k_probes_only_new_blocks(finished_run):
     assert plan == {
         "probe_block": 2,
         "probe_merge": 1,
+        "export_difficulty": 1,
         "select_subset": 2,
         "train": 2,
         "evaluate_adapter": 2,

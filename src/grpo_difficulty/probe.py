@@ -28,6 +28,7 @@ PASS_RATE_COLUMNS = [
     "greedy_correct",
     "mean_tokens",
 ]
+INTERVAL = "95% Wilson score interval"  # of pass_rate: pass_rate_lo, pass_rate_hi (wilson_interval)
 
 
 def row_range(rows: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:

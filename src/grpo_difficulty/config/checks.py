@@ -59,6 +59,28 @@ def check_config(config: dict) -> None:
         raise ConfigError("model_revision", f"a hub revision, for a hub id: model {config['model']!r} has none")
     check_lora_rank(config)
     check_training_setup(config)
+    check_export(config)
+
+
+def check_export(config: dict) -> None:
+    """A push names a valid hub repository and has an export to push (a probe's)."""
+    repo_id = config["export"]["push_to_hub"]
+    if repo_id is None:
+        return
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise ConfigError("export.push_to_hub", f"{repo_id!r} is not a hub repository id: {err}") from None
+    shipped = tasks.shipped_pass_rate(config["datasets"][config["train_set"]])
+    if shipped:
+        raise ConfigError(
+            "export.push_to_hub",
+            f"nothing to export: training set {config['train_set']!r} ships its pass rates "
+            f"(fields.pass_rate: {shipped!r}), so there is no probe",
+        )
 
 
 def check_datasets(config: dict) -> None:

@@ -101,6 +101,12 @@ REPORT_PLOTS = dict(
 )
 
 
+# The difficulty export (results/<name>/export/): parquet and card at the top, where the
+# hub expects them (the card's data_files glob matches data/train.parquet and the shards
+# push_to_hub writes); the save_to_disk folder; the record of a push.
+EXPORT_FILES = dict(parquet="data/train.parquet", dataset="dataset", card="README.md", pushed="hub.json")
+
+
 @dataclass(frozen=True)
 class Layout:
     """Every output path of an experiment. Methods take wildcard strings as well as values,
@@ -186,3 +192,7 @@ class Layout:
 
     def report(self, file: str) -> str:
         return f"{self.experiment}/report/{file}"
+
+    def export(self, part: str) -> str:
+        """A file of the difficulty export: a key of EXPORT_FILES."""
+        return f"{self.experiment}/export/{EXPORT_FILES[part]}"

@@ -193,6 +193,12 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    push_to_hub: str | None = setting(None, "hub dataset repository the export is pushed to (None = no push)")
+    private: bool = setting(False, "the pushed repository is created private")
+
+
+@dataclass(frozen=True)
 class ResourceConfig:
     mem_mb: int = setting(4000, "memory per job (MB)")
     runtime: int = setting(60, "wall-time limit (minutes)")
@@ -227,6 +233,7 @@ class Config:
     model_revision: str | None = setting(None, "hub revision (branch, tag, commit) of a hub model, None = main")
     backend: BackendConfig = setting(BackendConfig(), "generation backend")
     select_seed: int = setting(0, "seed of tie-breaking and random sampling in selection")
+    export: ExportConfig = setting(ExportConfig(), "the difficulty export (results/<name>/export/)")
     resources: ResourcesConfig = setting(ResourcesConfig(), "per-rule-family resources")
 
     def eval_steps(self) -> list[int]:

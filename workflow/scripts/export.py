@@ -1,0 +1,12 @@
+"""The training set with the probe's columns and a dataset card (rule export_difficulty)."""
+
+from grpo_difficulty import export, probe
+from grpo_difficulty.files import log_to, read_table
+
+with log_to(snakemake.log[0]):
+    table = export.difficulty_export(
+        read_table(snakemake.input.data), read_table(snakemake.input.pass_rates, probe.PASS_RATE_COLUMNS)
+    )
+    out = snakemake.output
+    export.write_export(table, export.ExportInfo(**snakemake.params.info), out.parquet, out.dataset, out.card)
+    print(f"exported {len(table)} problems to {out.parquet}, {out.dataset} and {out.card}")
