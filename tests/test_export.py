@@ -38,6 +38,7 @@ def spread_config(tiny_model) -> dict:
     for dataset in config["datasets"].values():
         dataset.update(levels=[1, 2, 4], per_level={"train": 10, "test": 3})
     config["probe"].update(k=8, temperature=0.7)
+    config["train"]["temperature"] = 0.7  # probe and training sample alike (a config check)
     return config
 
 

@@ -254,7 +254,15 @@ def test_another_experiment_shares_the_probe_cache(finished_run):
         c["train"]["learning_rate"] = 2e-3
 
     plan = plan_with(finished_run, other_experiment)
-    assert plan == {"select_subset": 1, "train": 1, "evaluate_base": 1, "evaluate_adapter": 1, "report": 1}
+    # the probe's export is each experiment's own (results/<name>/export/: its card names the experiment)
+    assert plan == {
+        "export_difficulty": 1,
+        "select_subset": 1,
+        "train": 1,
+        "evaluate_base": 1,
+        "evaluate_adapter": 1,
+        "report": 1,
+    }
 
 
 def test_train_job_with_two_cpu_processes(finished_run):
