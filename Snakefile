@@ -28,3 +28,25 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# One target per stage: `snakemake --cores N probe | select | train | evaluate | report`
+# runs the experiment up to that stage's outputs (rule report is the report itself).
+rule probe:
+    input:
+        stage_targets("probe"),
+
+
+rule select:
+    input:
+        stage_targets("select"),
+
+
+rule train:
+    input:
+        stage_targets("train"),
+
+
+rule evaluate:
+    input:
+        stage_targets("evaluate"),

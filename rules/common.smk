@@ -27,7 +27,7 @@ from grpo_difficulty.config.keys import (
     shipped_difficulty,
     train_fields,
 )
-from grpo_difficulty.config.layout import REPORT_PLOTS, REPORT_TABLES, Layout
+from grpo_difficulty.config.layout import REPORT_PAGES, REPORT_PLOTS, REPORT_TABLES, Layout
 from grpo_difficulty.config.sections import Config, as_dict, build
 from grpo_difficulty.config.topology import needs_bitsandbytes, training_processes
 
@@ -165,3 +165,17 @@ def export_targets():
 def all_targets():
     compare = [PATHS.report("comparison.md")] if CFG.compare_with else []
     return [PATHS.report("summary.md"), *compare, *export_targets()]
+
+
+def stage_targets(stage):
+    """What `snakemake <stage>` makes (the target rules in the Snakefile): each stage's
+    outputs for the whole experiment, with whatever earlier stages they need."""
+    runs = CFG.runs()
+    if stage == "probe":  # nothing to probe when the pass rates ship with the data
+        return [data_path(CFG.train_set)] if shipped_difficulty(CFG) else [*probe_pass_rates(), PATHS.export("card")]
+    if stage == "select":
+        return sorted({selection(s, seed, suffix) for s, seed in runs for suffix in ("parquet", "json")})
+    if stage == "train":
+        return [PATHS.run(s, seed).adapter for s, seed in runs]
+    base = [PATHS.evaluation(e, "base").predictions for e in CFG.eval_sets]
+    return base + [p["path"] for p in report_points()]

@@ -1,5 +1,5 @@
 # Report: summary table (CSV + Markdown), per-tier and accuracy-vs-steps tables, and
-# plots registered for `snakemake --report`.
+# the summary page (summary.md as HTML) and plots registered for `snakemake --report`.
 
 
 rule report:
@@ -14,9 +14,9 @@ rule report:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
         **{
             key: report(
-                PATHS.report(plot.file), caption=f"../report/{Path(plot.file).stem}.rst", category=plot.category
+                PATHS.report(shown.file), caption=f"../report/{Path(shown.file).stem}.rst", category=shown.category
             )
-            for key, plot in REPORT_PLOTS.items()
+            for key, shown in {**REPORT_PAGES, **REPORT_PLOTS}.items()
         },
     log:
         PATHS.log("report"),

@@ -1,7 +1,7 @@
 # Train: GRPO + LoRA on each subset, for each seed.
 
 
-rule train:
+rule train_adapter:
     input:
         subset=lambda wc: selection(wc.subset, wc.seed, "parquet"),
         model=model_input(),

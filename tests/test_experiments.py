@@ -38,7 +38,7 @@ def expected_plan(config: dict) -> dict:
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": len(config["subsets"]),
-        "train": runs,
+        "train_adapter": runs,
         "evaluate_base": evals,
         "evaluate_adapter": evals * runs,
         "report": 1,
@@ -119,7 +119,7 @@ def run_cpu_sketch(tmp_path, tiny_model, name, datasets=None):
     strict=False,
 )
 def test_hard_examples_cpu_sketch(tmp_path, tiny_model):
-    learned = dict(levels=[1, 2, 4], per_level={"train": 10, "test": 4})  # conftest.build_tiny_model
+    learned = dict(levels=[1, 2, 4], per_level={"train_adapter": 10, "test": 4})  # conftest.build_tiny_model
     config, exp = run_cpu_sketch(
         tmp_path, tiny_model, "hard-examples-cpu.yaml", dict(arith_train=learned, arith_test=learned)
     )
@@ -155,7 +155,7 @@ def test_limits_of_difficulty_cpu_sketch(tmp_path, tiny_model):
     changed = copy.deepcopy(load_written(tmp_path))
     changed["train"]["learning_rate"] = 5e-4
     write_config(tmp_path, changed)
-    assert planned_jobs(tmp_path) == {"train": 4, "evaluate_adapter": 4, "evaluate_step": 4, "report": 1}
+    assert planned_jobs(tmp_path) == {"train_adapter": 4, "evaluate_adapter": 4, "evaluate_step": 4, "report": 1}
 
 
 def load_written(workdir):

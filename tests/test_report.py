@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from grpo_difficulty import evaluate
-from grpo_difficulty.config.layout import REPORT_PLOTS, REPORT_TABLES
+from grpo_difficulty.config.layout import REPORT_PAGES, REPORT_PLOTS, REPORT_TABLES
 from grpo_difficulty.report import markdown, plots, statistics, tables
 from grpo_difficulty.report.make import make_report
 from grpo_difficulty.report.settings import ReportSettings
@@ -150,7 +150,7 @@ def runs_for_report():
 def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     base, points, info, metrics = runs_for_report()
     rates = pd.DataFrame({"n_correct": [0, 0, 3, 8], "pass_rate": [0, 0, 3 / 8, 1], "tier": [1, 1, 2, 2]})
-    files = {**REPORT_TABLES, **{name: plot.file for name, plot in REPORT_PLOTS.items()}}
+    files = {**REPORT_TABLES, **{name: shown.file for name, shown in {**REPORT_PAGES, **REPORT_PLOTS}.items()}}
     out = {name: tmp_path / file for name, file in files.items()}
     # each run's own selection's prediction (as with per_seed; shared ones repeat)
     subset_stats = {
@@ -199,6 +199,11 @@ def test_summary_table_markdown_steps_to_match_and_plots(tmp_path):
     assert set(tiers["model"]) == {"base", "all", "hard"} and set(tiers["tier"]) == {1, 2}
     for name in REPORT_PLOTS:
         assert out[name].read_bytes()[:4] == b"\x89PNG"
+    page = out["html"].read_text()  # summary.md as the HTML report shows it
+    assert "<th>accuracy % (95% CI)</th>" in page and "<td>hard</td>" in page
+    assert "<th>a − b (95% CI)</th>" in page and "<p>On test, 0 of 1 differences are resolved" in page
+    assert "<b>Selections</b>: all: drawn anew for every training seed (<code>per_seed</code>)" in page
+    assert page.count("<table>") == 3  # summary, pairwise, steps-to-match
 
 
 def two_curves(accuracy):

@@ -105,7 +105,7 @@ def test_a_run_of_two_processes_is_one_cluster_job(tmp_path, tiny_model):
         profile=slurm_profile(tmp_path),
         timeout=TIMEOUT,
     )
-    assert len(list((workdir / ".snakemake" / "slurm_logs" / "rule_train").glob("*/*.log"))) == 1
+    assert len(list((workdir / ".snakemake" / "slurm_logs" / "rule_train_adapter").glob("*/*.log"))) == 1
     log = (workdir / "results" / "test" / "logs" / "train" / "hard-seed0.log").read_text()
     assert "--multi_gpu --num_processes 2" in log
     assert log.count("no checkpoint of these settings: training from step 0") == 2

@@ -213,7 +213,7 @@ def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
     config["backend"] = {"name": "vllm", "max_model_len": 512, "cpu_kvcache_space_gb": 1}
     config["probe"].update(k=2, block_size=2, shard_size=12)  # one block job and one greedy job
     write_config(tmp_path, config)
-    snakemake(tmp_path, "--omit-from", "train", "--cores", "1")
+    snakemake(tmp_path, "--omit-from", "train_adapter", "--cores", "1")
     results = tmp_path / "results"
     rates = pd.read_parquet(next((results / "probe").rglob("pass_rates_k2.parquet")))
     assert list(rates.columns) == probe.PASS_RATE_COLUMNS

@@ -1,5 +1,6 @@
 """The whole DAG on a tiny model built by the test, and Snakemake's rerun semantics."""
 
+import base64
 import copy
 import json
 import re
@@ -92,7 +93,7 @@ def plan_with(finished_run, change) -> dict:
 
 def test_training_hyperparameter_reruns_train_evaluate_report_only(finished_run):
     plan = plan_with(finished_run, lambda c: c["train"].update(learning_rate=5e-4))
-    assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
+    assert plan == {"train_adapter": 2, "evaluate_adapter": 2, "report": 1}
 
 
 @pytest.mark.parametrize("change", [{"num_generations": 2}, {"steps": 3, "save_steps": 3}])
@@ -100,7 +101,7 @@ def test_group_size_and_count_also_reselect(finished_run, change):
     """train.num_generations (G) is also the G of each subset's predicted learnable %, and
     the run's number of groups that of its interval."""
     plan = plan_with(finished_run, lambda c: c["train"].update(change))
-    assert plan == {"select_subset": 2, "train": 2, "evaluate_adapter": 2, "report": 1}
+    assert plan == {"select_subset": 2, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_training_options_rerun_train_evaluate_report_only(finished_run, option)
         config["probe"]["allow_sampling_mismatch"] = "curriculum" in option
 
     plan = plan_with(finished_run, change)
-    assert plan == {"train": 2, "evaluate_adapter": 2, "report": 1}
+    assert plan == {"train_adapter": 2, "evaluate_adapter": 2, "report": 1}
 
 
 def test_new_eval_set_runs_evaluation_and_report_only(finished_run):
@@ -139,7 +140,7 @@ def test_eval_length_change_reruns_evaluation_only(finished_run):
 
 def test_new_strategy_trains_only_that_strategy(finished_run):
     plan = plan_with(finished_run, lambda c: c["subsets"].update(random={"strategy": "random", "budget": 3}))
-    assert plan == {"select_subset": 1, "train": 1, "evaluate_adapter": 1, "report": 1}
+    assert plan == {"select_subset": 1, "train_adapter": 1, "evaluate_adapter": 1, "report": 1}
 
 
 def test_per_seed_subset_draws_a_selection_for_each_training_seed(finished_run):
@@ -152,7 +153,7 @@ def test_per_seed_subset_draws_a_selection_for_each_training_seed(finished_run):
     try:
         for seed in (0, 1):  # the training job of seed s reads seed s's own selection
             plan = snakemake(workdir, "-n", f"results/test/train/random/seed{seed}/train_info.json").stdout
-            train = plan[plan.index("rule train:") :]
+            train = plan[plan.index("rule train_adapter:") :]
             inputs = re.search(r"^\s+input: (.+)$", train, re.M).group(1).split(", ")
             assert f"results/test/subsets/random/seed{seed}.parquet" in inputs
         snakemake(workdir, *[f"results/test/subsets/random/seed{seed}.parquet" for seed in (0, 1)])
@@ -173,7 +174,7 @@ def test_raising_k_probes_only_new_blocks(finished_run):
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": 2,
-        "train": 2,
+        "train_adapter": 2,
         "evaluate_adapter": 2,
         "report": 1,
     }
@@ -258,7 +259,7 @@ def test_another_experiment_shares_the_probe_cache(finished_run):
     assert plan == {
         "export_difficulty": 1,
         "select_subset": 1,
-        "train": 1,
+        "train_adapter": 1,
         "evaluate_base": 1,
         "evaluate_adapter": 1,
         "report": 1,
@@ -341,9 +342,41 @@ def test_changing_k_generates_only_the_new_samples(finished_run):
     assert planned_jobs(workdir) == {}  # the K=4 results are untouched
 
 
+def test_each_stage_is_a_target(tmp_path, tiny_model):
+    """`snakemake <stage>` plans that stage's jobs and the earlier ones they need, nothing later."""
+    write_config(tmp_path, test_config(tiny_model))
+    probed = {"prepare_data": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
+    probe = {**probed, "export_difficulty": 1}  # the export is the probe's product too
+    select = {**probed, "select_subset": 2}
+    train = {**select, "train_adapter": 2}
+    evaluate = {**train, "prepare_data": 2, "evaluate_base": 1, "evaluate_adapter": 2}
+    report = {**evaluate, "report": 1}
+    for stage, plan in [("probe", probe), ("select", select), ("train", train), ("evaluate", evaluate)]:
+        assert planned_jobs(tmp_path, stage) == {**plan, stage: 1}, stage
+    assert planned_jobs(tmp_path, "report") == report
+
+
+def test_a_stage_target_runs_what_an_edit_adds_to_it(finished_run):
+    """Once everything exists, `select` makes a new subset's selection and nothing else."""
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["subsets"]["random"] = {"strategy": "random", "budget": 3}
+    write_config(workdir, changed)
+    try:
+        assert planned_jobs(workdir, "select") == {"select_subset": 1, "select": 1}
+        assert planned_jobs(workdir, "train") == {"select_subset": 1, "train_adapter": 1, "train": 1}
+    finally:
+        write_config(workdir, config)
+
+
 def test_html_report(finished_run):
     workdir, _ = finished_run
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text()
     for png in REPORT_PNGS:
         assert png in html
+    # the summary page, embedded as a data URI: the summary and pairwise tables
+    uri = re.search(r"data:text/html;charset=[\w-]+;filename=summary\.html;base64,([A-Za-z0-9+/=]+)", html)
+    page = base64.b64decode(uri[1]).decode()
+    assert "<th>accuracy % (95% CI)</th>" in page and "<td>easy</td>" in page
+    assert "<th>a − b (95% CI)</th>" in page and page.count("<table>") == 2

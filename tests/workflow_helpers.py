@@ -62,9 +62,10 @@ def snakemake(
     return result
 
 
-def planned_jobs(workdir: Path) -> dict[str, int]:
-    """Jobs a dry run would execute, by rule (the `all` target excluded)."""
-    out = snakemake(workdir, "-n").stdout
+def planned_jobs(workdir: Path, *targets: str) -> dict[str, int]:
+    """Jobs a dry run (of `targets`, default: the default target) would execute, by rule
+    (the `all` target excluded)."""
+    out = snakemake(workdir, "-n", *targets).stdout
     if "Nothing to be done" in out:
         return {}
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]

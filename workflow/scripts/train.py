@@ -1,4 +1,4 @@
-"""Train one GRPO+LoRA adapter (rule train): in this process, or in several data-parallel
+"""Train one GRPO+LoRA adapter (rule train_adapter): in this process, or in several data-parallel
 processes with a vLLM server beside them (grpo_difficulty.train_run)."""
 
 from pathlib import Path

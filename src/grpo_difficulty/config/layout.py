@@ -83,22 +83,24 @@ REPORT_TABLES = dict(
 
 
 @dataclass(frozen=True)
-class Plot:
-    """A plot of the report: its file, and the category that groups it in `snakemake
-    --report` (its caption is report/<file name without .png>.rst)."""
+class Shown:
+    """A report file that `snakemake --report` shows: its file, and the category that
+    groups it there (its caption is report/<file name without suffix>.rst)."""
 
     file: str
     category: str
 
 
 REPORT_PLOTS = dict(
-    pass_rates=Plot("pass_rates.png", "Probe"),
-    tiers=Plot("tier_accuracy.png", "Evaluation"),
-    steps=Plot("accuracy_steps.png", "Evaluation"),
-    learnable=Plot("learnable_vs_gain.png", "Evaluation"),
-    predicted=Plot("predicted_learnable.png", "Training"),
-    training=Plot("training_curves.png", "Training"),
+    pass_rates=Shown("pass_rates.png", "Probe"),
+    tiers=Shown("tier_accuracy.png", "Evaluation"),
+    steps=Shown("accuracy_steps.png", "Evaluation"),
+    learnable=Shown("learnable_vs_gain.png", "Evaluation"),
+    predicted=Shown("predicted_learnable.png", "Training"),
+    training=Shown("training_curves.png", "Training"),
 )
+# summary.md as a page of the HTML report: its summary and pairwise tables and sentences
+REPORT_PAGES = dict(html=Shown("summary.html", "Summary"))
 
 
 # The difficulty export (results/<name>/export/): parquet and card at the top, where the

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ..files import write_table, write_text
 from . import plots
+from .html import summary_page
 from .markdown import markdown
 from .settings import ReportSettings
 from .statistics import linear_fit
@@ -36,7 +37,7 @@ def make_report(
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
     subset_stats: (subset, seed) → the stats of the selection that run trained on
     (tables.PREDICTION); out: output
-    paths (config.layout.REPORT_TABLES' and REPORT_PLOTS' keys).
+    paths (config.layout.REPORT_TABLES', REPORT_PAGES' and REPORT_PLOTS' keys).
     """
     n_boot = settings.bootstrap
     # the caller's dicts stay as they are; the final adapter's step is its run's length
@@ -69,6 +70,7 @@ def make_report(
     write_table(steps, out["steps_csv"])
     write_table(pairwise, out["pairwise_csv"])
     write_text(text, out["markdown"])
+    write_text(summary_page(text, f"{settings.experiment}: {settings.model} on {settings.train_set}"), out["html"])
     plots.plot_pass_rates(pass_rates, settings.k, out["pass_rates"], settings.train_set)
     plots.plot_tier_accuracy(tiers, out["tiers"])
     plots.plot_accuracy_steps(curves, steps, out["steps"])
