@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also whe
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
 from grpo_difficulty.files import model_folder
-from grpo_difficulty.hub_models import model_revision
+from grpo_difficulty.hub_models import is_hub_model, resolve_model
 from grpo_difficulty.prediction import run_groups
 from grpo_difficulty.probe import covering_ranges
 from grpo_difficulty.config.checks import check_config
@@ -46,6 +46,14 @@ TRAIN_ENV = (
     else "../envs/workflow.yaml"
 )
 RUN = PATHS.run("{subset}", "{seed}")  # one training run's files, as wildcard patterns
+
+
+# A hub model is resolved once, before any job runs, in one request: a misspelled or
+# unreachable id stops the run in seconds naming `model` (dry runs, and the jobs' own
+# Snakemake processes on a cluster, run no hooks).
+onstart:
+    if is_hub_model(CFG.model):
+        print(resolve_model(CFG.model, CFG.model_revision))
 
 
 def resources(family):

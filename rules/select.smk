@@ -59,10 +59,10 @@ rule export_difficulty:
             data_key=PATHS.train_set_key,
             data_spec=CFG.datasets[CFG.train_set],
             model=CFG.model,
-            revision=model_revision(CFG.model, CFG.model_revision),
             probe=dict(k=CFG.probe.k, key=PATHS.probe_key, **probe_fields(CFG)),
             push_to_hub=CFG.export.push_to_hub,
         ),
+        model_revision=CFG.model_revision,  # the card names the commit the cache holds (hub_models)
     script:
         "../workflow/scripts/export.py"
 

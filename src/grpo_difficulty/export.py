@@ -164,6 +164,6 @@ def push_export(dataset_dir: str, card: str, repo_id: str, private: bool) -> str
             repo_type="dataset",
             commit_message="grpo-difficulty: dataset card",
         )
-    except OSError as err:  # huggingface_hub's HTTP, connection and offline-mode errors
+    except Exception as err:  # huggingface_hub's HTTP and offline-mode errors, httpx's connection errors
         raise RuntimeError(f"{where}: the push failed: {type(err).__name__}: {err}") from err
     return commit.commit_url
