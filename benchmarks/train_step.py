@@ -69,7 +69,7 @@ def bare_trl_trainer(model_dir: str, rows, prompt: PromptConfig, cfg: dict, out_
 
     from grpo_difficulty import tasks
     from grpo_difficulty.generation.models import newline_token_ids
-    from grpo_difficulty.train import reward_functions
+    from grpo_difficulty.trainer.rewards import reward_functions
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"

@@ -180,13 +180,13 @@ def test_atomic_outputs_follow_the_umask(tmp_path, umask):
 def test_a_checkpoint_cut_short_is_not_resumed(tmp_path):
     """A job killed while the trainer writes trainer_state.json (its checkpoint's last file,
     written in place) leaves it empty or cut short: the checkpoint before it is resumed."""
-    from grpo_difficulty.train import _last_checkpoint
+    from grpo_difficulty.trainer.checkpoints import last_checkpoint
 
     for step, state in [(2, '{"global_step": 2}'), (4, '{"global_step": '), (6, "")]:
         (tmp_path / f"checkpoint-{step}").mkdir()
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     (tmp_path / "checkpoint-8").mkdir()  # killed before its state was written
-    assert _last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
 
 
 # --------------------------------------------------------------------------- randomized crashes

@@ -255,7 +255,7 @@ def test_real_bbh_golds_score_when_one_letter_is_given(bbh_dir):
 
 @pytest.mark.parametrize("fmt", ["fewshot", "boxed", "xml"])
 def test_the_training_reward_is_this_scorer(fmt):
-    from grpo_difficulty.train import correctness_reward
+    from grpo_difficulty.trainer.rewards import correctness_reward
 
     reward = correctness_reward(fmt)
     for table, expected in ((ADVERSARIAL, 0.0), (LEGITIMATE, 1.0)):

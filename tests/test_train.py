@@ -13,6 +13,7 @@ from conftest import FEWSHOT, fit_tiny_llama, new_tiny_llama, train_config
 from safetensors.torch import load_file
 
 from grpo_difficulty import tasks, train
+from grpo_difficulty.trainer import arguments, rewards
 from grpo_difficulty.trainer.learnable import LEARNABLE_METRIC, groups_differ, learnable_pct, learnable_total_pct
 
 TRAIN_CFG = dict(
@@ -317,16 +318,16 @@ def test_loss_variants_reach_trl(tiny_model, subset, fewshot_prompt, tmp_path):
 
 
 def test_reward_functions_and_weights():
-    rewards, weights = train.reward_functions(
+    funcs, weights = rewards.reward_functions(
         train_config(dict(max_completion_length=4, rewards=dict(correctness=1.0, format=0.0, length=0.5))), "boxed"
     )
-    assert [f.__name__ for f in rewards] == ["correctness", "length"] and weights == [1.0, 0.5]
+    assert [f.__name__ for f in funcs] == ["correctness", "length"] and weights == [1.0, 0.5]
     completions = ["so \\boxed{7}", "seven"]
-    assert rewards[0]([None] * 2, completions, gold=["7", "7"], answer_type=["integer"] * 2) == [1.0, 0.0]
-    assert rewards[1]([None] * 2, completions, completion_ids=[[1, 2], [1, 2, 3, 4]]) == [-0.5, -1.0]
-    assert train.format_reward("boxed")([None] * 2, completions) == [1.0, 0.0]
+    assert funcs[0]([None] * 2, completions, gold=["7", "7"], answer_type=["integer"] * 2) == [1.0, 0.0]
+    assert funcs[1]([None] * 2, completions, completion_ids=[[1, 2], [1, 2, 3, 4]]) == [-0.5, -1.0]
+    assert rewards.format_reward("boxed")([None] * 2, completions) == [1.0, 0.0]
     with pytest.raises(ValueError, match="every weight is 0"):
-        train.reward_functions(train_config(dict(max_completion_length=4, rewards=dict(correctness=0))), "boxed")
+        rewards.reward_functions(train_config(dict(max_completion_length=4, rewards=dict(correctness=0))), "boxed")
 
 
 def test_learnable_pct():
@@ -380,7 +381,7 @@ def test_groups_that_differ_only_in_format_are_not_learnable(
 
 # --------------------------------------------------------------------------- GRPOConfig
 def test_memory_and_optimizer_settings_reach_trl(tmp_path):
-    args = train.grpo_config(
+    args = arguments.grpo_config(
         train_config(
             dict(TRAIN_CFG, optim="adamw_8bit", gradient_checkpointing=True, dtype="bfloat16", prompts_per_step=2)
         ),
@@ -390,7 +391,7 @@ def test_memory_and_optimizer_settings_reach_trl(tmp_path):
     )
     assert (args.optim, args.gradient_checkpointing, args.bf16) == ("adamw_8bit", True, True)
     assert args.per_device_train_batch_size == 8 and not args.use_vllm  # one process: the whole batch
-    assert not train.grpo_config(train_config(TRAIN_CFG), str(tmp_path), 0, [1.0]).bf16  # auto on CPU: float32
+    assert not arguments.grpo_config(train_config(TRAIN_CFG), str(tmp_path), 0, [1.0]).bf16  # auto on CPU: float32
 
 
 VLLM = dict(
@@ -409,7 +410,7 @@ def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
     answers reach vLLM's SamplingParams through generation_kwargs."""
     from grpo_difficulty import parallel
 
-    args = train.grpo_config(
+    args = arguments.grpo_config(
         train_config(dict(TRAIN_CFG, generation=VLLM)), str(tmp_path), 0, [1.0], stop_token_ids=[5, 9]
     )
     assert (
@@ -424,10 +425,10 @@ def test_vllm_rollouts_map_onto_trl_options(tmp_path, monkeypatch):
 
     server = dict(VLLM, mode="server")
     with pytest.raises(RuntimeError, match="no vLLM server was started for this process"):
-        train.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
+        arguments.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
     monkeypatch.setenv(parallel.VLLM_SERVER_URL, "http://127.0.0.1:8123")
     monkeypatch.setenv(parallel.VLLM_GROUP_PORT, "8124")
-    args = train.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
+    args = arguments.grpo_config(train_config(dict(TRAIN_CFG, generation=server)), str(tmp_path), 0, [1.0])
     assert (args.vllm_mode, args.vllm_server_base_url, args.vllm_group_port, args.vllm_server_timeout) == (
         "server",
         "http://127.0.0.1:8123",

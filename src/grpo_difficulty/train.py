@@ -9,174 +9,17 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from . import parallel, tasks
 from .config.layout import RunPaths
-from .config.sections import LEVEL_SETTINGS, PromptConfig, RolloutConfig, TrainConfig, as_dict
-from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table, write_text
+from .config.sections import LEVEL_SETTINGS, PromptConfig, TrainConfig, as_dict
+from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation.models import clear_generation_config, device_and_dtype, load_tokenizer, newline_token_ids
+from .trainer.arguments import grpo_config
+from .trainer.checkpoints import guard_settings, last_checkpoint, level_checkpoint_dirs
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
-from .trainer.learnable import CORRECTNESS, LEARNABLE_METRIC, learnable_pct, learnable_total_pct
-
-
-def correctness_reward(fmt: str):
-    """Reward 1.0 for a correct final answer (task scorer), else 0.0."""
-
-    def correctness(prompts, completions, gold, answer_type, **_):
-        return [float(tasks.score(c, g, t, fmt)[0]) for c, g, t in zip(completions, gold, answer_type, strict=True)]
-
-    return correctness
-
-
-def format_reward(fmt: str):
-    """Reward 1.0 when the completion holds an answer in the prompt format's place
-    (\\boxed{}, <answer>…</answer>, or a non-empty first line for fewshot)."""
-
-    def format_ok(prompts, completions, **_):
-        return [float(tasks.extract_answer(c, fmt) is not None) for c in completions]
-
-    return format_ok
-
-
-def length_penalty(max_tokens: int):
-    """Reward −(completion tokens / max_completion_length): longer answers cost more."""
-
-    def length(prompts, completions, completion_ids, **_):
-        return [-len(ids) / max_tokens for ids in completion_ids]
-
-    return length
-
-
-def reward_functions(cfg: TrainConfig, fmt: str) -> tuple[list, list[float]]:
-    """The reward callables with non-zero weight (correctness always: it makes the learnable
-    %), and their weights (TRL `reward_weights`). TRL logs each one as rewards/<name>/mean
-    and /std, <name> being its train.rewards key."""
-    weights = as_dict(cfg.rewards)
-    made = dict(
-        correctness=correctness_reward(fmt), format=format_reward(fmt), length=length_penalty(cfg.max_completion_length)
-    )
-    for name, func in made.items():
-        func.__name__ = name  # TRL names the logged columns after __name__
-    chosen = [(made[name], float(w)) for name, w in weights.items() if w or name == CORRECTNESS]
-    if not any(w for _, w in chosen):
-        raise ValueError("train.rewards: every weight is 0; no reward to learn from")
-    return [f for f, _ in chosen], [w for _, w in chosen]
-
-
-def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: list[float], stop_token_ids=()):
-    """TRL's GRPOConfig of a training level. prompts_per_step x num_generations is the
-    global batch, split over the data-parallel processes; `stop_token_ids` end a
-    completion besides the tokenizer's end token (vLLM rollouts take them here, HF
-    rollouts from the generation config `build_trainer` gives the model)."""
-    from trl import GRPOConfig
-
-    device, dtype = device_and_dtype(cfg.dtype)
-    completions = cfg.prompts_per_step * cfg.num_generations
-    return GRPOConfig(
-        output_dir=output_dir,
-        seed=seed,
-        data_seed=seed,
-        max_steps=cfg.steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_steps,
-        weight_decay=cfg.weight_decay,
-        max_grad_norm=cfg.max_grad_norm,
-        optim=cfg.optim,
-        per_device_train_batch_size=completions // parallel.world_size(),
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        num_generations=cfg.num_generations,
-        max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        # the probe's distribution: nothing but temperature and top-p (TRL's defaults, stated)
-        top_k=0,
-        min_p=None,
-        repetition_penalty=1.0,
-        beta=cfg.beta,
-        loss_type=cfg.loss_type,
-        scale_rewards=cfg.scale_rewards,
-        epsilon=cfg.epsilon,
-        epsilon_high=cfg.epsilon_high,
-        mask_truncated_completions=cfg.mask_truncated_completions,
-        bf16=dtype == torch.bfloat16,
-        use_cpu=device == "cpu",
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        # every LoRA weight takes part in every step: DDP need not search for unused ones
-        # (a search that gradient checkpointing would break)
-        ddp_find_unused_parameters=False,
-        reward_weights=reward_weights,
-        logging_steps=1,
-        save_steps=cfg.save_steps,
-        save_strategy="steps",
-        report_to="none",
-        disable_tqdm=False,
-        **vllm_options(cfg.generation, list(stop_token_ids)),
-    )
-
-
-def vllm_options(generation: RolloutConfig, stop_token_ids: list[int]) -> dict:
-    """GRPOConfig's vLLM settings for train.generation (none for the hf backend). Server
-    mode talks to the server that grpo_difficulty.train_run started for this job."""
-    if generation.backend != "vllm":
-        return {}
-    options = dict(
-        use_vllm=True,
-        vllm_mode=generation.mode,
-        vllm_max_model_length=generation.max_model_len,
-        generation_kwargs=dict(stop_token_ids=stop_token_ids) if stop_token_ids else None,
-    )
-    if generation.mode == "server":
-        url, group_port = parallel.vllm_server()
-        return dict(
-            options, vllm_server_base_url=url, vllm_group_port=group_port, vllm_server_timeout=generation.server_timeout
-        )
-    return dict(
-        options,
-        vllm_gpu_memory_utilization=generation.gpu_memory_utilization,
-        vllm_tensor_parallel_size=generation.tensor_parallel_size,
-        vllm_enable_sleep_mode=generation.enable_sleep_mode,
-    )
-
-
-def _last_checkpoint(ckpt_dir: Path) -> str | None:
-    """The latest checkpoint the trainer finished writing: trainer_state.json is its last
-    file, written in place, so a job killed while writing it leaves it empty or cut short
-    (resuming from it would then fail on every rerun)."""
-    found = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    complete = [p for p in found if _holds_json(p / "trainer_state.json")]
-    return str(complete[-1]) if complete else None
-
-
-def _holds_json(path: Path) -> bool:
-    try:
-        json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def _checkpoint_dirs(run: RunPaths, n_levels: int, curriculum: bool) -> list[Path]:
-    """Checkpoint folder of each level (RunPaths.level_checkpoints). With a curriculum,
-    anything else in checkpoints/ (another layout's or a removed level's) is deleted by the
-    main process: it can never be resumed."""
-    dirs = [Path(run.level_checkpoints(i, curriculum)) for i in range(n_levels)]
-    if not curriculum:
-        return dirs
-    for path in Path(run.checkpoints).glob("*"):
-        if path not in dirs and parallel.is_main_process():
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    return dirs
-
-
-def _guard(level_dir: Path, fingerprint: str) -> None:
-    """Checkpoints of other settings must not be resumed: start the level over."""
-    stamp = level_dir / "settings.hash"
-    if level_dir.exists() and (not stamp.exists() or stamp.read_text() != fingerprint):
-        shutil.rmtree(level_dir)
-    level_dir.mkdir(parents=True, exist_ok=True)
-    write_text(fingerprint, stamp)  # atomically: a stamp cut short by a kill would discard the checkpoints
+from .trainer.learnable import LEARNABLE_METRIC, learnable_pct, learnable_total_pct
+from .trainer.rewards import reward_functions
 
 
 def _level_rows(subset: pd.DataFrame, levels: list[dict]) -> list[pd.DataFrame]:
@@ -208,7 +51,7 @@ def train_adapter(
     score_completion_tokens_only()
     run = RunPaths(str(out_dir))
     levels = cfg.levels()
-    level_dirs = _checkpoint_dirs(run, len(levels), bool(cfg.curriculum))
+    level_dirs = level_checkpoint_dirs(run, len(levels), bool(cfg.curriculum))
     # settings of every level (each level carries its own steps and LEVEL_SETTINGS);
     # shared_prompt changes how fast, not what is computed: its checkpoints are resumed either way
     fingerprinted = {
@@ -221,7 +64,7 @@ def train_adapter(
     start_adapter, tables, infos = None, [], []
     for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):
         if parallel.is_main_process():
-            _guard(
+            guard_settings(
                 level_dir,
                 stable_hash(
                     [
@@ -354,7 +197,7 @@ def train_level(
         if loaded.unexpected_keys:
             raise RuntimeError(f"{start_adapter}: weights that fit no LoRA module: {loaded.unexpected_keys[:3]}")
     started = time.time()
-    resume = _last_checkpoint(level_dir)
+    resume = last_checkpoint(level_dir)
     print(f"resuming from {resume}" if resume else "no checkpoint of these settings: training from step 0")
     trainer.train(resume_from_checkpoint=resume)
     if parallel.is_main_process():

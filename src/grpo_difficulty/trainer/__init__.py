@@ -6,6 +6,9 @@
 - `dynamic_sampling`: DynamicSamplingGRPOTrainer, groups without reward variance replaced;
 - `grpo`: the trainer class of a run's settings (`grpo_trainer_class`) and the CPU
   LM-head patch (`score_completion_tokens_only`);
+- `rewards`: the reward functions (correctness from the task's scorer, format, length);
+- `arguments`: TRL's GRPOConfig of a training level;
+- `checkpoints`: the checkpoint to resume, each level's folder and its settings stamp;
 - `compat`: the TRL version they were checked against, and every private TRL,
   transformers, PEFT and vLLM member the project overrides or reads
   (tests/test_compat.py checks them against the installed versions).
