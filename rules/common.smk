@@ -24,6 +24,7 @@ from grpo_difficulty.config.keys import (
     generation_fields,
     probe_fields,
     sampling_statement,
+    scorer_fields,
     shipped_difficulty,
     train_fields,
 )
@@ -46,6 +47,8 @@ TRAIN_ENV = (
     else "../envs/workflow.yaml"
 )
 RUN = PATHS.run("{subset}", "{seed}")  # one training run's files, as wildcard patterns
+# each scored dataset's plugin scorer (its source hashed once): {} or {"scorer": reference}
+SCORERS = {name: scorer_fields(CFG, name) for name in [CFG.train_set, *CFG.eval_sets]}
 
 
 # A hub model is resolved once, before any job runs, in one request: a misspelled or

@@ -28,7 +28,8 @@ rule evaluate_base:
         **model_params(),
         prompt=as_dict(CFG.prompt),
         generation=generation_fields(CFG),
-        evaluate=eval_fields(CFG),
+        # with the eval set's plugin scorer, when it has one
+        evaluate=lambda wc: {**eval_fields(CFG), **SCORERS[wc.eval_set]},
         execution=execution_params(),
     script:
         "../workflow/scripts/evaluate.py"

@@ -20,6 +20,8 @@ rule train_adapter:
         **resources("train"),
     params:
         **model_params(),
+        # the training set's plugin scorer (only when it has one)
+        **SCORERS[CFG.train_set],
         prompt=as_dict(CFG.prompt),
         train=train_fields(CFG),
         export_steps=CFG.eval_steps(),

@@ -20,9 +20,11 @@ def answer_problems(
     seed: int,
     first_sample: int = 0,
     desc: str = "generate",
+    scorer: tasks.PluginScorer | None = None,
 ) -> pd.DataFrame:
     """Generate answers first_sample .. first_sample + n - 1 of every problem and score
-    them: one row per (id, sample)."""
+    them (the dataset's plugin `scorer`, else the built-in one): one row per (id, sample).
+    An answer is correct at reward 1; a plugin's partial reward (reason partial) is not."""
     prompts = [tasks.render_prompt(q, prompt, getattr(generator, "tokenizer", None)) for q in rows["question"]]
     completions = generator.generate(
         prompts,
@@ -36,16 +38,16 @@ def answer_problems(
         first_sample=first_sample,
     )
     records = []
-    for pid, gold, kind, samples in zip(rows["id"], rows["gold"], rows["answer_type"], completions, strict=True):
+    for row, samples in zip(rows.to_dict("records"), completions, strict=True):
         for j, c in enumerate(samples):
-            correct, reason = tasks.score(c.text, gold, kind, prompt.format)
+            reward, reason = tasks.grade(c.text, row, prompt.format, scorer)
             records.append(
                 dict(
-                    id=pid,
+                    id=row["id"],
                     sample=first_sample + j,
                     completion=c.text,
                     n_tokens=c.n_tokens,
-                    correct=correct,
+                    correct=reward == 1.0,
                     reason=reason,
                 )
             )
@@ -60,7 +62,14 @@ def reason_counts(reasons: pd.Series) -> str:
     return ", ".join(f"{reason} {int(counts[reason])}" for reason in tasks.REASONS if reason in counts) or "none"
 
 
-def answer_greedy(generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str) -> pd.DataFrame:
+def answer_greedy(
+    generator,
+    rows: pd.DataFrame,
+    prompt: PromptConfig,
+    max_new_tokens: int,
+    desc: str,
+    scorer: tasks.PluginScorer | None = None,
+) -> pd.DataFrame:
     """One greedy answer per problem, scored: the probe's and the evaluation's greedy pass."""
     return answer_problems(
         generator,
@@ -72,4 +81,5 @@ def answer_greedy(generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_t
         max_new_tokens=max_new_tokens,
         seed=0,
         desc=f"{desc} greedy",
+        scorer=scorer,
     )

@@ -26,15 +26,16 @@ SAMPLE_COLUMNS = ["id", "sample", "completion", "n_tokens", "correct", "reason"]
 
 
 def predict(
-    generator, rows: pd.DataFrame, prompt: PromptConfig, settings: EvaluateConfig, desc: str
+    generator, rows: pd.DataFrame, prompt: PromptConfig, settings: EvaluateConfig, desc: str, scorer=None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-problem table, per-sample table).
 
     The per-problem table holds one greedy answer per problem, scored, plus how many of
     `settings.samples` sampled answers were correct; the per-sample table keeps every
-    sampled completion for audit (empty when `samples` is 0, the cheap default).
+    sampled completion for audit (empty when `samples` is 0, the cheap default). `scorer`:
+    the eval set's plugin scorer, if it has one.
     """
-    greedy = answering.answer_greedy(generator, rows, prompt, settings.max_new_tokens, desc)
+    greedy = answering.answer_greedy(generator, rows, prompt, settings.max_new_tokens, desc, scorer)
     n = settings.samples
     if n:
         samples = answering.answer_problems(
@@ -47,6 +48,7 @@ def predict(
             max_new_tokens=settings.max_new_tokens,
             seed=settings.seed,
             desc=f"{desc} samples",
+            scorer=scorer,
         )
         counts = samples.groupby("id")["correct"].sum()
     else:

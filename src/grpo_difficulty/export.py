@@ -24,6 +24,7 @@ from .tasks.rows import COLUMNS
 PROBE_COLUMNS = [c for c in probe.PASS_RATE_COLUMNS if c not in ("id", "tier")]
 # answer_type of a row → the answer_format that reads its gold back (plain: scored by math-verify)
 ANSWER_FORMAT = {"integer": "plain", "math": "plain", "choice": "choice", "text": "text"}
+OWN_FIELD = "the row's own field, as its plugin scorer reads it (datasets.<name>.scorer)"
 COLUMN_HELP = {
     "id": "problem id (the dataset's own, or a hash of the question)",
     "question": "the problem as prompted (multiple-choice options appended)",
@@ -58,16 +59,26 @@ class ExportInfo:
 
 
 def difficulty_export(rows: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
-    """The training table in its own row order with the probe's columns joined on id."""
-    table = select.difficulty_table(rows, rates)
-    return table[[c for c in COLUMNS if c in table] + PROBE_COLUMNS].reset_index(drop=True)
+    """The training table in its own row order with the probe's columns joined on id; the
+    rows' own fields (kept for a plugin scorer, column record) as columns of their own, so
+    that the export read back with the same scorer gives it those fields again."""
+    table = select.difficulty_table(rows, rates).reset_index(drop=True)
+    parts = [table[[c for c in COLUMNS if c in table]]]
+    if "record" in table:
+        own = pd.DataFrame([json.loads(record) for record in table["record"]])
+        parts.append(own[[c for c in own.columns if c not in COLUMNS and c not in PROBE_COLUMNS]])
+    return pd.concat([*parts, table[PROBE_COLUMNS]], axis=1)
 
 
-def reuse_spec(table: pd.DataFrame, path: str) -> dict:
-    """The `datasets` entry that reads the exported parquet back, pass rates included
-    (without answer_format when the rows mix answer types: one format reads them all)."""
+def reuse_spec(table: pd.DataFrame, path: str, scorer: str | None = None) -> dict:
+    """The `datasets` entry that reads the exported parquet back, pass rates included, with
+    the training set's plugin `scorer` if it has one (else without answer_format when the
+    rows mix answer types: one format reads them all)."""
     roles = ["question", "id", "tier", "subject", "solution", "pass_rate"]
     spec = dict(loader="file", path=path, fields=dict(answer="gold", **{role: role for role in roles}))
+    if scorer:
+        spec["scorer"] = scorer
+        return spec
     formats = {ANSWER_FORMAT[kind] for kind in table["answer_type"].unique()}
     if len(formats) == 1:
         spec["answer_format"] = formats.pop()
@@ -82,13 +93,13 @@ def _section(title: str, rows: list[tuple[str, object]]) -> str:
 
 def _reuse(table: pd.DataFrame, info: ExportInfo, parquet: str) -> str:
     name = f"{info.train_set}_difficulty"
-    spec = reuse_spec(table, parquet)
+    spec = reuse_spec(table, parquet, info.data_spec.get("scorer"))
     text = (
         "## Reuse\n\nSelect training subsets from these pass rates without probing (a grpo-difficulty "
         f"config with `train_set: {name}`; nothing is probed when the training set maps "
         f"`fields.pass_rate`):\n\n```yaml\n{yaml.safe_dump({'datasets': {name: spec}}, sort_keys=False)}```\n"
     )
-    if "answer_format" not in spec:
+    if "answer_format" not in spec and "scorer" not in spec:
         text += "\nThe rows mix answer types: give each type's rows a file and `answer_format` of its own.\n"
     repo = f"`{info.push_to_hub}`" if info.push_to_hub else "the repository id"
     return text + (
@@ -120,7 +131,7 @@ def dataset_card(table: pd.DataFrame, info: ExportInfo, parquet: str) -> str:
         ),
         _section("Dataset", [("train_set", info.train_set), ("dataset key", info.data_key)])
         + f"\n\n```yaml\n{yaml.safe_dump(info.data_spec, sort_keys=False)}```",
-        "## Columns\n\n" + "\n".join(f"- `{c}`: {COLUMN_HELP[c]}" for c in table.columns),
+        "## Columns\n\n" + "\n".join(f"- `{c}`: {COLUMN_HELP.get(c, OWN_FIELD)}" for c in table.columns),
         _reuse(table, info, parquet),
     ]
     return "\n\n".join(parts) + "\n"

@@ -69,9 +69,11 @@ def probe_block(
     max_new_tokens: int,
     seed: int,
     desc: str = "probe",
+    scorer=None,
 ) -> pd.DataFrame:
     """Samples block*block_size .. (block+1)*block_size-1 for every problem in `rows`; the
-    keyword settings are the probe's sampling settings (those of config.keys.probe_fields)."""
+    keyword settings are the probe's sampling settings (those of config.keys.probe_fields);
+    `scorer`: the training set's plugin scorer, if it has one."""
     return answering.answer_problems(
         generator,
         rows,
@@ -83,13 +85,14 @@ def probe_block(
         seed=seed,
         first_sample=block * block_size,
         desc=f"{desc} block {block}",
+        scorer=scorer,
     )
 
 
 def probe_greedy(
-    generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str = "probe"
+    generator, rows: pd.DataFrame, prompt: PromptConfig, max_new_tokens: int, desc: str = "probe", scorer=None
 ) -> pd.DataFrame:
-    answers = answering.answer_greedy(generator, rows, prompt, max_new_tokens, desc)
+    answers = answering.answer_greedy(generator, rows, prompt, max_new_tokens, desc, scorer)
     return answers.rename(
         columns={"completion": "greedy_completion", "correct": "greedy_correct", "reason": "greedy_reason"}
     )[GREEDY_COLUMNS]

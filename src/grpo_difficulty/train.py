@@ -35,7 +35,13 @@ def _level_rows(subset: pd.DataFrame, levels: list[dict]) -> list[pd.DataFrame]:
 
 
 def train_adapter(
-    model_ref: str, subset: pd.DataFrame, prompt: PromptConfig, cfg: TrainConfig, seed: int, out_dir: str | Path
+    model_ref: str,
+    subset: pd.DataFrame,
+    prompt: PromptConfig,
+    cfg: TrainConfig,
+    seed: int,
+    out_dir: str | Path,
+    scorer: tasks.PluginScorer | None = None,
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
 
@@ -46,7 +52,8 @@ def train_adapter(
     checkpoint folder; a rerun skips finished levels and resumes the unfinished one from
     its last checkpoint. Each level's settings hash covers the levels up to it, so an edit
     of a later level keeps the earlier ones, and any other edit (or process count) starts
-    over. In a data-parallel run every process calls this; the main one writes the files.
+    over (a plugin `scorer`'s reference counts too). In a data-parallel run every process
+    calls this; the main one writes the files.
     """
     score_completion_tokens_only()
     run = RunPaths(str(out_dir))
@@ -64,27 +71,16 @@ def train_adapter(
     start_adapter, tables, infos = None, [], []
     for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):
         if parallel.is_main_process():
-            guard_settings(
-                level_dir,
-                stable_hash(
-                    [
-                        model_ref,
-                        subset["id"].tolist(),
-                        as_dict(prompt),
-                        fingerprinted,
-                        levels[: i + 1],
-                        seed,
-                        parallel.world_size(),
-                    ]
-                ),
-            )
+            settings = [model_ref, subset["id"].tolist(), as_dict(prompt), fingerprinted, levels[: i + 1], seed]
+            plugin = [scorer.reference] if scorer else []  # none: the settings hashes stay as they were
+            guard_settings(level_dir, stable_hash([*settings, parallel.world_size(), *plugin]))
         parallel.wait_for_everyone()
         if (level_dir / "level_info.json").exists():
             print(f"level {i}: finished earlier, kept")
         else:
             level_cfg = dataclasses.replace(cfg, curriculum=None, **{k: v for k, v in level.items() if k != "tiers"})
             train_level(
-                model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, draw_seed=(seed, i)
+                model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, (seed, i), scorer
             )
         start_adapter = level_dir / "adapter"
         info = json.loads((level_dir / "level_info.json").read_text())
@@ -122,10 +118,12 @@ def build_trainer(
     seed: int,
     output_dir: Path,
     draw_seed: tuple[int, ...] = (0,),
+    scorer: tasks.PluginScorer | None = None,
 ):
     """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
     dynamic sampling when train.dynamic_sampling.enabled) and a fresh LoRA adapter on the
-    model, for the problems in `rows`."""
+    model, for the problems in `rows`; a plugin `scorer` makes the correctness reward and
+    sees each row's fields (column record)."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, set_seed
@@ -139,17 +137,16 @@ def build_trainer(
     # rollouts then sample with GRPOConfig's settings and nothing of the model's own.
     clear_generation_config(model, tokenizer, stop_ids)
 
-    data = Dataset.from_pandas(
-        pd.DataFrame(
-            dict(
-                prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in rows["question"]],
-                gold=rows["gold"].astype(str).tolist(),
-                answer_type=rows["answer_type"].tolist(),
-            )
-        )
+    columns = dict(
+        prompt=[tasks.render_prompt(q, prompt, tokenizer) for q in rows["question"]],
+        gold=rows["gold"].astype(str).tolist(),
+        answer_type=rows["answer_type"].tolist(),
     )
+    if scorer:
+        columns.update(id=rows["id"].tolist(), record=plugin_records(rows))
+    data = Dataset.from_pandas(pd.DataFrame(columns))
     lora = cfg.lora
-    rewards, weights = reward_functions(cfg, prompt.format)
+    rewards, weights = reward_functions(cfg, prompt.format, scorer)
     dynamic = cfg.dynamic_sampling
     trainer_class = grpo_trainer_class(shared_prompt=cfg.shared_prompt, dynamic_sampling=dynamic.enabled)
     extra = {}
@@ -172,6 +169,11 @@ def build_trainer(
     )
 
 
+def plugin_records(rows: pd.DataFrame) -> list[str]:
+    """Each row's fields as its plugin scorer sees them (tasks.plugins.row_fields), as JSON."""
+    return [tasks.record_json(tasks.row_fields(row)) for row in rows.to_dict("records")]
+
+
 def train_level(
     model_ref: str,
     tokenizer,
@@ -182,6 +184,7 @@ def train_level(
     level_dir: Path,
     start_adapter: Path | None,
     draw_seed: tuple[int, ...],
+    scorer: tasks.PluginScorer | None = None,
 ) -> None:
     """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
     resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
@@ -189,7 +192,7 @@ def train_level(
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    trainer = build_trainer(model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed)
+    trainer = build_trainer(model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer)
     if start_adapter is not None:
         # Loaded into TRL's new adapter rather than passed as a PeftModel: TRL then keeps
         # the base model (adapter disabled) as the KL reference for beta > 0 at every level.

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import parallel
+from . import parallel, tasks
 from .config.sections import PromptConfig, TrainConfig, build
 from .config.topology import server_gpus
 from .files import read_table, write_json
@@ -205,7 +205,8 @@ def train_job(job: dict) -> dict:
     torch.set_num_threads(job["threads"])
     train = build(TrainConfig, job["train"], "train.")
     prompt = build(PromptConfig, job["prompt"], "prompt.")
-    info = train_adapter(job["model"], read_table(job["subset"]), prompt, train, job["seed"], job["out_dir"])
+    scorer = tasks.PluginScorer.of(job.get("scorer"))  # the training set's plugin scorer, if any
+    info = train_adapter(job["model"], read_table(job["subset"]), prompt, train, job["seed"], job["out_dir"], scorer)
     if parallel.is_main_process():
         export_step_adapters(job["out_dir"], job["export_steps"], train)
     return info

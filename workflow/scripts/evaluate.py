@@ -25,9 +25,12 @@ if __name__ == "__main__":
         model = model_files(params.model, getattr(params, "model_revision", None))  # a hub revision's snapshot
         generator = make_generator(backend, model, adapter, params.execution.lora_rank)
         prompt = build(PromptConfig, params.prompt, "prompt.")
-        # eval_fields: the sampling settings only when it samples (the rest keep their defaults, unused)
-        settings = build(EvaluateConfig, params.evaluate, "evaluate.")
-        predictions, samples = evaluate.predict(generator, rows, prompt, settings, desc=snakemake.rule)
+        # eval_fields: the sampling settings only when it samples (the rest keep their defaults,
+        # unused), and the eval set's plugin scorer if it has one
+        fields = {key: value for key, value in params.evaluate.items() if key != "scorer"}
+        settings = build(EvaluateConfig, fields, "evaluate.")
+        scorer = tasks.PluginScorer.of(params.evaluate.get("scorer"))
+        predictions, samples = evaluate.predict(generator, rows, prompt, settings, snakemake.rule, scorer)
         write_table(predictions, snakemake.output.predictions)
         write_table(samples, snakemake.output.samples)
         summary = evaluate.summarize(predictions)

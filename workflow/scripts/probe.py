@@ -8,7 +8,7 @@ the `snakemake` object) as `__mp_main__`.
 
 import torch
 
-from grpo_difficulty import probe
+from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import PromptConfig, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
 from grpo_difficulty.generation.backends import make_generator
@@ -16,8 +16,8 @@ from grpo_difficulty.generation.models import model_files
 
 if __name__ == "__main__":
     params = snakemake.params
-    # probe_fields: the prompt, the backend's name and dtype, and the sampling settings
-    sampling = {key: value for key, value in params.settings.items() if key not in ("prompt", "backend")}
+    # probe_fields: the prompt, the backend's name and dtype, the sampling settings, a plugin scorer
+    sampling = {key: value for key, value in params.settings.items() if key not in ("prompt", "backend", "scorer")}
     with log_to(snakemake.log[0]):
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
@@ -26,8 +26,10 @@ if __name__ == "__main__":
         model = model_files(params.model, getattr(params, "model_revision", None))  # a hub revision's snapshot
         generator = make_generator(params.execution.backend_config(params.settings["backend"]), model)
         prompt, desc = build(PromptConfig, params.settings["prompt"], "prompt."), f"probe rows {start}-{stop}"
+        scorer = tasks.PluginScorer.of(params.settings.get("scorer"))
         if snakemake.rule == "probe_greedy":
-            table = probe.probe_greedy(generator, rows, prompt, sampling["max_new_tokens"], desc)
+            table = probe.probe_greedy(generator, rows, prompt, sampling["max_new_tokens"], desc, scorer)
         else:
-            table = probe.probe_block(generator, rows, prompt, int(snakemake.wildcards.block), **sampling, desc=desc)
+            block = int(snakemake.wildcards.block)
+            table = probe.probe_block(generator, rows, prompt, block, **sampling, desc=desc, scorer=scorer)
         write_table(table, snakemake.output[0])

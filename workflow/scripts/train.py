@@ -15,6 +15,7 @@ with log_to(snakemake.log[0]):
         subset=snakemake.input.subset,
         prompt=snakemake.params.prompt,
         train=snakemake.params.train,
+        scorer=getattr(snakemake.params, "scorer", None),  # the training set's plugin scorer, if any
         seed=int(snakemake.wildcards.seed),
         out_dir=str(Path(snakemake.output.info).parent),
         export_steps=snakemake.params.export_steps,

@@ -94,10 +94,11 @@ def check_datasets(config: dict) -> None:
         loader = tasks.LOADERS[spec["loader"]]
         for name in sorted(loader.required - set(spec)):
             raise ConfigError(f"datasets.{key}.{name}", f"required by loader {spec['loader']!r}")
-        for name in sorted(set(spec) - loader.keys):
+        for name in sorted(set(spec) - loader.allowed):
             raise ConfigError(
-                f"datasets.{key}.{name}", f"not used by loader {spec['loader']!r}; its keys: {sorted(loader.keys)}"
+                f"datasets.{key}.{name}", f"not used by loader {spec['loader']!r}; its keys: {sorted(loader.allowed)}"
             )
+        check_scorer(key, spec)
         if spec["loader"] in tasks.PROCEDURAL:
             if spec["split"] not in spec["per_level"]:
                 raise ConfigError(
@@ -114,6 +115,24 @@ def check_datasets(config: dict) -> None:
         for path in tasks.input_files(spec):
             if not Path(path).exists():
                 raise ConfigError(f"datasets.{key}.path", f"file not found: {path}")
+
+
+def check_scorer(key: str, spec: dict) -> None:
+    """A plugin scorer's file or module exists and defines its function; a loader whose rows
+    only a plugin scores has one."""
+    if "scorer_timeout" in spec and not spec.get("scorer"):
+        raise ConfigError(f"datasets.{key}.scorer_timeout", "limits a plugin scorer's calls: set scorer too")
+    procedural = tasks.PROCEDURAL.get(spec["loader"])
+    if procedural and procedural[2] == tasks.PLUGIN_TYPE and not spec.get("scorer"):
+        raise ConfigError(
+            f"datasets.{key}.scorer",
+            f"loader {spec['loader']!r} makes rows only a plugin scorer can score, e.g. "
+            f"scorer: examples/{spec['loader']}_scorer.py:score (docs/scorers.md)",
+        )
+    try:
+        tasks.scorer_reference(spec, key)
+    except ValueError as err:
+        raise ConfigError(f"datasets.{key}.scorer", str(err)) from None
 
 
 def check_subsets(config: dict) -> None:

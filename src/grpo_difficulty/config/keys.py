@@ -16,9 +16,10 @@ from .sections import BackendConfig, Config, as_dict, build
 
 def data_key(spec: dict) -> str:
     """A prepared dataset: its spec as the loader reads it (schema defaults filled; a hub
-    `revision` only when set) and its loader's parser version."""
+    `revision` only when set), its loader's parser version, and for a file or hub dataset
+    with a plugin scorer that its records are kept (which scorer is in no data key)."""
     loader = tasks.LOADERS[spec["loader"]]
-    fields = {k: v for k, v in spec.items() if k in loader.keys}
+    fields = {k: v for k, v in tasks.table_spec(spec).items() if k in loader.keys or k == "records"}
     if loader.parser_version > 1:  # version 1 is not hashed: tables written before versions keep their keys
         fields["parser_version"] = loader.parser_version
     return stable_hash(fields)
@@ -27,7 +28,7 @@ def data_key(spec: dict) -> str:
 def probe_fields(cfg: Config) -> dict:
     """What decides the probe's samples, except the model and data (in the path) and K
     (samples are stored in blocks, so K can grow): prompt, backend name and dtype,
-    sampling, seed, and block_size (the sample files' layout). Shard size, batch size and
+    sampling, seed, block_size (the sample files' layout), and a plugin scorer. Shard size, batch size and
     the other execution settings stay out: they decide how the jobs are cut, not what
     they generate."""
     probe = cfg.probe
@@ -39,7 +40,17 @@ def probe_fields(cfg: Config) -> dict:
         top_p=probe.top_p,
         max_new_tokens=probe.max_new_tokens,
         seed=probe.seed,
+        **scorer_fields(cfg, cfg.train_set),
     )
+
+
+def scorer_fields(cfg: Config, dataset: str) -> dict:
+    """A dataset's plugin scorer as it decides scores (tasks.scorer_reference: name, the
+    reference, its source file's hash, the timeout) under key `scorer`; nothing for the
+    built-in scorers, so that the keys and params of datasets without one stay as they were.
+    Part of the probe key, the training params and the evaluation params of its dataset."""
+    reference = tasks.scorer_reference(cfg.datasets[dataset], dataset)
+    return dict(scorer=reference) if reference else {}
 
 
 # Backend settings that change how generation runs, not what it generates (sampling is

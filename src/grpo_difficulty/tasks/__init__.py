@@ -14,12 +14,14 @@ Modules, one per responsibility (torch-free: rules/common.smk imports this at pa
   answers     answer formats (plain, gsm8k, boxed_solution, choice, text): answer field → gold
   tiers       tiers from a difficulty field: integers, labels, or quantile bins
   benchmarks  the named benchmarks (GSM8K presets of file/hub; MATH, MATH-500, AIME, BBH parsers)
-  generators  procedural problems with levels (arithmetic, shuffled objects)
+  generators  procedural problems with levels (arithmetic, shuffled objects, countdown)
+  countdown   Countdown problems (reach a target from numbers), scored by a plugin
   loaders     a dataset's config entry → the table (the loader registry), its source and files
   prompts     the prompt text of a question
   spans       what a completion states as its final answer (values, letters), by prompt format
   mathverify  math-verify read one way (bare LaTeX), its timeouts a reason of their own
   scoring     a completion's answer vs the gold (generating answers: grpo_difficulty.answering)
+  plugins     a dataset's own scorer function (datasets.<name>.scorer): loading, timeout, checks
 """
 
 from .answers import ANSWER_FORMATS, gsm8k_gold
@@ -27,7 +29,9 @@ from .benchmarks import bbh_task, gsm8k_frame
 from .generators import ARITHMETIC_LEVELS, PEOPLE, PROCEDURAL, SHUFFLED_LEVELS, arithmetic_rows, shuffled_objects_rows
 from .loaders import (
     COMMON_KEYS,
+    KEEPS_RECORDS,
     LOADERS,
+    SCORER_KEYS,
     check_disjoint,
     config_problems,
     dataset_source,
@@ -35,11 +39,13 @@ from .loaders import (
     known_size,
     load_rows,
     numeric_subset,
+    table_spec,
 )
 from .mapped import shipped_pass_rate
 from .mathverify import MathTimeout, parse_math
+from .plugins import PluginScorer, ScorerError, grade, row_fields, scorer_reference
 from .prompts import FORMAT_INSTRUCTIONS, render_prompt, stop_strings
 from .readers import read_records
-from .rows import COLUMNS, BadRow, BadRows, question_id, validate_golds
-from .scoring import ANSWER_TYPES, REASONS, extract_answer, gold_problem, is_plain_number, score
+from .rows import COLUMNS, BadRow, BadRows, question_id, record_json, validate_golds
+from .scoring import ANSWER_TYPES, PLUGIN_TYPE, REASONS, extract_answer, gold_problem, is_plain_number, score
 from .spans import all_boxed, answer_spans, boxed_answer

@@ -6,14 +6,17 @@ import random
 
 import pandas as pd
 
-from .rows import BadRows, finish, with_options
+from .countdown import COUNTDOWN_LEVELS, countdown_problem
+from .rows import BadRows, finish, record_json, with_options
+from .scoring import PLUGIN_TYPE
 
 
 def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], split: str, seed: int) -> pd.DataFrame:
     """One seeded stream of distinct problems per level, cut into disjoint splits.
 
     `per_level` maps split name → problems per level, in order (e.g. {test: 25, train: 25});
-    each split takes the next unique questions of the stream, so splits never overlap.
+    each split takes the next unique questions of the stream, so splits never overlap. A
+    generator may return the row's own fields too (kept as its `record`).
     """
     table, make_problem, answer_type = PROCEDURAL[kind]
     if split not in per_level:
@@ -28,15 +31,16 @@ def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], spl
         for name, count in per_level.items():
             attempts = 0
             while len(parts[name]) < count:
-                question, answer = make_problem(level, rng)
+                question, answer, *record = make_problem(level, rng)
                 attempts += 1
                 if attempts > 100 * count + 1000:
                     raise ValueError(f"{kind}: level {level} has too few distinct problems for {per_level}")
                 if question in seen:
                     continue
                 seen.add(question)
-                parts[name].append((question, answer))
-        for question, answer in parts[split]:
+                parts[name].append((question, answer, record))
+        for question, answer, record in parts[split]:
+            own = dict(record=record_json(record[0])) if record else {}
             rows.append(
                 dict(
                     question=question,
@@ -46,6 +50,7 @@ def procedural_rows(kind: str, levels: list[int], per_level: dict[str, int], spl
                     tier=level,
                     subject=kind,
                     source=kind,
+                    **own,
                 )
             )
     return finish(pd.DataFrame(rows), BadRows(kind))
@@ -180,4 +185,5 @@ def load_procedural(spec: dict, bad: BadRows) -> pd.DataFrame:
 PROCEDURAL = {
     "arithmetic": (ARITHMETIC_LEVELS, _arithmetic_problem, "integer"),
     "shuffled_objects": (SHUFFLED_LEVELS, _shuffled_problem, "choice"),
+    "countdown": (COUNTDOWN_LEVELS, countdown_problem, PLUGIN_TYPE),
 }

@@ -16,6 +16,10 @@ from .scoring import is_plain_number
 
 # Keys every dataset entry may have (config/schema.yaml), besides its loader's own.
 COMMON_KEYS = {"loader", "seed", "limit", "bad_rows", "numeric_only", "question_field", "answer_field"}
+# A plugin scorer (tasks.plugins) for every loader: in no data key (its source is in the
+# probe's, training's and evaluations' keys); a file/hub dataset with one keeps its records.
+SCORER_KEYS = {"scorer", "scorer_timeout"}
+KEEPS_RECORDS = ("file", "hub")
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,12 @@ class Loader:
 
     @property
     def keys(self) -> frozenset[str]:
+        """The keys of a dataset entry that decide its table (the data key's fields)."""
         return self.required | self.optional | COMMON_KEYS
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        return self.keys | SCORER_KEYS
 
 
 def _loader(load, required=(), optional=()) -> Loader:
@@ -46,6 +55,7 @@ LOADERS = {
     "hub": _loader(mapped.load_hub, {"path", "split"}, {"name", "revision"} | mapped.MAPPING_KEYS),
     "arithmetic": _loader(load_procedural, {"levels", "per_level", "split"}),
     "shuffled_objects": _loader(load_procedural, {"levels", "per_level", "split"}),
+    "countdown": _loader(load_procedural, {"levels", "per_level", "split"}),
     "gsm8k_hub": _loader(benchmarks.load_gsm8k_hub, {"split"}, {"path", "name", "revision"}),
     "gsm8k_file": _loader(benchmarks.load_gsm8k_file, {"path"}),
     "math_hub": _loader(benchmarks.load_math_hub, {"split"}, {"path", "name", "subjects", "revision"}),
@@ -66,6 +76,16 @@ def load_rows(spec: dict, bad: BadRows) -> pd.DataFrame:
     if spec.get("numeric_only"):
         df = numeric_subset(df, bad.name)
     return _limit(df, spec)
+
+
+def table_spec(spec: dict) -> dict:
+    """A dataset entry as its table is made from it (rule prepare_data's params): without
+    the scorer's keys, which decide no row, and with `records: True` for a file or hub
+    dataset with a scorer (its rows keep their own fields for it)."""
+    table = {key: value for key, value in spec.items() if key not in SCORER_KEYS}
+    if spec.get("scorer") and spec["loader"] in KEEPS_RECORDS:
+        table["records"] = True
+    return table
 
 
 def dataset_source(spec: dict) -> str:

@@ -15,8 +15,19 @@ import pandas as pd
 
 from .answers import ANSWER_FORMATS, choice_answer
 from .readers import data_files, file_columns, hub_parts, read_records
-from .rows import BadRow, BadRows, as_text, is_missing, lookup, make_frame, required, value_of, with_options
-from .scoring import normalize_text
+from .rows import (
+    BadRow,
+    BadRows,
+    as_text,
+    is_missing,
+    lookup,
+    make_frame,
+    record_json,
+    required,
+    value_of,
+    with_options,
+)
+from .scoring import PLUGIN_TYPE, normalize_text
 from .tiers import bin_tiers, integer_tiers, tier_value
 
 DEFAULT_FIELDS = {"question": "question", "answer": "answer"}
@@ -44,20 +55,24 @@ class FieldMap:
     tier_order: str = "ascending"
     tier_labels: tuple | None = None
     pass_rate_scale: float = 1.0
+    scorer: bool = False  # the dataset has a plugin scorer: keep the record, the answer is optional
 
 
 def field_map(spec: dict, subject: str | None = None) -> FieldMap:
     labels = spec.get("tier_labels")
     fields = {**DEFAULT_FIELDS, **spec.get("fields", {})}
+    scorer = bool(spec.get("records"))  # loaders.table_spec: the dataset has a plugin scorer
     return FieldMap(
         fields=fields,
-        answer_format=spec.get("answer_format", "choice" if "choices" in fields else "plain"),
+        # with a scorer and no answer_format the answer goes to it as written (None)
+        answer_format=spec.get("answer_format", "choice" if "choices" in fields else None if scorer else "plain"),
         answer_index_base=spec.get("answer_index_base", 0),
         subject=subject,
         tier_bins=spec.get("tier_bins"),
         tier_order=spec.get("tier_order", "ascending"),
         tier_labels=tuple(labels) if labels else None,
         pass_rate_scale=spec.get("pass_rate_scale", 1),
+        scorer=scorer,
     )
 
 
@@ -113,23 +128,34 @@ def choice_gold(answer: str, texts: list[str], labels: list[str] | None, index_b
     return gold
 
 
+def _answer(rec: dict, fmap: FieldMap) -> str:
+    """The answer field's text; with a plugin scorer it may be missing (then "")."""
+    if fmap.scorer and is_missing(lookup(rec, fmap.fields["answer"])):
+        return ""
+    return required(rec, fmap.fields["answer"], "answer")
+
+
 def mapped_row(rec: dict, part: str | None, fmap: FieldMap) -> dict:
     fields = fmap.fields
-    answer = required(rec, fields["answer"], "answer")
+    answer = _answer(rec, fmap)
     question = required(rec, fields["question"], "question")
     if "choices" in fields:
         texts, labels = choice_options(value_of(rec, fields["choices"], "choices"), fields["choices"])
         solution, gold, answer_type = "", choice_gold(answer, texts, labels, fmap.answer_index_base), "choice"
         question = with_options(question, texts)
+    elif fmap.answer_format is None:
+        solution, gold, answer_type = "", answer.strip(), PLUGIN_TYPE
     else:
         solution, gold, answer_type = ANSWER_FORMATS[fmap.answer_format](answer)
     row = dict(
         question=question,
         gold=gold,
-        answer_type=answer_type,
+        answer_type=PLUGIN_TYPE if fmap.scorer else answer_type,
         solution=solution,
         subject=fmap.subject or Path(part or "").name.split(".")[0],
     )
+    if fmap.scorer:
+        row["record"] = record_json(rec)
     if "id" in fields:
         row["id"] = required(rec, fields["id"], "id").strip()
     if "subject" in fields:
@@ -216,6 +242,8 @@ def config_problems(spec: dict) -> list[tuple[str, str]]:
     except (OSError, ValueError) as err:
         return problems + [("path", str(err))]
     for role, name in {**DEFAULT_FIELDS, **fields}.items():
+        if role == "answer" and role not in fields and spec.get("scorer"):
+            continue  # a scorer's rows need no answer
         for path, names in columns.items():
             if name not in names and name.split(".")[0] not in names:
                 default = "" if role in fields else f" (the default; map the {role} with fields.{role})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import string
 
@@ -12,13 +13,29 @@ import pandas as pd
 from .scoring import gold_problem
 
 COLUMNS = ["id", "question", "gold", "answer_type", "solution", "tier", "subject", "source"]
-OPTIONAL_COLUMNS = ["pass_rate"]  # a pass rate shipped with the data (fields.pass_rate), in [0, 1]
+# a pass rate shipped with the data (fields.pass_rate), in [0, 1]; the row's own record as
+# JSON, kept for a plugin scorer (datasets.<name>.scorer; tasks.plugins.row_fields)
+OPTIONAL_COLUMNS = ["pass_rate", "record"]
 
 
 def with_options(question: str, texts: list[str]) -> str:
     """A multiple-choice question followed by its lettered options, as BBH writes them."""
     lines = [f"({letter}) {text}" for letter, text in zip(string.ascii_uppercase, texts, strict=False)]
     return question.rstrip() + "\nOptions:\n" + "\n".join(lines)
+
+
+def _plain(value):
+    """A record's value that JSON cannot write itself: numpy arrays and numbers, else text."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def record_json(record: dict) -> str:
+    """A dataset row's own fields as JSON (the `record` column a plugin scorer reads)."""
+    return json.dumps(record, default=_plain, ensure_ascii=False)
 
 
 def question_id(question: str) -> str:

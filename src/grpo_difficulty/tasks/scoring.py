@@ -6,7 +6,9 @@ the gold's under math-verify; `choice` one option letter; `text` one text, equal
 gold ignoring case and spacing. Reasons: correct, wrong, hedged (several values or
 letters, or a qualified value: "12 or 13", "A or B", "about 12"), empty, no_answer (no
 answer span), unparsable (a span stating no number, expression or letter), timeout
-(math-verify ran past its time limit)."""
+(math-verify, or a plugin scorer, ran past its time limit); partial (a plugin scorer's
+reward between 0 and 1). Rows of answer type `scorer` are scored by their dataset's
+plugin only (tasks.plugins)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from decimal import Decimal
 from .mathverify import MathTimeout, parse_math, verify_math
 from .spans import answer_spans, is_hedged, plain_span, stated_letters, value_parts
 
-ANSWER_TYPES = ("integer", "math", "choice", "text")
-REASONS = ("correct", "wrong", "hedged", "empty", "no_answer", "unparsable", "timeout")
+PLUGIN_TYPE = "scorer"  # the answer type of rows only their dataset's plugin scorer can score
+ANSWER_TYPES = ("integer", "math", "choice", "text")  # the built-in scorers
+REASONS = ("correct", "partial", "wrong", "hedged", "empty", "no_answer", "unparsable", "timeout")
 PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 CHOICE_GOLD = re.compile(r"\(([A-Z])\)")
 _INTEGER_ANSWER = re.compile(r"(?:[^\W\d_]\s*=\s*)?([-+]?\s*\d+(?:\.\d+)?)")  # "12", "12.0", "x = 12"
@@ -144,6 +147,8 @@ def _score_text(spans: list[str], gold: str) -> tuple[bool, str]:
 
 def score(completion: str, gold: str, answer_type: str, fmt: str, timeout: int = 5) -> tuple[bool, str]:
     """(correct, reason) of a completion against its gold; reasons: see the module docstring."""
+    if answer_type == PLUGIN_TYPE:
+        raise ValueError(f"answer type {PLUGIN_TYPE!r} is scored by its dataset's scorer plugin (datasets.*.scorer)")
     if not completion.strip():
         return False, "empty"
     spans = answer_spans(completion, fmt)
@@ -174,4 +179,6 @@ def gold_problem(gold, kind: str) -> str | None:
         return None if CHOICE_GOLD.fullmatch(str(gold)) else f"gold {gold!r} is not an option letter like '(A)'"
     if kind == "text":
         return None if normalize_text(str(gold)) else f"gold {gold!r} is empty as text"
+    if kind == PLUGIN_TYPE:  # whatever the plugin reads
+        return None
     return f"answer_type {kind!r} not in {ANSWER_TYPES}"
