@@ -127,27 +127,34 @@ BAD_CONFIGS = [
     ),
     # training: rollout backend, processes, GPUs, optimizer
     (
-        lambda c: c["train"].update(generation={"backend": "vllm"}),
-        "config error at train.generation.backend: vllm needs GPUs (resources.train.gpu is 0)",
+        lambda c: c["train"].update(generation={"backend": "vllm", "sync": "merged"}),
+        "config error at train.generation.sync: merged needs GPUs (resources.train.gpu is 0)",
+    ),
+    (
+        lambda c: c["train"].update(generation={"backend": "vllm", "mode": "server"}),
+        "config error at train.generation.mode: 'server': TRL's vLLM server takes merged weights "
+        "(train.generation.sync: adapter); use sync: merged",
     ),
     (lambda c: c["train"].update(generation={"mode": "remote"}), "'remote' is not one of ['colocate', 'server']"),
     (
         lambda c: (
-            c["train"].update(generation={"backend": "vllm", "mode": "server"}),
+            c["train"].update(generation={"backend": "vllm", "mode": "server", "sync": "merged"}),
             c["resources"].update(train={"gpu": 1}),
         ),
         "config error at resources.train.gpu: 1: the vLLM server (train.generation.mode: server) takes 1 GPU(s)",
     ),
     (
         lambda c: (
-            c["train"].update(generation={"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}),
+            c["train"].update(
+                generation={"backend": "vllm", "mode": "server", "tensor_parallel_size": 2, "sync": "merged"}
+            ),
             c["resources"].update(train={"gpu": 2}),
         ),
         "config error at resources.train.gpu: 2: the vLLM server (train.generation.mode: server) takes 2 GPU(s)",
     ),
     (
         lambda c: (
-            c["train"].update(generation={"backend": "vllm", "tensor_parallel_size": 2}),
+            c["train"].update(generation={"backend": "vllm", "tensor_parallel_size": 2, "sync": "merged"}),
             c["resources"].update(train={"gpu": 3}),
         ),
         "config error at train.generation.tensor_parallel_size: 2 does not divide the 3 training process(es) "
@@ -373,7 +380,7 @@ GPU_TRAIN = {"mem_mb": 4000, "runtime": 60, "cpus_per_task": 2, "gpu_model": Non
         ({}, 4, 4),
         ({"processes": 2}, 0, 2),
         ({"generation": {"backend": "vllm", "mode": "colocate", "tensor_parallel_size": 2}}, 4, 4),
-        ({"generation": {"backend": "vllm", "mode": "server", "tensor_parallel_size": 2}}, 4, 2),
+        ({"generation": {"backend": "vllm", "mode": "server", "tensor_parallel_size": 2, "sync": "merged"}}, 4, 2),
         ({"generation": {"backend": "vllm", "mode": "server"}}, 2, 1),
     ],
 )
@@ -386,7 +393,8 @@ def test_good_gpu_training_setups_pass(base_config):
     """The combinations docs/cluster.md describes are accepted."""
     for train, gpu in [
         ({"generation": {"backend": "vllm"}, "optim": "adamw_8bit", "gradient_checkpointing": True}, 1),
-        ({"generation": {"backend": "vllm", "mode": "server"}}, 2),
+        ({"generation": {"backend": "vllm", "mode": "server", "sync": "merged"}}, 2),
+        ({"generation": {"backend": "vllm"}}, 0),  # sync: adapter runs on CPU
         ({"processes": 4, "prompts_per_step": 1}, 4),
         ({"processes": 2}, 0),
     ]:

@@ -402,6 +402,7 @@ VLLM = dict(
     max_model_len=1024,
     enable_sleep_mode=True,
     server_timeout=60.0,
+    sync="merged",
 )
 
 

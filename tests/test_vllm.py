@@ -24,6 +24,7 @@ from grpo_difficulty.generation.backends import make_generator  # noqa: E402
 from grpo_difficulty.generation.base import Completion  # noqa: E402
 from grpo_difficulty.generation.models import prepare_embedded_model  # noqa: E402
 from grpo_difficulty.generation.vllm import VLLMGenerator  # noqa: E402
+from grpo_difficulty.trainer.learnable import LEARNABLE_METRIC as LEARNABLE  # noqa: E402
 
 PROMPT = build(
     PromptConfig,
@@ -232,6 +233,148 @@ def test_probe_and_evaluate_rules_run_with_vllm(model_dir, tmp_path):
 
 
 # --------------------------------------------------------------------------- vLLM rollouts in training
+# train.generation.sync: adapter: the run's VLLMGenerator receives the adapter after each step.
+SYNCED = dict(
+    TRAIN_CFG,
+    learning_rate=2e-2,  # an adapter that visibly moves the log-probs after one step
+    prompts_per_step=2,
+    generation=dict(backend="vllm", mode="colocate", max_model_len=256, sync="adapter"),
+)
+
+
+def engine_against_hf(trainer, prompt_ids):
+    """Per prompt: the greedy answer of the trainer's engine with the adapter it last
+    received, whether HF's greedy choice agrees at each of its tokens, and the tokens'
+    log-probs by the engine, by HF with the trainer's adapter and by HF without it."""
+    import torch
+
+    drawn = trainer.rollout_engine.generate_tokens(prompt_ids, 1, 0.0, 1.0, 6, 0, trainer.eos_token_ids)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    found = []
+    for ids, [(tokens, engine_logps)] in zip(prompt_ids, drawn, strict=True):
+        full = torch.tensor([ids + tokens])
+        with torch.no_grad():
+            logits = model(input_ids=full).logits[0, len(ids) - 1 : -1]
+            with model.disable_adapter():
+                base = model(input_ids=full).logits[0, len(ids) - 1 : -1]
+        picked = torch.tensor(tokens)[:, None]
+        found.append(
+            dict(
+                agrees=logits.argmax(-1).tolist() == tokens,
+                engine=torch.tensor(engine_logps),
+                hf=logits.log_softmax(-1).gather(1, picked)[:, 0],
+                base=base.log_softmax(-1).gather(1, picked)[:, 0],
+            )
+        )
+    return found
+
+
+@pytest.fixture
+def synced(monkeypatch):
+    """Records of runs with sync: adapter: engines built, (step, LoRA id) of each sync,
+    each rollout batch (prompt ids, completion ids) and, with it, engine_against_hf."""
+    from grpo_difficulty.generation import vllm as backend
+    from grpo_difficulty.trainer.vllm_rollouts import VLLMRolloutGRPOTrainer
+
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")  # GB
+    record = dict(engines=0, syncs=[], batches=[], checks=[])
+    build, sync, generate = (
+        backend.VLLMGenerator.__init__,
+        VLLMRolloutGRPOTrainer.sync_adapter,
+        VLLMRolloutGRPOTrainer._generate_single_turn,
+    )
+
+    def counted(self, *args, **kwargs):
+        record["engines"] += 1
+        build(self, *args, **kwargs)
+
+    def logged(self):
+        sync(self)
+        record["syncs"].append((self.state.global_step, self.rollout_engine.lora.lora_int_id))
+
+    def recorded(self, prompt_ids, *args, **kwargs):
+        completions, logps = generate(self, prompt_ids, *args, **kwargs)
+        record["batches"].append((prompt_ids, completions))
+        distinct = [list(p) for p in dict.fromkeys(map(tuple, prompt_ids))]
+        record["checks"].append((self.state.global_step, engine_against_hf(self, distinct)))
+        return completions, logps
+
+    monkeypatch.setattr(backend.VLLMGenerator, "__init__", counted)
+    monkeypatch.setattr(VLLMRolloutGRPOTrainer, "sync_adapter", logged)
+    monkeypatch.setattr(VLLMRolloutGRPOTrainer, "_generate_single_turn", recorded)
+    return record
+
+
+def adapter_weights(run_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(run_dir / "adapter" / "adapter_model.safetensors")
+
+
+def assert_same_weights(ours: dict, ref: dict, atol: float) -> None:
+    import torch
+
+    assert ours.keys() == ref.keys()
+    for name in ours:
+        assert torch.allclose(ours[name], ref[name], atol=atol), name
+
+
+def test_vllm_rollouts_with_adapter_sync_follow_the_adapter(tiny_model, synced, tmp_path, monkeypatch):
+    """3 steps with rollouts by the project's engine on CPU (sync: adapter). After each
+    sync (a new LoRA id) the engine's greedy answers are HF's with the trainer's adapter
+    and their log-probs agree, while that adapter moves them away from the base model's.
+    Resumed from checkpoint-2 (what a killed job reruns): one engine again, it receives
+    the checkpoint's adapter, draws the same step-3 rollouts and ends with the same
+    adapter. An HF-rollout run given the same completions: same rewards, same adapter."""
+    from grpo_difficulty import train
+    from grpo_difficulty.trainer.shared_prompts import SharedPromptGRPOTrainer
+
+    rows = tasks.arithmetic_rows([1, 2], {"train": 4}, "train", 0)
+    cfg = train_config(SYNCED)
+    info = train.train_adapter(tiny_model, rows, PROMPT, cfg, seed=0, out_dir=tmp_path / "vllm")
+    assert info["steps"] == 3 and synced["engines"] == 1
+    assert synced["syncs"] == [(0, 1), (1, 2), (2, 3)]
+    assert [step for step, _ in synced["checks"]] == [0, 1, 2]
+    for step, checks in synced["checks"]:
+        assert all(c["agrees"] for c in checks), step
+        gap = max((c["engine"] - c["hf"]).abs().max().item() for c in checks)
+        moved = max((c["hf"] - c["base"]).abs().max().item() for c in checks)
+        print(f"step {step}: engine vs HF (same adapter) {gap:.1e}, adapter vs base {moved:.1e}")
+        assert gap < 1e-3 and (step == 0 or moved > 10 * gap), step
+    batches = list(synced["batches"])
+    assert all(0 < len(c) <= 6 for _, completions in batches for c in completions)
+    first = pd.read_csv(tmp_path / "vllm" / "metrics.csv")
+
+    resumed = tmp_path / "resumed" / "checkpoints"
+    resumed.mkdir(parents=True)
+    for name in ("settings.hash", "checkpoint-2"):
+        src = tmp_path / "vllm" / "checkpoints" / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, resumed / name)
+    synced.update(engines=0, syncs=[], batches=[], checks=[])
+    train.train_adapter(tiny_model, rows, PROMPT, cfg, seed=0, out_dir=tmp_path / "resumed")
+    assert synced["engines"] == 1 and synced["syncs"] == [(2, 1)]
+    assert all(c["agrees"] for c in synced["checks"][0][1])
+    assert synced["batches"] == batches[2:]
+    assert_same_weights(adapter_weights(tmp_path / "resumed"), adapter_weights(tmp_path / "vllm"), 1e-6)
+
+    replay = iter(batches)
+
+    def replayed(self, prompt_ids, *args, **kwargs):
+        prompts, completions = next(replay)
+        assert prompt_ids == prompts
+        return completions, None
+
+    monkeypatch.setattr(SharedPromptGRPOTrainer, "_generate_single_turn", replayed)
+    hf_cfg = train_config(dict(SYNCED, generation=dict(backend="hf")))
+    train.train_adapter(tiny_model, rows, PROMPT, hf_cfg, seed=0, out_dir=tmp_path / "hf")
+    hf = pd.read_csv(tmp_path / "hf" / "metrics.csv")
+    rewards = [c for c in first.columns if c.startswith("rewards/") or c in ("reward", "reward_std", LEARNABLE)]
+    pd.testing.assert_frame_equal(first[rewards], hf[rewards])
+    assert_same_weights(adapter_weights(tmp_path / "vllm"), adapter_weights(tmp_path / "hf"), 1e-6)
+    assert any(w.abs().sum() > 0 for n, w in adapter_weights(tmp_path / "vllm").items() if "lora_B" in n)
+
+
+# --------------------------------------------------------------------------- TRL's merged sync on CPU
 # Last in this file: TRL's colocate mode sets RANK/WORLD_SIZE/MASTER_* in os.environ and
 # vLLM's external launcher sets up torch.distributed in this process.
 TRAIN = dict(
@@ -246,6 +389,7 @@ TRAIN = dict(
         max_model_len=256,
         enable_sleep_mode=False,
         server_timeout=900.0,
+        sync="merged",
     ),
 )
 

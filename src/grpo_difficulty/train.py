@@ -6,6 +6,7 @@ import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -15,11 +16,13 @@ from .config.layout import RunPaths
 from .config.sections import LEVEL_SETTINGS, PromptConfig, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
 from .generation.models import clear_generation_config, device_and_dtype, load_tokenizer, newline_token_ids
+from .generation.vllm import VLLMGenerator
 from .trainer.arguments import grpo_config
 from .trainer.checkpoints import guard_settings, last_checkpoint, level_checkpoint_dirs
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 from .trainer.learnable import LEARNABLE_METRIC, learnable_pct, learnable_total_pct
 from .trainer.rewards import reward_functions
+from .trainer.vllm_rollouts import adapter_sync, rollout_arguments, rollout_engine
 
 
 def _level_rows(subset: pd.DataFrame, levels: list[dict]) -> list[pd.DataFrame]:
@@ -69,26 +72,39 @@ def train_adapter(
     level_rows = _level_rows(subset, levels)
     tokenizer = load_tokenizer(model_ref)
     start_adapter, tables, infos = None, [], []
-    for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):
-        if parallel.is_main_process():
-            settings = [model_ref, subset["id"].tolist(), as_dict(prompt), fingerprinted, levels[: i + 1], seed]
-            plugin = [scorer.reference] if scorer else []  # none: the settings hashes stay as they were
-            guard_settings(level_dir, stable_hash([*settings, parallel.world_size(), *plugin]))
-        parallel.wait_for_everyone()
-        if (level_dir / "level_info.json").exists():
-            print(f"level {i}: finished earlier, kept")
-        else:
-            level_cfg = dataclasses.replace(cfg, curriculum=None, **{k: v for k, v in level.items() if k != "tiers"})
-            train_level(
-                model_ref, tokenizer, rows, prompt, level_cfg, seed, level_dir, start_adapter, (seed, i), scorer
-            )
-        start_adapter = level_dir / "adapter"
-        info = json.loads((level_dir / "level_info.json").read_text())
-        table = pd.read_csv(level_dir / "metrics.csv")
-        table.insert(1, "level", i)
-        table["step"] += sum(done["steps"] for done in infos)
-        tables.append(table)
-        infos.append(dict(info, tiers=level["tiers"]))
+    with rollout_engine(model_ref, cfg) as engine:  # one for every level (trainer/vllm_rollouts.py)
+        for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):
+            if parallel.is_main_process():
+                settings = [model_ref, subset["id"].tolist(), as_dict(prompt), fingerprinted, levels[: i + 1], seed]
+                plugin = [scorer.reference] if scorer else []  # none: the settings hashes stay as they were
+                guard_settings(level_dir, stable_hash([*settings, parallel.world_size(), *plugin]))
+            parallel.wait_for_everyone()
+            if (level_dir / "level_info.json").exists():
+                print(f"level {i}: finished earlier, kept")
+            else:
+                level_cfg = dataclasses.replace(
+                    cfg, curriculum=None, **{k: v for k, v in level.items() if k != "tiers"}
+                )
+                train_level(
+                    model_ref,
+                    tokenizer,
+                    rows,
+                    prompt,
+                    level_cfg,
+                    seed,
+                    level_dir,
+                    start_adapter,
+                    (seed, i),
+                    scorer,
+                    engine,
+                )
+            start_adapter = level_dir / "adapter"
+            info = json.loads((level_dir / "level_info.json").read_text())
+            table = pd.read_csv(level_dir / "metrics.csv")
+            table.insert(1, "level", i)
+            table["step"] += sum(done["steps"] for done in infos)
+            tables.append(table)
+            infos.append(dict(info, tiers=level["tiers"]))
 
     metrics = pd.concat(tables, ignore_index=True)
     info = dict(
@@ -119,16 +135,21 @@ def build_trainer(
     output_dir: Path,
     draw_seed: tuple[int, ...] = (0,),
     scorer: tasks.PluginScorer | None = None,
+    engine: Callable[[], VLLMGenerator] | None = None,
 ):
     """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
-    dynamic sampling when train.dynamic_sampling.enabled) and a fresh LoRA adapter on the
+    dynamic sampling when train.dynamic_sampling.enabled, rollouts by `engine()` with
+    train.generation.sync: adapter) and a fresh LoRA adapter on the
     model, for the problems in `rows`; a plugin `scorer` makes the correctness reward and
     sees each row's fields (column record)."""
     from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, set_seed
 
-    set_seed(seed)  # the new adapter's initial weights depend on the seed only, not on what ran before
+    # the run's engine (started at the first level) before the seed: the new adapter's
+    # initial weights depend on the seed only, not on what ran before
+    rollouts = rollout_arguments(cfg, engine)
+    set_seed(seed)
     _, dtype = device_and_dtype(cfg.dtype)
     model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
     stop_ids = newline_token_ids(tokenizer) if "\n" in tasks.stop_strings(prompt) else []
@@ -148,7 +169,7 @@ def build_trainer(
     lora = cfg.lora
     rewards, weights = reward_functions(cfg, prompt.format, scorer)
     dynamic = cfg.dynamic_sampling
-    trainer_class = grpo_trainer_class(shared_prompt=cfg.shared_prompt, dynamic_sampling=dynamic.enabled)
+    trainer_class = grpo_trainer_class(cfg.shared_prompt, dynamic.enabled, adapter_sync(cfg))
     extra = {}
     if dynamic.enabled:
         extra = dict(max_extra_rounds=dynamic.max_extra_rounds, draw_seed=[s % 2**32 for s in draw_seed])
@@ -166,6 +187,7 @@ def build_trainer(
             task_type="CAUSAL_LM",
         ),
         **extra,
+        **rollouts,
     )
 
 
@@ -185,6 +207,7 @@ def train_level(
     start_adapter: Path | None,
     draw_seed: tuple[int, ...],
     scorer: tasks.PluginScorer | None = None,
+    engine: Callable[[], VLLMGenerator] | None = None,
 ) -> None:
     """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
     resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
@@ -192,7 +215,7 @@ def train_level(
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    trainer = build_trainer(model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer)
+    trainer = build_trainer(model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer, engine)
     if start_adapter is not None:
         # Loaded into TRL's new adapter rather than passed as a PeftModel: TRL then keeps
         # the base model (adapter disabled) as the KL reference for beta > 0 at every level.

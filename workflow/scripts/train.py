@@ -1,5 +1,10 @@
 """Train one GRPO+LoRA adapter (rule train_adapter): in this process, or in several data-parallel
-processes with a vLLM server beside them (grpo_difficulty.train_run)."""
+processes with a vLLM server beside them (grpo_difficulty.train_run).
+
+Everything runs under the `__main__` guard: with train.generation.sync: adapter the
+rollout engine starts worker processes, which re-import this file (without Snakemake's
+preamble, so without the `snakemake` object) as `__mp_main__`.
+"""
 
 from pathlib import Path
 
@@ -7,18 +12,19 @@ from grpo_difficulty.files import log_to, use_own_gpus
 from grpo_difficulty.generation.models import model_files
 from grpo_difficulty.train_run import run
 
-with log_to(snakemake.log[0]):
-    gpus = use_own_gpus(snakemake.resources.gpu, snakemake.rule)
-    processes = snakemake.params.processes
-    job = dict(
-        model=model_files(snakemake.params.model, getattr(snakemake.params, "model_revision", None)),
-        subset=snakemake.input.subset,
-        prompt=snakemake.params.prompt,
-        train=snakemake.params.train,
-        scorer=getattr(snakemake.params, "scorer", None),  # the training set's plugin scorer, if any
-        seed=int(snakemake.wildcards.seed),
-        out_dir=str(Path(snakemake.output.info).parent),
-        export_steps=snakemake.params.export_steps,
-        threads=max(1, snakemake.threads // processes),
-    )
-    print(run(job, processes, gpus))
+if __name__ == "__main__":
+    with log_to(snakemake.log[0]):
+        gpus = use_own_gpus(snakemake.resources.gpu, snakemake.rule)
+        processes = snakemake.params.processes
+        job = dict(
+            model=model_files(snakemake.params.model, getattr(snakemake.params, "model_revision", None)),
+            subset=snakemake.input.subset,
+            prompt=snakemake.params.prompt,
+            train=snakemake.params.train,
+            scorer=getattr(snakemake.params, "scorer", None),  # the training set's plugin scorer, if any
+            seed=int(snakemake.wildcards.seed),
+            out_dir=str(Path(snakemake.output.info).parent),
+            export_steps=snakemake.params.export_steps,
+            threads=max(1, snakemake.threads // processes),
+        )
+        print(run(job, processes, gpus))

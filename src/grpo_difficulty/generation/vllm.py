@@ -50,11 +50,12 @@ class VLLMGenerator:
         max_model_len: int | None = None,
         max_lora_rank: int = 64,
         cpu_kvcache_space_gb: float = 2.0,
+        enable_lora: bool = False,
     ):
         from vllm import LLM
         from vllm.platforms import current_platform
 
-        self.adapter = adapter
+        self.lora = None  # the LoRARequest of every generation (use_adapter)
         self.on_cpu = current_platform.is_cpu()
         extra = {}
         if self.on_cpu:
@@ -77,7 +78,7 @@ class VLLMGenerator:
             tensor_parallel_size=tensor_parallel_size,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
-            enable_lora=adapter is not None,
+            enable_lora=enable_lora or adapter is not None,
             max_lora_rank=max_lora_rank,
             seed=0,
             # vLLM's neutral sampling defaults, not the model's generation_config (only its
@@ -87,6 +88,25 @@ class VLLMGenerator:
             **extra,
         )
         self.tokenizer = self.llm.get_tokenizer()  # for chat templates in tasks.render_prompt
+        if adapter is not None:
+            self.use_adapter(adapter)
+
+    def use_adapter(self, path: str) -> None:
+        """Generate with the LoRA adapter in folder `path` from now on. Each call gives it a
+        new LoRA id, so the engine loads the folder's weights instead of reusing the
+        adapter it holds under an earlier id (a training run's adapter changes each
+        step, its folder too); the earlier adapter is removed from the engine."""
+        from vllm.lora.request import LoRARequest
+
+        previous = self.lora
+        new_id = previous.lora_int_id + 1 if previous else 1
+        self.lora = LoRARequest(f"adapter-{new_id}", new_id, path)
+        if previous is not None:
+            self.llm.llm_engine.remove_lora(previous.lora_int_id)
+
+    def close(self) -> None:
+        """Stop the engine's processes."""
+        self.llm.llm_engine.engine_core.shutdown()
 
     def generate(
         self,
@@ -100,28 +120,56 @@ class VLLMGenerator:
         desc: str = "generate",
         first_sample: int = 0,
     ) -> list[list[Completion]]:
+        stop = stop or []
+        params = self._sampling(
+            prompts, n, temperature, top_p, seed, first_sample, max_tokens=max_new_tokens, stop=stop or None
+        )
+        results = self._run(prompts, params, desc)
+        return [[Completion(cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs] for r in results]
+
+    def generate_tokens(
+        self,
+        prompt_ids: list[list[int]],
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+        seed: int,
+        stop_token_ids: list[int] | None = None,
+        desc: str = "generate",
+    ) -> list[list[tuple[list[int], list[float]]]]:
+        """`generate` on token-id prompts (a training step's rollouts): per prompt, n
+        (token ids, their log-probs) ending with the end or stop token that ended them.
+        Sample j of a prompt is drawn with seed `request_seed(seed, decoded prompt) + j`."""
+        from vllm.inputs import TokensPrompt
+
+        keys = [self.tokenizer.decode(ids) for ids in prompt_ids]
+        params = self._sampling(
+            keys, n, temperature, top_p, seed, 0, max_tokens=max_new_tokens, stop_token_ids=stop_token_ids, logprobs=0
+        )
+        results = self._run([TokensPrompt(prompt_token_ids=ids) for ids in prompt_ids], params, desc)
+        return [
+            [(list(o.token_ids), [next(iter(lp.values())).logprob for lp in o.logprobs]) for o in r.outputs]
+            for r in results
+        ]
+
+    @staticmethod
+    def _sampling(prompts: list[str], n: int, temperature: float, top_p: float, seed: int, first_sample: int, **common):
+        """SamplingParams of each prompt (one for all when greedy); `prompts` are the seeds' keys."""
         from vllm import SamplingParams
 
-        stop = stop or []
-        lora = None
-        if self.adapter:
-            from vllm.lora.request import LoRARequest
-
-            lora = LoRARequest("adapter", 1, self.adapter)
-        common = dict(n=n, max_tokens=max_new_tokens, stop=stop or None)
         if temperature > 0:
             # vLLM draws the i-th of a request's n samples with (its seed + i)
-            params = [
+            return [
                 SamplingParams(
-                    temperature=temperature, top_p=top_p, seed=request_seed(seed, p) + first_sample, **common
+                    n=n, temperature=temperature, top_p=top_p, seed=request_seed(seed, p) + first_sample, **common
                 )
                 for p in prompts
             ]
-        else:
-            params = SamplingParams(temperature=0.0, top_p=1.0, **common)
+        return SamplingParams(n=n, temperature=0.0, top_p=1.0, **common)
 
+    def _run(self, prompts: list, params, desc: str):
         def progress(*args, **kwargs):  # vLLM's bars ("Adding requests", ...) named after the job
             return tqdm(*args, **{**kwargs, "desc": f"{desc}: {kwargs.get('desc', '')}".rstrip(": ")})
 
-        results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=progress)
-        return [[Completion(cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs] for r in results]
+        return self.llm.generate(prompts, params, lora_request=self.lora, use_tqdm=progress)

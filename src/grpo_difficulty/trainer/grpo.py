@@ -9,6 +9,7 @@ from .compat import require_supported_trl
 from .dynamic_sampling import DynamicSamplingGRPOTrainer
 from .learnable import LearnableGRPOTrainer
 from .shared_prompts import SharedPromptGRPOTrainer
+from .vllm_rollouts import VLLMRolloutGRPOTrainer
 
 
 def score_completion_tokens_only() -> None:
@@ -29,13 +30,18 @@ def score_completion_tokens_only() -> None:
     trl_utils._use_triton = lambda device: device.type == "cpu" or _use_triton(device)
 
 
-def grpo_trainer_class(shared_prompt: bool = True, dynamic_sampling: bool = False) -> type:
+def grpo_trainer_class(shared_prompt: bool = True, dynamic_sampling: bool = False, vllm_rollouts: bool = False) -> type:
     """TRL's GRPOTrainer logging the correctness learnable % (LearnableGRPOTrainer, the
-    base of the others), with the shared-prompt passes and/or dynamic sampling."""
+    base of the others), with dynamic sampling, rollouts by an adapter-synced vLLM
+    engine and/or the shared-prompt passes."""
     require_supported_trl()
     chosen = [
         cls
-        for cls, on in ((DynamicSamplingGRPOTrainer, dynamic_sampling), (SharedPromptGRPOTrainer, shared_prompt))
+        for cls, on in (
+            (DynamicSamplingGRPOTrainer, dynamic_sampling),
+            (VLLMRolloutGRPOTrainer, vllm_rollouts),
+            (SharedPromptGRPOTrainer, shared_prompt),
+        )
         if on
     ]
     if len(chosen) < 2:
@@ -46,5 +52,7 @@ def grpo_trainer_class(shared_prompt: bool = True, dynamic_sampling: bool = Fals
 @functools.cache
 def _combined(*bases: type) -> type:
     # DynamicSampling first: its rounds call GRPOTrainer's scoring, which calls the
-    # shared-prompt generation and log-prob methods below it in the MRO.
-    return type("DynamicSamplingSharedPromptGRPOTrainer", bases, {})
+    # generation and log-prob methods below it in the MRO; the vLLM engine's generation
+    # comes before the shared-prompt one (whose log-prob passes then serve its rollouts).
+    name = "".join(cls.__name__.removesuffix("GRPOTrainer") for cls in bases)
+    return type(f"{name}GRPOTrainer", bases, {})
