@@ -106,20 +106,24 @@ def train_adapter(
             tables.append(table)
             infos.append(dict(info, tiers=level["tiers"]))
 
+    return _finish_run(run, start_adapter, tables, infos, dict(n_problems=len(subset), seed=seed), bool(cfg.curriculum))
+
+
+def _finish_run(run: RunPaths, adapter: Path, tables: list, infos: list, extra: dict, curriculum: bool) -> dict:
+    """Write the run's adapter (the last level's), metrics and train_info; return the info."""
     metrics = pd.concat(tables, ignore_index=True)
     info = dict(
         steps=sum(done["steps"] for done in infos),
         wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
         learnable_pct=learnable_pct(metrics),
         learnable_total_pct=learnable_total_pct(metrics),
-        n_problems=len(subset),
-        seed=seed,
+        **extra,
     )
-    if cfg.curriculum:
+    if curriculum:
         info["levels"] = infos
     if parallel.is_main_process():
         with atomic_dir(run.adapter_dir) as tmp:
-            shutil.copytree(start_adapter, tmp)
+            shutil.copytree(adapter, tmp)
         write_table(metrics, run.metrics)
         write_json(info, run.info)
     return info
