@@ -63,10 +63,10 @@ def fit_tiny_llama(model, tokenizer, texts: list[str], steps: int, out_dir: Path
     return out_dir
 
 
-def build_tiny_model(out_dir: Path) -> Path:
-    """A 2-layer Llama with a byte-level BPE tokenizer, briefly trained on few-shot
-    one-digit sums so that its answers are sometimes right: pass rates then spread and
-    GRPO groups have reward variance, as with a real base model."""
+def build_tiny_model(out_dir: Path, steps: int = 40) -> Path:
+    """A 2-layer Llama with a byte-level BPE tokenizer, briefly trained (`steps`) on
+    few-shot one-digit sums so that its answers are sometimes right: pass rates then spread
+    and GRPO groups have reward variance, as with a real base model."""
     from grpo_difficulty.tasks import arithmetic_rows
 
     corpus = [
@@ -79,12 +79,22 @@ def build_tiny_model(out_dir: Path) -> Path:
     rows = arithmetic_rows([1, 2, 4], {"x": 10}, "x", 0)
     prefixes = ["".join(f"Q: {e['question']}\nA: {e['answer']}\n\n" for e in FEWSHOT["examples"][:n]) for n in (1, 2)]
     texts = [f"{p}Q: {q}\nA: {a}\n\n" for p in prefixes for q, a in rows[["question", "gold"]].values]
-    return fit_tiny_llama(model, tokenizer, texts, 40, out_dir)
+    return fit_tiny_llama(model, tokenizer, texts, steps, out_dir)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny_model")))
+
+
+@pytest.fixture(scope="session")
+def fitted_tiny_model(tmp_path_factory) -> str:
+    """The tiny model trained twice as long. Under the strict scorer the 40-step model's
+    answers are nearly all hedged (" 4?"): no problem right greedily, ~5% of samples right.
+    This one answers about half of the problems it memorized right greedily and its
+    sampled pass rates spread from 0 to 8 of 8, for tests that need greedy-right problems
+    or groups with reward variance."""
+    return str(build_tiny_model(tmp_path_factory.mktemp("fitted_tiny_model"), steps=80))
 
 
 @pytest.fixture

@@ -110,18 +110,12 @@ def run_cpu_sketch(tmp_path, tiny_model, name, datasets=None):
     return config, tmp_path / "results" / config["name"]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known open defect (issue 20): "
-        "since the strict scorer the tiny model answers no problem right greedily, "
-        "so base_right has 0 qualifying problems"
-    ),
-    strict=False,
-)
-def test_hard_examples_cpu_sketch(tmp_path, tiny_model):
-    learned = dict(levels=[1, 2, 4], per_level={"train_adapter": 10, "test": 4})  # conftest.build_tiny_model
+def test_hard_examples_cpu_sketch(tmp_path, fitted_tiny_model):
+    # the problems conftest.build_tiny_model memorized; the fitted model answers some of
+    # them right greedily, so base_right has problems to choose from
+    learned = dict(levels=[1, 2, 4], per_level={"train": 10, "test": 4})
     config, exp = run_cpu_sketch(
-        tmp_path, tiny_model, "hard-examples-cpu.yaml", dict(arith_train=learned, arith_test=learned)
+        tmp_path, fitted_tiny_model, "hard-examples-cpu.yaml", dict(arith_train=learned, arith_test=learned)
     )
     summary = pd.read_csv(exp / "report" / "summary.csv")
     assert set(summary["subset"]) == set(config["subsets"])
