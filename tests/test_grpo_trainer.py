@@ -154,6 +154,10 @@ def make_trainer(model_dir, subset, prompt, shared_prompt, tmp_path, **cfg):
         seed=0,
         output_dir=tmp_path / f"shared{shared_prompt}",
     )
+    if trainer.args.gradient_checkpointing:  # as transformers' Trainer.train enables it
+        trainer.model.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs
+        )
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 1  # set by Trainer's loop, read by the loss
     torch.manual_seed(1)  # lora_B starts at 0, which would make every lora_A gradient 0
@@ -180,17 +184,67 @@ def assert_equal(ours, theirs, what):
     torch.testing.assert_close(ours, theirs, rtol=RTOL, atol=atol, msg=lambda m: f"{what}: {m}")
 
 
-@pytest.mark.parametrize("architecture", ["llama", "qwen2"])
+def rollout_function(prompts, trainer) -> dict:
+    """Completions from outside the trainer's generation, as a vLLM engine returns them
+    (token ids and their sampling log-probs): random tokens of random lengths."""
+    prompt_ids = trainer._tokenize_prompts(prompts)[0]
+    vocab = len(trainer.processing_class)
+    gen = torch.Generator().manual_seed(4)
+    lengths = torch.randint(2, STEP_CFG["max_completion_length"] + 1, (len(prompts),), generator=gen).tolist()
+    return dict(
+        prompt_ids=prompt_ids,
+        completion_ids=[torch.randint(3, vocab, (n,), generator=gen).tolist() for n in lengths],
+        logprobs=[(-torch.rand(n, generator=gen)).tolist() for n in lengths],
+    )
+
+
+def layer_calls_in_backward(model, loss) -> int:
+    """How many decoder-layer forwards `loss.backward()` runs: the recomputes of the
+    checkpointed layers."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    calls = []
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    hooks = [layer.register_forward_pre_hook(lambda *_: calls.append(1)) for layer in layers]
+    loss.backward()
+    for hook in hooks:
+        hook.remove()
+    return len(calls)
+
+
+# (architecture, setting): gradient checkpointing on; completions from a rollout function
+# (as from vLLM: the loss pass does not depend on what generated them)
+SETTINGS = {"plain": {}, "gradient_checkpointing": dict(gradient_checkpointing=True), "rollout_function": {}}
+
+
+@pytest.mark.parametrize(
+    "architecture, setting",
+    [
+        ("llama", "plain"),
+        ("qwen2", "plain"),
+        ("llama", "gradient_checkpointing"),
+        ("qwen2", "gradient_checkpointing"),
+        ("llama", "rollout_function"),
+    ],
+)
 def test_shared_prompt_step_equals_trl(
-    architecture, tiny_model, qwen2_model, subset, fewshot_prompt, tmp_path, completion_scoring, capsys
+    architecture, setting, tiny_model, qwen2_model, subset, fewshot_prompt, tmp_path, completion_scoring, capsys
 ):
     """One step's per-token log-probs (policy, reference, chunked as for old log-probs),
-    entropies, loss and every LoRA gradient: ours equal TRL's full-sequence pass."""
+    entropies, loss and every LoRA gradient: ours equal TRL's full-sequence pass. Under
+    gradient checkpointing both recompute each layer once in the backward pass (ours: the
+    completion pass; the prompt pass, once per group, is not checkpointed)."""
     model_dir = {"llama": tiny_model, "qwen2": qwen2_model}[architecture]
-    stock = make_trainer(model_dir, subset, fewshot_prompt, False, tmp_path)
-    ours = make_trainer(model_dir, subset, fewshot_prompt, True, tmp_path)
+    stock = make_trainer(model_dir, subset, fewshot_prompt, False, tmp_path, **SETTINGS[setting])
+    ours = make_trainer(model_dir, subset, fewshot_prompt, True, tmp_path, **SETTINGS[setting])
     assert type(stock).__name__ == "LearnableGRPOTrainer" and type(ours).__name__ == "SharedPromptGRPOTrainer"
+    checkpointing = setting == "gradient_checkpointing"
+    assert stock.model.is_gradient_checkpointing is ours.model.is_gradient_checkpointing is checkpointing
+    if setting == "rollout_function":
+        stock.rollout_func = ours.rollout_func = rollout_function
     batch = shuffled_batch(stock, subset)
+    if setting == "rollout_function":
+        assert batch["sampling_per_token_logps"] is not None  # TRL took the rollout's log-probs
     widths = batch["prompt_mask"].sum(1).unique()
     assert len(widths) == 3 and batch["ref_per_token_logps"] is not None  # three prompt lengths; beta > 0
     ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], 1)
@@ -207,7 +261,8 @@ def test_shared_prompt_step_equals_trl(
         logps, entropies, _ = trainer._get_per_token_logps_and_entropies(model, ids, mask, width, compute_entropy=True)
         model.zero_grad()
         loss = trainer.compute_loss(model, batch)
-        loss.backward()
+        recomputed = layer_calls_in_backward(model, loss)
+        assert recomputed == (2 if checkpointing else 0), (name, recomputed)  # 2 layers, once each
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
         results[name] = dict(
             ref=ref,
@@ -263,13 +318,14 @@ def test_fallbacks_are_told_once_and_compute_trls_numbers(
                 ours.model, ids[one_per_prompt], mask[one_per_prompt], width
             )[0]
             assert_equal(found, expected[one_per_prompt], "rows of distinct prompts")
-    ours.model.gradient_checkpointing_enable()
+    ours.args.gradient_checkpointing_kwargs = {"use_reentrant": True}
+    ours.model.gradient_checkpointing_enable(ours.args.gradient_checkpointing_kwargs)
     ours.model.enable_input_require_grads()
     found = ours._get_per_token_logps_and_entropies(ours.model, ids, mask, width)[0]
-    assert_equal(found.detach(), expected, "gradient checkpointing")
+    assert_equal(found.detach(), expected, "reentrant gradient checkpointing")
     out = capsys.readouterr().out
     assert out.count("train.shared_prompt: no two rows of a batch share a prompt; TRL's own path runs there") == 1
-    assert "train.shared_prompt: gradient checkpointing (transformers drops the KV cache under it)" in out
+    assert "train.shared_prompt: reentrant gradient checkpointing (each layer's backward" in out
 
 
 RUN_CFG = dict(STEP_CFG, prompts_per_step=2, beta=0.0)

@@ -61,6 +61,7 @@ MEDIA = (
 )
 SHARED, DYNAMIC, LEARNABLE = "trainer/shared_prompts.py", "trainer/dynamic_sampling.py", "trainer/learnable.py"
 ROLLOUTS = "trainer/vllm_rollouts.py"
+PROMPT_CACHE = "trainer/prompt_cache.py"
 
 MEMBERS = (
     # GRPOTrainer methods the subclasses override (their arguments are passed on to TRL's)
@@ -95,7 +96,7 @@ MEMBERS = (
     Member(f"{GRPO}.reward_func_names", f"{LEARNABLE}: the correctness column of the rewards", instance=True),
     Member(f"{GRPO}._dist", f"{SHARED}: _dist.summon_full_params around generation", instance=True),
     Member(f"{GRPO}._tokenizer", "both subclasses read _tokenizer.pad_token_id", instance=True),
-    Member(f"{GRPO}.use_vllm", f"{SHARED}: vLLM generates instead", instance=True),
+    Member(f"{GRPO}.use_vllm", f"{SHARED}: vLLM generates instead (the loss pass stays ours)", instance=True),
     Member(f"{GRPO}.use_transformers_continuous_batching", f"{SHARED}: TRL's path then", instance=True),
     Member(f"{GRPO}.generation_config", f"{SHARED} generates with it", instance=True),
     Member(f"{GRPO}.generation_kwargs", f"{SHARED}: passed to unwrap_model_for_generation", instance=True),
@@ -145,7 +146,25 @@ MEMBERS = (
     ),
     Member(
         "transformers.modeling_utils:PreTrainedModel.is_gradient_checkpointing",
-        f"{SHARED} falls back under it (read with getattr: a rename would go unnoticed)",
+        f"{SHARED}: the completion pass is checkpointed under it (read with getattr: a rename would go unnoticed)",
+    ),
+    Member(
+        "transformers.modeling_layers:GradientCheckpointingLayer.gradient_checkpointing",
+        f"{PROMPT_CACHE}: set False for the prompt pass on every module that has it (the layers and the model)",
+    ),
+    Member(
+        "transformers.modeling_layers:GradientCheckpointingLayer._can_checkpoint_with_cache",
+        f"{PROMPT_CACHE}: set True for the completion pass, whose cache no layer writes to",
+    ),
+    Member(
+        "transformers.cache_utils:DynamicLayer.update",
+        f"{PROMPT_CACHE}: PromptLayer overrides it (returns prompt + new states, stores nothing)",
+        ("key_states", "value_states", "args", "kwargs"),
+    ),
+    Member(
+        "transformers.cache_utils:DynamicLayer.lazy_initialization",
+        f"{PROMPT_CACHE}: a PromptLayer takes its dtype and device from the prompt's keys",
+        ("key_states", "value_states"),
     ),
     Member("peft.peft_model:PeftModel.active_peft_config", f"{SHARED}: read with getattr"),
     Member("peft.config:PeftConfig.is_prompt_learning", f"{SHARED}: prompt-learning adapters fall back"),

@@ -11,6 +11,7 @@ from trl.models import unwrap_model_for_generation
 from ..generation.prefill import backbone, common_prefix_length, length_to_eos, prefix_cache, shared_prefill
 from .compat import require_supported_trl
 from .learnable import LearnableGRPOTrainer
+from .prompt_cache import modules_set, read_only
 
 require_supported_trl()
 
@@ -35,6 +36,12 @@ class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
     counted from the padded start), so the numbers are TRL's
     (tests/test_grpo_trainer.py).
 
+    Whatever generated the completions (this path, vLLM, a rollout function), the loss
+    pass is this one. Under gradient checkpointing the prompt pass runs once per group
+    with its activations kept, and the completion pass is checkpointed layer by layer
+    over a read-only view of the prompt cache (`prompt_cache`), which the recompute in
+    the backward pass reads again.
+
     Where a setting needs the full sequence or the model gives no usable cache, TRL's
     own code runs instead and the reason is printed once (`_fall_back`).
     """
@@ -49,10 +56,12 @@ class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
             print(f"train.shared_prompt: {reason}; TRL's own path runs there")
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        if self.use_vllm:  # vLLM's prefix cache shares the prompts; the loss pass is still ours
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
         reason = (
-            "vLLM generates (its prefix cache shares prompts)"
-            if self.use_vllm
-            else "transformers continuous batching generates"
+            "transformers continuous batching generates"
             if self.use_transformers_continuous_batching
             else "multimodal prompts"
             if images is not None or multimodal_fields or has_tool_images
@@ -145,9 +154,14 @@ class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
             return "prompts of one token"
         if peft_config is not None and peft_config.is_prompt_learning:
             return "prompt-learning PEFT adapters prepend virtual tokens"
-        if model.training and getattr(model, "is_gradient_checkpointing", False):
-            return "gradient checkpointing (transformers drops the KV cache under it)"
+        if self._checkpointing(model) and (self.args.gradient_checkpointing_kwargs or {}).get("use_reentrant"):
+            return "reentrant gradient checkpointing (each layer's backward would run the prompt pass's again)"
         return None
+
+    @staticmethod
+    def _checkpointing(model) -> bool:
+        """Does this pass checkpoint the model's layers (training mode, checkpointing on)?"""
+        return model.training and getattr(model, "is_gradient_checkpointing", False)
 
     def _shared_prompt_logps(self, model, input_ids, attention_mask, logits_to_keep, compute_entropy):
         """(log-probs, entropies or None) of the completion tokens, from each distinct
@@ -159,24 +173,33 @@ class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
         if len(prompts) == len(input_ids):
             self._fall_back("no two rows of a batch share a prompt")
             return None
+        unwrapped = self.accelerator.unwrap_model(model)
+        checkpointing = self._checkpointing(unwrapped)
         with self.accelerator.autocast():
-            # the prompt but its last token, whose output predicts the first completion token
-            cache = backbone(self.accelerator.unwrap_model(model))(
-                input_ids=prompts[:, : width - 1],
-                attention_mask=prompts[:, width:-1],
-                use_cache=True,
-            ).past_key_values
+            # the prompt but its last token, whose output predicts the first completion token;
+            # under checkpointing too it runs once, its activations kept (1/G of the rows)
+            with modules_set(unwrapped, gradient_checkpointing=False):
+                cache = backbone(unwrapped)(
+                    input_ids=prompts[:, : width - 1],
+                    attention_mask=prompts[:, width:-1],
+                    use_cache=True,
+                ).past_key_values
             if not isinstance(cache, Cache) or cache.get_seq_length() != width - 1:
                 self._fall_back(f"{type(model).__name__} returned no KV cache of the prompt")
                 return None
             cache.batch_select_indices(rows)
+            if checkpointing and read_only(cache) is None:
+                self._fall_back(f"{type(model).__name__}'s cache layers are not plain DynamicLayers (checkpointing)")
+                return None
             tail = input_ids[:, width - 1 :]
             labels = tail.masked_fill(attention_mask[:, width - 1 :] == 0, -100)
-            out = model(
-                input_ids=tail,
-                attention_mask=attention_mask,
-                past_key_values=cache,
-                labels=labels,
-                fused_lm_head=True,
-            )
+            # checkpointed layers keep the (read-only) prompt cache: their recompute reads it again
+            with modules_set(unwrapped, _can_checkpoint_with_cache=checkpointing):
+                out = model(
+                    input_ids=tail,
+                    attention_mask=attention_mask,
+                    past_key_values=cache,
+                    labels=labels,
+                    fused_lm_head=True,
+                )
         return out.log_probs, out.entropy if compute_entropy else None
