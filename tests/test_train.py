@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -608,3 +609,63 @@ def test_two_processes_run_a_curriculum_with_gradient_checkpointing(tiny_model, 
     metrics = pd.read_csv(tmp_path / "run" / "metrics.csv")
     assert metrics["level"].tolist() == [0, 0, 1, 1] and metrics["step"].tolist() == [1, 2, 3, 4]
     assert (tmp_path / "run" / "checkpoints" / "level1" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_sigterm_saves_the_step_in_progress_and_the_rerun_resumes_from_it(tiny_model, subset_file, tmp_path, capfd):
+    """SIGTERM to a training job mid-run (what SLURM sends a preempted job): the step in
+    progress finishes, a checkpoint of it is saved (off the save_steps grid) and the job exits
+    with code 75; the rerun resumes from that checkpoint, recomputes no step, and trains the
+    adapter of an uninterrupted run."""
+    import signal
+    import subprocess
+    import time
+
+    from grpo_difficulty.train_run import SRC, run
+    from grpo_difficulty.trainer.preemption import PREEMPTED_EXIT_CODE
+
+    def job(out_dir):
+        return dict(train_job(tiny_model, subset_file, out_dir, steps=6, save_steps=4), export_steps=[4])
+
+    run(job(tmp_path / "uninterrupted"), processes=1, gpus=[])
+    uninterrupted = load_file(tmp_path / "uninterrupted" / "adapter" / "adapter_model.safetensors")
+    preempted = tmp_path / "preempted"
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps(job(preempted)))
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", "grpo_difficulty.train_run", str(spec)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
+        first = ""
+        for line in proc.stdout:
+            first += line
+            if "'reward':" in line:  # step 1 is logged: the job is mid-run
+                proc.send_signal(signal.SIGTERM)
+                sent = time.time()
+                break
+        log = first + proc.stdout.read()
+    assert proc.returncode == PREEMPTED_EXIT_CODE, log
+    saved = re.search(r"preempted: stopped after step (\d+) of 6 and saved (\S+) \(([\d.]+) s after", log)
+    assert saved, log
+    step, checkpoint = int(saved[1]), Path(saved[2])
+    assert checkpoint == preempted / "checkpoints" / f"checkpoint-{step}" and 1 <= step < 6
+    assert (checkpoint / "trainer_state.json").exists() and not (preempted / "adapter").exists()
+    logged = log.count("'reward':")  # steps the interrupted job ran: none after the checkpoint
+    record = json.loads((checkpoint / "preemption.json").read_text())
+    assert record["step"] == step and logged == step
+
+    capfd.readouterr()
+    run(job(preempted), processes=1, gpus=[])
+    assert f"resuming from {checkpoint} (saved on SIGTERM at {record['signal_utc']}, after step {step})\n" in (
+        capfd.readouterr().out
+    )
+    resumed = load_file(preempted / "adapter" / "adapter_model.safetensors")
+    for name, tensor in uninterrupted.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=1e-4, atol=1e-6)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(preempted / "metrics.csv")[["step", "reward"]],
+        pd.read_csv(tmp_path / "uninterrupted" / "metrics.csv")[["step", "reward"]],
+    )
+    print(  # the closing note's numbers
+        f"signal sent at {time.strftime('%H:%M:%S', time.gmtime(sent))}, received at {record['signal_utc']}: "
+        f"saved checkpoint-{step} "
+        f"{saved[3]} s later; steps run before the exit {logged}, so {logged - step} recomputed"
+    )

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -82,6 +83,22 @@ def atomic_dir(target: str | Path):
     yield tmp
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """SIGTERM (SLURM or Snakemake ending the job) raises SystemExit for the block's duration:
+    `finally` blocks run (atomic writes remove their temp files, child processes are
+    stopped) and the job exits non-zero, leaving no half-written output."""
+
+    def stop(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 CHECKSUM = "content_sha256"

@@ -21,6 +21,7 @@ from .trainer.arguments import grpo_config
 from .trainer.checkpoints import guard_settings, last_checkpoint, level_checkpoint_dirs
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 from .trainer.learnable import LEARNABLE_METRIC, learnable_pct, learnable_total_pct
+from .trainer.preemption import StopOnSigterm, describe
 from .trainer.rewards import reward_functions
 from .trainer.vllm_rollouts import adapter_sync, rollout_arguments, rollout_engine
 
@@ -228,8 +229,15 @@ def train_level(
             raise RuntimeError(f"{start_adapter}: weights that fit no LoRA module: {loaded.unexpected_keys[:3]}")
     started = time.time()
     resume = last_checkpoint(level_dir)
-    print(f"resuming from {resume}" if resume else "no checkpoint of these settings: training from step 0")
-    trainer.train(resume_from_checkpoint=resume)
+    print(
+        f"resuming from {resume}{describe(resume)}"
+        if resume
+        else "no checkpoint of these settings: training from step 0"
+    )
+    with StopOnSigterm() as stop:  # SIGTERM: a checkpoint at the end of this step, then exit 75
+        trainer.add_callback(stop)
+        trainer.train(resume_from_checkpoint=resume)
+    stop.exit_if_stopped(trainer.state, level_dir)
     if parallel.is_main_process():
         with atomic_dir(level_dir / "adapter") as tmp:
             trainer.model.save_pretrained(tmp)

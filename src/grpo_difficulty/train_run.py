@@ -25,7 +25,7 @@ from pathlib import Path
 from . import parallel, tasks
 from .config.sections import PromptConfig, TrainConfig, build
 from .config.topology import server_gpus
-from .files import read_table, write_json
+from .files import read_table, stop_on_sigterm, write_json
 
 SRC = str(Path(__file__).resolve().parents[1])  # the library the processes import
 
@@ -52,7 +52,7 @@ def run(job: dict, processes: int, gpus: list[str]) -> dict:
     write_json(job, spec)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_stopped_on_sigterm())
+        stack.enter_context(stop_on_sigterm())
         if n_server:
             server_env = dict(env, CUDA_VISIBLE_DEVICES=",".join(gpus[:n_server]))
             url, group_port = stack.enter_context(vllm_server(job["model"], train, server_env))
@@ -173,21 +173,6 @@ def _process(command: list[str], env: dict):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-
-
-@contextlib.contextmanager
-def _stopped_on_sigterm():
-    """SIGTERM (Snakemake or SLURM ending the job) raises SystemExit, so that the child
-    processes are stopped on the way out instead of outliving the job."""
-
-    def stop(signum, frame):
-        raise SystemExit(f"stopped by signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _free_port() -> int:

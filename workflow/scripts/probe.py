@@ -10,7 +10,7 @@ import torch
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import PromptConfig, build
-from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_table
+from grpo_difficulty.files import log_to, read_table, stop_on_sigterm, use_own_gpus, write_table
 from grpo_difficulty.generation.backends import make_generator
 from grpo_difficulty.generation.models import model_files
 
@@ -18,7 +18,8 @@ if __name__ == "__main__":
     params = snakemake.params
     # probe_fields: the prompt, the backend's name and dtype, the sampling settings, a plugin scorer
     sampling = {key: value for key, value in params.settings.items() if key not in ("prompt", "backend", "scorer")}
-    with log_to(snakemake.log[0]):
+    # SIGTERM (a preempted job) drops the block: nothing half-written, a non-zero exit
+    with log_to(snakemake.log[0]), stop_on_sigterm():
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
