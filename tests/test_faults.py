@@ -189,6 +189,32 @@ def test_a_checkpoint_cut_short_is_not_resumed(tmp_path):
     assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
 
 
+def test_sigterm_during_a_write_leaves_nothing_half_written(tmp_path):
+    """A probe job stopped by SIGTERM (a preempted or cancelled SLURM job) while it writes its
+    block: stop_on_sigterm turns the signal into SystemExit, the atomic write removes its temp
+    file, no output appears and the job exits non-zero."""
+    import subprocess
+    import sys
+
+    from grpo_difficulty.train_run import SRC
+
+    out = tmp_path / "rows0-12_b0.parquet"
+    script = (
+        "import time; from pathlib import Path; from grpo_difficulty import files\n"
+        "def write(tmp):\n    Path(tmp).write_text('half a block'); time.sleep(60)\n"
+        f"with files.stop_on_sigterm():\n    files._atomic({str(out)!r}, write)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")]))
+    with subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.time() + 30
+        while not any(p.read_text() for p in tmp_path.glob(".*.tmp")) and time.time() < deadline:
+            time.sleep(0.05)
+        proc.terminate()  # SIGTERM
+        err = proc.stderr.read()
+    assert proc.returncode == 1 and "stopped by signal 15" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- randomized crashes
 CRASH_KILLS = int(os.environ.get("CRASH_KILLS", 10))
 

@@ -21,7 +21,7 @@ from .trainer.arguments import grpo_config
 from .trainer.checkpoints import guard_settings, last_checkpoint, level_checkpoint_dirs
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 from .trainer.learnable import LEARNABLE_METRIC, learnable_pct, learnable_total_pct
-from .trainer.preemption import StopOnSigterm, describe
+from .trainer.preemption import StopOnSigterm, preemption_note
 from .trainer.rewards import reward_functions
 from .trainer.vllm_rollouts import adapter_sync, rollout_arguments, rollout_engine
 
@@ -230,7 +230,7 @@ def train_level(
     started = time.time()
     resume = last_checkpoint(level_dir)
     print(
-        f"resuming from {resume}{describe(resume)}"
+        f"resuming from {resume}{preemption_note(resume)}"
         if resume
         else "no checkpoint of these settings: training from step 0"
     )

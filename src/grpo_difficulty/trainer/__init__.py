@@ -9,6 +9,7 @@
 - `rewards`: the reward functions (correctness from the task's scorer, format, length);
 - `arguments`: TRL's GRPOConfig of a training level;
 - `checkpoints`: the checkpoint to resume, each level's folder and its settings stamp;
+- `preemption`: SIGTERM ends a run with a checkpoint of the step in progress (exit code 75);
 - `compat`: the TRL version they were checked against, and every private TRL,
   transformers, PEFT and vLLM member the project overrides or reads
   (tests/test_compat.py checks them against the installed versions).

@@ -74,7 +74,7 @@ class StopOnSigterm(TrainerCallback):
         raise SystemExit(PREEMPTED_EXIT_CODE)
 
 
-def describe(checkpoint: str | None) -> str:
+def preemption_note(checkpoint: str | None) -> str:
     """When a signal made `checkpoint`: " (saved on SIGTERM at <UTC time>, after step N)"; else ""."""
     record = Path(checkpoint or "") / RECORD
     if checkpoint is None or not record.exists():
