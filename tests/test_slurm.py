@@ -4,19 +4,13 @@ Needs a running cluster (`bash ../shared/tools/local-slurm.sh start`; .ci/run st
 one); the tests never start it themselves and are skipped without `sinfo`.
 """
 
-import json
-import re
 import shutil
 import subprocess
-import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 import yaml
-from safetensors.torch import load_file
-from workflow_helpers import ROOT, snakemake, snakemake_command, test_config, write_config
+from workflow_helpers import ROOT, snakemake, test_config, write_config
 
 pytestmark = [
     pytest.mark.slurm,
@@ -116,68 +110,3 @@ def test_a_run_of_two_processes_is_one_cluster_job(tmp_path, tiny_model):
     assert "--multi_gpu --num_processes 2" in log
     assert log.count("no checkpoint of these settings: training from step 0") == 2
     assert pd.read_csv(run / "metrics.csv")["step"].tolist() == [1, 2]
-
-
-def test_a_preempted_train_job_comes_back_and_loses_no_step(tmp_path, tiny_model):
-    """A running train job is requeued (`scontrol requeue`: SIGTERM, as for a preemption,
-    then SIGKILL after KillWait): it finishes the step in progress, saves a checkpoint of it
-    (off the save_steps grid) and exits; SLURM runs the job again, which resumes from that
-    checkpoint and trains the adapter of an uninterrupted run on this machine."""
-    config = test_config(tiny_model)
-    config["train"].update(steps=8, save_steps=4)
-    local, cluster = tmp_path / "local", tmp_path / "cluster"
-    local.mkdir()
-    write_config(local, config)
-    run = Path("results/test/train/hard/seed0")
-    snakemake(local, "results/test/subsets/hard.parquet")
-    shutil.copytree(local, cluster)  # the same probe and subset: only training differs
-    snakemake(local, str(run / "train_info.json"))
-
-    rule_log = cluster / "results/test/logs/train/hard-seed0.log"
-    command = snakemake_command(cluster, str(run / "train_info.json")) + ["--profile", str(slurm_profile(tmp_path))]
-    with open(tmp_path / "snakemake.log", "w") as out:
-        proc = subprocess.Popen(command, cwd=cluster, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        first_attempt = wait_for(lambda: _text(rule_log) if "'reward':" in _text(rule_log) else None, proc)
-        [jobid] = re.findall(r"submitted with SLURM jobid (\d+)", (tmp_path / "snakemake.log").read_text())
-        subprocess.run(["scontrol", "requeue", jobid], check=True, timeout=30)
-        sent = time.time()
-        first_attempt = wait_for(lambda: _text(rule_log) if "preempted: stopped" in _text(rule_log) else None, proc)
-        assert proc.wait(timeout=TIMEOUT) == 0, (tmp_path / "snakemake.log").read_text()[-5000:]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    saved = re.search(r"preempted: stopped after step (\d+) of 8 and saved (\S+) \(([\d.]+) s after", first_attempt)
-    assert saved, first_attempt
-    step = int(saved[1])
-    record = json.loads((Path(saved[2]) / "preemption.json").read_text())
-    ran = first_attempt.count("'reward':")  # steps the first attempt ran
-    resumed = re.findall(r"resuming from \S*checkpoint-(\d+)", rule_log.read_text())
-    print(
-        f"requeue sent {time.strftime('%H:%M:%S', time.gmtime(sent))} UTC, SIGTERM received {record['signal_utc']} "
-        f"in step {step}; checkpoint-{step} saved {saved[3]} s later; the first attempt ran {ran} steps, "
-        f"the requeued job resumed from step {resumed}: {ran - int(resumed[0])} step(s) recomputed"
-    )
-    assert resumed == [str(step)] and ran == step and step % 4 != 0
-    assert "no checkpoint of these settings" not in rule_log.read_text()
-    adapter = run / "adapter" / "adapter_model.safetensors"
-    uninterrupted, after_requeue = load_file(local / adapter), load_file(cluster / adapter)
-    for name, tensor in uninterrupted.items():
-        torch.testing.assert_close(after_requeue[name], tensor, rtol=1e-4, atol=1e-6)
-    assert pd.read_csv(cluster / run / "metrics.csv")["reward"].tolist() == (
-        pd.read_csv(local / run / "metrics.csv")["reward"].tolist()
-    )
-
-
-def _text(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-def wait_for(found, proc, timeout: float = 300):
-    """found()'s first true value, polled while Snakemake runs."""
-    deadline = time.time() + timeout
-    while not (value := found()):
-        assert proc.poll() is None, f"snakemake exited ({proc.returncode}) first"
-        assert time.time() < deadline, "not reached in time"
-        time.sleep(0.1)
-    return value
