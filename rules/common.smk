@@ -23,6 +23,7 @@ from grpo_difficulty.config.keys import (
     execution,
     generation_fields,
     probe_fields,
+    quantization_fields,
     sampling_statement,
     scorer_fields,
     shipped_difficulty,
@@ -85,10 +86,11 @@ def model_param(wildcards, input):
 
 
 def model_params():
-    """The params naming the model (model_param) and its hub revision only when set
-    (unset, the params of earlier versions stay as they were and nothing reruns)."""
+    """The params naming the model (model_param), its hub revision and its quantization
+    only when set (unset, the params of earlier versions stay as they were and nothing
+    reruns); the probe, training and evaluation jobs load the model by them alone."""
     revision = dict(model_revision=CFG.model_revision) if CFG.model_revision else {}
-    return dict(model=model_param, **revision)
+    return dict(model=model_param, **revision, **quantization_fields(CFG))
 
 
 # ----------------------------------------------------------------------------- data

@@ -208,6 +208,21 @@ BAD_CONFIGS = [
         lambda c: c["train"].update(optim="adamw_8bits"),
         "config error at train.optim: 'adamw_8bits' is not a transformers optimizer; known: ['adamw_torch',",
     ),
+    (lambda c: c.update(quantization={"mode": "2bit"}), "2bit"),
+    (
+        lambda c: c.update(quantization={"mode": "8bit", "double_quant": True}),
+        "config error at quantization.double_quant: quantizes 4-bit constants: quantization.mode is '8bit'",
+    ),
+    (
+        lambda c: (c.update(quantization={"mode": "4bit"}), c["backend"].update(name="vllm")),
+        "config error at quantization.mode: '4bit' loads the base through transformers + bitsandbytes, the hf "
+        "backend only; backend.name is 'vllm' (set backend.name: hf, or quantization.mode: none)",
+    ),
+    (
+        lambda c: (c.update(quantization={"mode": "8bit"}), c["train"].update(generation={"backend": "vllm"})),
+        "config error at quantization.mode: '8bit' loads the base through transformers + bitsandbytes, the hf "
+        "backend only; train.generation.backend is 'vllm'",
+    ),
 ]
 
 

@@ -13,9 +13,9 @@ import pandas as pd
 
 from . import parallel, tasks
 from .config.layout import RunPaths
-from .config.sections import LEVEL_SETTINGS, PromptConfig, TrainConfig, as_dict
+from .config.sections import LEVEL_SETTINGS, PromptConfig, QuantizationConfig, TrainConfig, as_dict
 from .files import atomic_dir, checkpoint_of_step, stable_hash, write_json, write_table
-from .generation.models import clear_generation_config, device_and_dtype, load_tokenizer, newline_token_ids
+from .generation.models import clear_generation_config, load_base_model, load_tokenizer, newline_token_ids
 from .generation.vllm import VLLMGenerator
 from .trainer.arguments import grpo_config
 from .trainer.checkpoints import guard_settings, last_checkpoint, level_checkpoint_dirs
@@ -46,8 +46,10 @@ def train_adapter(
     seed: int,
     out_dir: str | Path,
     scorer: tasks.PluginScorer | None = None,
+    quantization: QuantizationConfig | None = None,
 ) -> dict:
-    """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}.
+    """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}. With a
+    `quantization`, the base loads in bitsandbytes 4-/8-bit weights (QLoRA).
 
     Levels (TrainConfig.levels) train one after the other on the same adapter, each a TRL
     run of its own (own steps, completion length, clip range, optimizer and learning-rate
@@ -56,8 +58,8 @@ def train_adapter(
     checkpoint folder; a rerun skips finished levels and resumes the unfinished one from
     its last checkpoint. Each level's settings hash covers the levels up to it, so an edit
     of a later level keeps the earlier ones, and any other edit (or process count) starts
-    over (a plugin `scorer`'s reference counts too). In a data-parallel run every process
-    calls this; the main one writes the files.
+    over (a plugin `scorer`'s reference and a `quantization` count too). In a data-parallel
+    run every process calls this; the main one writes the files.
     """
     score_completion_tokens_only()
     run = RunPaths(str(out_dir))
@@ -77,8 +79,10 @@ def train_adapter(
         for i, (level, level_dir, rows) in enumerate(zip(levels, level_dirs, level_rows, strict=True)):
             if parallel.is_main_process():
                 settings = [model_ref, subset["id"].tolist(), as_dict(prompt), fingerprinted, levels[: i + 1], seed]
-                plugin = [scorer.reference] if scorer else []  # none: the settings hashes stay as they were
-                guard_settings(level_dir, stable_hash([*settings, parallel.world_size(), *plugin]))
+                # neither plugin nor quantization: the settings hashes stay as they were
+                plugin = [scorer.reference] if scorer else []
+                quantized = [as_dict(quantization)] if quantization is not None and quantization.enabled else []
+                guard_settings(level_dir, stable_hash([*settings, parallel.world_size(), *plugin, *quantized]))
             parallel.wait_for_everyone()
             if (level_dir / "level_info.json").exists():
                 print(f"level {i}: finished earlier, kept")
@@ -98,6 +102,7 @@ def train_adapter(
                     (seed, i),
                     scorer,
                     engine,
+                    quantization,
                 )
             start_adapter = level_dir / "adapter"
             info = json.loads((level_dir / "level_info.json").read_text())
@@ -141,22 +146,28 @@ def build_trainer(
     draw_seed: tuple[int, ...] = (0,),
     scorer: tasks.PluginScorer | None = None,
     engine: Callable[[], VLLMGenerator] | None = None,
+    quantization: QuantizationConfig | None = None,
 ):
     """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
     dynamic sampling when train.dynamic_sampling.enabled, rollouts by `engine()` with
     train.generation.sync: adapter) and a fresh LoRA adapter on the
     model, for the problems in `rows`; a plugin `scorer` makes the correctness reward and
-    sees each row's fields (column record)."""
+    sees each row's fields (column record).
+
+    A quantized base (QLoRA) is loaded as the probe and evaluation load it
+    (generation.models.load_base_model) and handed to TRL as it is: TRL freezes it under
+    the adapter and keeps the adapter's weights in bfloat16 (the QLoRA recipe). PEFT's
+    prepare_model_for_kbit_training, which TRL no longer calls, is not applied either: it
+    would cast the norms and embeddings to float32, another model than the probed one."""
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, set_seed
+    from transformers import set_seed
 
     # the run's engine (started at the first level) before the seed: the new adapter's
     # initial weights depend on the seed only, not on what ran before
     rollouts = rollout_arguments(cfg, engine)
     set_seed(seed)
-    _, dtype = device_and_dtype(cfg.dtype)
-    model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=dtype)
+    model = load_base_model(model_ref, cfg.dtype, quantization)
     stop_ids = newline_token_ids(tokenizer) if "\n" in tasks.stop_strings(prompt) else []
     # TRL's generate() takes no stop strings; newline tokens as end-of-sequence ids make
     # one-line answers stop and count as terminated (not truncated) completions. TRL's
@@ -213,6 +224,7 @@ def train_level(
     draw_seed: tuple[int, ...],
     scorer: tasks.PluginScorer | None = None,
     engine: Callable[[], VLLMGenerator] | None = None,
+    quantization: QuantizationConfig | None = None,
 ) -> None:
     """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
     resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
@@ -220,7 +232,9 @@ def train_level(
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    trainer = build_trainer(model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer, engine)
+    trainer = build_trainer(
+        model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer, engine, quantization
+    )
     if start_adapter is not None:
         # Loaded into TRL's new adapter rather than passed as a PeftModel: TRL then keeps
         # the base model (adapter disabled) as the KL reference for beta > 0 at every level.

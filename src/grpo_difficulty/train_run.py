@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from . import parallel, tasks
-from .config.sections import PromptConfig, TrainConfig, build
+from .config.sections import PromptConfig, QuantizationConfig, TrainConfig, build
 from .config.topology import server_gpus
 from .files import read_table, stop_on_sigterm, write_json
 
@@ -191,7 +191,10 @@ def train_job(job: dict) -> dict:
     train = build(TrainConfig, job["train"], "train.")
     prompt = build(PromptConfig, job["prompt"], "prompt.")
     scorer = tasks.PluginScorer.of(job.get("scorer"))  # the training set's plugin scorer, if any
-    info = train_adapter(job["model"], read_table(job["subset"]), prompt, train, job["seed"], job["out_dir"], scorer)
+    quantized = job.get("quantization")  # the base model's bitsandbytes weights (rules/common.smk model_params)
+    quantization = None if quantized is None else build(QuantizationConfig, quantized, "quantization.")
+    subset = read_table(job["subset"])
+    info = train_adapter(job["model"], subset, prompt, train, job["seed"], job["out_dir"], scorer, quantization)
     if parallel.is_main_process():
         export_step_adapters(job["out_dir"], job["export_steps"], train)
     return info

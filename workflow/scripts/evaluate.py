@@ -11,7 +11,7 @@ from grpo_difficulty import evaluate, tasks
 from grpo_difficulty.config.sections import EvaluateConfig, PromptConfig, build
 from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_json, write_table
 from grpo_difficulty.generation.backends import make_generator
-from grpo_difficulty.generation.models import model_files
+from grpo_difficulty.generation.models import job_model
 
 if __name__ == "__main__":
     params = snakemake.params
@@ -22,8 +22,8 @@ if __name__ == "__main__":
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
         backend = params.execution.backend_config(params.generation)
-        model = model_files(params.model, getattr(params, "model_revision", None))  # a hub revision's snapshot
-        generator = make_generator(backend, model, adapter, params.execution.lora_rank)
+        model, quantization = job_model(params)  # a hub revision's snapshot; bitsandbytes weights
+        generator = make_generator(backend, model, adapter, params.execution.lora_rank, quantization)
         prompt = build(PromptConfig, params.prompt, "prompt.")
         # eval_fields: the sampling settings only when it samples (the rest keep their defaults,
         # unused), and the eval set's plugin scorer if it has one

@@ -12,20 +12,23 @@ from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import PromptConfig, build
 from grpo_difficulty.files import log_to, read_table, stop_on_sigterm, use_own_gpus, write_table
 from grpo_difficulty.generation.backends import make_generator
-from grpo_difficulty.generation.models import model_files
+from grpo_difficulty.generation.models import job_model
 
 if __name__ == "__main__":
     params = snakemake.params
-    # probe_fields: the prompt, the backend's name and dtype, the sampling settings, a plugin scorer
-    sampling = {key: value for key, value in params.settings.items() if key not in ("prompt", "backend", "scorer")}
+    # probe_fields: the prompt, the backend's name and dtype, the sampling settings, a plugin
+    # scorer, the quantization (which model_params pass too)
+    loading = ("prompt", "backend", "scorer", "quantization")
+    sampling = {key: value for key, value in params.settings.items() if key not in loading}
     # SIGTERM (a preempted job) drops the block: nothing half-written, a non-zero exit
     with log_to(snakemake.log[0]), stop_on_sigterm():
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
         rows = probe.row_range(read_table(snakemake.input.data), start, stop)
-        model = model_files(params.model, getattr(params, "model_revision", None))  # a hub revision's snapshot
-        generator = make_generator(params.execution.backend_config(params.settings["backend"]), model)
+        model, quantization = job_model(params)  # a hub revision's snapshot; bitsandbytes weights
+        backend = params.execution.backend_config(params.settings["backend"])
+        generator = make_generator(backend, model, quantization=quantization)
         prompt, desc = build(PromptConfig, params.settings["prompt"], "prompt."), f"probe rows {start}-{stop}"
         scorer = tasks.PluginScorer.of(params.settings.get("scorer"))
         if snakemake.rule == "probe_greedy":

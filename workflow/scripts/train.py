@@ -8,16 +8,19 @@ preamble, so without the `snakemake` object) as `__mp_main__`.
 
 from pathlib import Path
 
+from grpo_difficulty.config.sections import as_dict
 from grpo_difficulty.files import log_to, use_own_gpus
-from grpo_difficulty.generation.models import model_files
+from grpo_difficulty.generation.models import job_model
 from grpo_difficulty.train_run import run
 
 if __name__ == "__main__":
     with log_to(snakemake.log[0]):
         gpus = use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         processes = snakemake.params.processes
+        model, quantization = job_model(snakemake.params)  # a hub revision's snapshot; bitsandbytes weights
         job = dict(
-            model=model_files(snakemake.params.model, getattr(snakemake.params, "model_revision", None)),
+            model=model,
+            quantization=None if quantization is None else as_dict(quantization),
             subset=snakemake.input.subset,
             prompt=snakemake.params.prompt,
             train=snakemake.params.train,

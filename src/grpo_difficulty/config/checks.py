@@ -5,6 +5,7 @@ the user wrote it; the Snakefile calls `check_config` before any job."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from .. import select, tasks
@@ -57,9 +58,37 @@ def check_config(config: dict) -> None:
         raise ConfigError("model", f"model folder not found: {folder}")
     if config.get("model_revision") and (folder is not None or config["model"] == "embedded"):
         raise ConfigError("model_revision", f"a hub revision, for a hub id: model {config['model']!r} has none")
+    check_quantization(config)
     check_lora_rank(config)
     check_training_setup(config)
     check_export(config)
+
+
+def check_quantization(config: dict) -> None:
+    """A quantized base loads through transformers and bitsandbytes: every stage that
+    loads it must run the hf backend (vLLM's in-flight bitsandbytes quantization is 4-bit
+    only, its own kernels, not run here: the probe would measure another model than the
+    one trained), and bitsandbytes must be installed."""
+    quantization = config["quantization"]
+    mode = quantization["mode"]
+    if mode == "none":
+        return
+    if quantization["double_quant"] and mode != "4bit":
+        raise ConfigError("quantization.double_quant", f"quantizes 4-bit constants: quantization.mode is {mode!r}")
+    rollouts = build(TrainConfig, config["train"], "train.").generation.backend
+    for where, name in (("backend.name", config["backend"]["name"]), ("train.generation.backend", rollouts)):
+        if name == "vllm":
+            raise ConfigError(
+                "quantization.mode",
+                f"{mode!r} loads the base through transformers + bitsandbytes, the hf backend only; "
+                f"{where} is 'vllm' (set {where}: hf, or quantization.mode: none)",
+            )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(
+            "quantization.mode",
+            f'{mode!r} needs bitsandbytes, which is not installed here: pip install -e ".[quant]" '
+            "(or pip install 'bitsandbytes>=0.50')",
+        )
 
 
 def check_export(config: dict) -> None:

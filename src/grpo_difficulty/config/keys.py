@@ -28,9 +28,9 @@ def data_key(spec: dict) -> str:
 def probe_fields(cfg: Config) -> dict:
     """What decides the probe's samples, except the model and data (in the path) and K
     (samples are stored in blocks, so K can grow): prompt, backend name and dtype,
-    sampling, seed, block_size (the sample files' layout), and a plugin scorer. Shard size, batch size and
-    the other execution settings stay out: they decide how the jobs are cut, not what
-    they generate."""
+    sampling, seed, block_size (the sample files' layout), a plugin scorer and the base
+    model's quantization (these two only when set). Shard size, batch size and the other
+    execution settings stay out: they decide how the jobs are cut, not what they generate."""
     probe = cfg.probe
     return dict(
         prompt=as_dict(cfg.prompt),
@@ -41,6 +41,7 @@ def probe_fields(cfg: Config) -> dict:
         max_new_tokens=probe.max_new_tokens,
         seed=probe.seed,
         **scorer_fields(cfg, cfg.train_set),
+        **quantization_fields(cfg),
     )
 
 
@@ -51,6 +52,13 @@ def scorer_fields(cfg: Config, dataset: str) -> dict:
     Part of the probe key, the training params and the evaluation params of its dataset."""
     reference = tasks.scorer_reference(cfg.datasets[dataset], dataset)
     return dict(scorer=reference) if reference else {}
+
+
+def quantization_fields(cfg: Config) -> dict:
+    """The base model's quantization, as the probe key and the generating and training
+    rules' params hold it: only when set, so that the keys and params of full-precision
+    runs stay those of the versions before the setting (nothing reruns)."""
+    return dict(quantization=as_dict(cfg.quantization)) if cfg.quantization.enabled else {}
 
 
 # Backend settings that change how generation runs, not what it generates (sampling is
@@ -136,8 +144,9 @@ def difficulty_source(cfg: Config) -> str:
     shipped = shipped_difficulty(cfg)
     if shipped:
         return f"shipped with the data: field {shipped!r} of training set {cfg.train_set!r}, no probe"
-    probe = cfg.probe
+    probe, quantization = cfg.probe, cfg.quantization
+    weights = f"{quantization.mode} weights, " if quantization.enabled else ""
     return (
-        f"probe: {probe.k} samples per problem from model {cfg.model!r} (temperature "
+        f"probe: {probe.k} samples per problem from model {cfg.model!r} ({weights}temperature "
         f"{probe.temperature}, top_p {probe.top_p}, prompt format {cfg.prompt.format})"
     )

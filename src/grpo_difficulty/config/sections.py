@@ -56,6 +56,16 @@ class BackendConfig:
 
 
 @dataclass(frozen=True)
+class QuantizationConfig:
+    mode: str = setting("none", "bitsandbytes weights of the base model: none, 4bit (NF4) or 8bit (LLM.int8)")
+    double_quant: bool = setting(False, "4bit: quantize the quantization constants too")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "none"
+
+
+@dataclass(frozen=True)
 class ProbeConfig:
     k: int = setting(help="sampled answers per problem (a multiple of block_size)")
     block_size: int = setting(4, "samples per stored block; K grows by whole blocks")
@@ -236,6 +246,7 @@ class Config:
     compare_with: list = setting([], "other experiments put beside this one in the report")
     results: str = setting("results", "output folder")
     model_revision: str | None = setting(None, "hub revision (branch, tag, commit) of a hub model, None = main")
+    quantization: QuantizationConfig = setting(QuantizationConfig(), "bitsandbytes quantization of the base model")
     backend: BackendConfig = setting(BackendConfig(), "generation backend")
     select_seed: int = setting(0, "seed of tie-breaking and random sampling in selection")
     export: ExportConfig = setting(ExportConfig(), "the difficulty export (results/<name>/export/)")

