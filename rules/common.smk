@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))  # the library, also whe
 # torch-free: parsing stays fast (math-verify is imported only to score)
 from grpo_difficulty import tasks
 from grpo_difficulty.files import model_folder
-from grpo_difficulty.hub_models import is_hub_model, resolve_model
+from grpo_difficulty.hub_models import is_hub_model, model_status
 from grpo_difficulty.prediction import run_groups
 from grpo_difficulty.probe import covering_ranges
 from grpo_difficulty.config.checks import check_config
@@ -54,10 +54,11 @@ SCORERS = {name: scorer_fields(CFG, name) for name in [CFG.train_set, *CFG.eval_
 
 # A hub model is resolved once, before any job runs, in one request: a misspelled or
 # unreachable id stops the run in seconds naming `model` (dry runs, and the jobs' own
-# Snakemake processes on a cluster, run no hooks).
+# Snakemake processes on a cluster, run no hooks). Once prepare_model has downloaded it,
+# its folder's commit is the study's and nothing asks the hub.
 onstart:
     if is_hub_model(CFG.model):
-        print(resolve_model(CFG.model, CFG.model_revision))
+        print(model_status(CFG.model, CFG.model_revision, PATHS.model_dir))
 
 
 def resources(family):
@@ -73,24 +74,23 @@ def execution_params():
 
 # ----------------------------------------------------------------------------- model
 def model_input():
-    """Snakemake input for the model: only the embedded one is built by a rule."""
-    return [f"{PATHS.model_dir}/config.json"] if CFG.model == "embedded" else []
+    """Snakemake input for the model: the folder prepare_model makes (the embedded model
+    converted, a hub model downloaded at its revision); none for a local folder."""
+    return [] if model_folder(CFG.model) else [f"{PATHS.model_dir}/config.json"]
 
 
 def model_param(wildcards, input):
-    """What the scripts load: the prepared embedded folder (derived from the input, so it
-    follows the job's files on a cluster), a local folder, or a hub id."""
-    if CFG.model == "embedded":
-        return str(Path(input.model[0]).parent)
-    return model_folder(CFG.model) or CFG.model
+    """What the scripts load, always a local folder: the prepared one (derived from the
+    input, so it follows the job's files on a cluster; its path names the model and its
+    revision) or the `path:` folder."""
+    return str(Path(input.model[0]).parent) if input.get("model") else model_folder(CFG.model)
 
 
 def model_params():
-    """The params naming the model (model_param), its hub revision and its quantization
-    only when set (unset, the params of earlier versions stay as they were and nothing
-    reruns); the probe, training and evaluation jobs load the model by them alone."""
-    revision = dict(model_revision=CFG.model_revision) if CFG.model_revision else {}
-    return dict(model=model_param, **revision, **quantization_fields(CFG))
+    """The params naming the model (model_param) and its quantization only when set
+    (unset, the params of earlier versions stay as they were and nothing reruns); the
+    probe, training and evaluation jobs load the model by them alone, with the hub off."""
+    return dict(model=model_param, **quantization_fields(CFG))
 
 
 # ----------------------------------------------------------------------------- data

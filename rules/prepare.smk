@@ -1,4 +1,12 @@
-# Prepare: datasets into the normalized table; the embedded GGUF model into an HF folder.
+# Prepare: datasets into the normalized table; the embedded GGUF model into an HF folder, a
+# hub model downloaded once at its revision. The only jobs that reach the hub (every other
+# job runs with it switched off): on a cluster they run where Snakemake runs, on the
+# login node, since compute nodes often have no internet (docs/cluster.md).
+
+
+localrules:
+    prepare_data,
+    prepare_model,
 
 
 checkpoint prepare_data:
@@ -29,5 +37,8 @@ rule prepare_model:
         "../envs/workflow.yaml"
     resources:
         **resources("prepare"),
+    params:
+        # a hub model only (the embedded model's rule stays as it was: nothing reruns)
+        **(dict(hub=dict(model=CFG.model, revision=CFG.model_revision)) if is_hub_model(CFG.model) else {}),
     script:
         "../workflow/scripts/prepare_model.py"

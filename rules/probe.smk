@@ -40,6 +40,11 @@ use rule probe_block as probe_greedy with:
         PATHS.probe_log("{start}", "{stop}", "greedy"),
 
 
+# seconds of table work: on a cluster it runs where Snakemake runs, not as a submission
+localrules:
+    probe_merge,
+
+
 rule probe_merge:
     input:
         unpack(probe_blocks),

@@ -2,6 +2,12 @@
 # the summary page (summary.md as HTML) and plots registered for `snakemake --report`.
 
 
+# tables and plots in seconds: on a cluster they run where Snakemake runs, not as submissions
+localrules:
+    report,
+    compare,
+
+
 rule report:
     input:
         difficulty=difficulty_path(),

@@ -1,6 +1,13 @@
 # Select: one training subset per entry of `subsets`, from the probe's pass rates (or the
 # pass rates the training set ships with, `fields.pass_rate`: then nothing is probed); a
 # subset with `per_seed` gets one selection per training seed, each from its own stream.
+# Seconds each: on a cluster they run where Snakemake runs, not as submissions.
+
+
+localrules:
+    select_subset,
+    select_subset_per_seed,
+    export_difficulty,
 
 
 rule select_subset:
@@ -41,6 +48,7 @@ rule export_difficulty:
     input:
         pass_rates=PATHS.pass_rates(CFG.probe.k),
         data=data_path(CFG.train_set),
+        model=model_input(),  # the card names the commit a prepared hub model's folder holds
     output:
         parquet=PATHS.export("parquet"),
         dataset=directory(PATHS.export("dataset")),
@@ -62,7 +70,7 @@ rule export_difficulty:
             probe=dict(k=CFG.probe.k, key=PATHS.probe_key, **probe_fields(CFG)),
             push_to_hub=CFG.export.push_to_hub,
         ),
-        model_revision=CFG.model_revision,  # the card names the commit the cache holds (hub_models)
+        model_revision=CFG.model_revision,
     script:
         "../workflow/scripts/export.py"
 

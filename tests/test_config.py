@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import json
 import typing
-from pathlib import Path
 
 import pytest
 import yaml
@@ -609,26 +608,3 @@ def test_bumping_a_parser_version_moves_the_prepared_data(default_cfg, monkeypat
     assert after.data("arith_train", data_key(spec)) != before.data("arith_train", before.train_set_key)
     assert after.probe_dir != before.probe_dir  # probes of the old table are not reused either
     assert data_key(spec) == stable_hash({**spec, "parser_version": 2})
-
-
-def test_a_model_revision_loads_that_snapshot(tmp_path, monkeypatch):
-    """model_files resolves a revision (commit, branch or tag) to its snapshot folder
-    through huggingface_hub's real cache lookup (offline: a cache laid out as the hub's)."""
-    import huggingface_hub.constants
-
-    from grpo_difficulty.generation.models import model_files
-
-    repo = tmp_path / "models--org--tiny"
-    old, new = "a" * 40, "b" * 40
-    for commit in (old, new):
-        (repo / "snapshots" / commit).mkdir(parents=True)
-        (repo / "snapshots" / commit / "config.json").write_text(json.dumps({"commit": commit}))
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(new)
-    (repo / "refs" / "v1").write_text(old)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
-    assert model_files("org/tiny") == "org/tiny"  # unset: the hub id, as before
-    for revision, commit in [(old, old), ("v1", old), ("main", new)]:
-        config = json.loads((Path(model_files("org/tiny", revision)) / "config.json").read_text())
-        assert config == {"commit": commit}

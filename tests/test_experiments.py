@@ -35,6 +35,7 @@ def expected_plan(config: dict) -> dict:
     evals = len(config["eval_sets"])
     plan = {
         "prepare_data": len(config["datasets"]),
+        "prepare_model": 1,  # the embedded model converted, a hub model downloaded
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": len(config["subsets"]),
@@ -56,7 +57,7 @@ def expected_plan(config: dict) -> dict:
         ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-1.5B-Instruct", "name": "limits-of-difficulty-1.5b"}),
         ("limits-of-difficulty.yaml", {"model": "Qwen/Qwen2.5-3B-Instruct", "name": "limits-of-difficulty-3b"}),
         ("limits-of-difficulty-gsm8k.yaml", {}),
-        ("hard-examples.yaml", {"model_revision": "refs/pr/3"}),  # the rules pass it on as a param
+        ("hard-examples.yaml", {"model_revision": "refs/pr/3"}),  # prepare_model downloads it
     ],
 )
 def test_paper_config_dry_run(tmp_path, name, overrides):

@@ -68,11 +68,12 @@ def test_cluster_run_matches_local_run(tmp_path, tiny_model):
 
 
 def test_failing_job_names_its_logs(tmp_path, tiny_model):
-    data = tmp_path / "bad.jsonl"
-    data.write_text('{"question": "What is 2 + 2?", "answer": "2 + 2 = 4\\n#### 4"}\n{"question": "What is 3 + 3?"}\n')
+    """A submitted job that fails (a probe job: prepare_data is a local rule) names its
+    rule log and its SLURM log."""
+    scorer = tmp_path / "broken_scorer.py"
+    scorer.write_text("def score(completion, gold, row):\n    raise ValueError('broken on purpose')\n")
     config = test_config(tiny_model)
-    config["datasets"]["bad"] = {"loader": "gsm8k_file", "path": str(data)}
-    config["train_set"] = "bad"
+    config["datasets"]["train"]["scorer"] = f"{scorer}:score"
     workdir = tmp_path / "run"
     workdir.mkdir()
     write_config(workdir, config)
@@ -80,12 +81,11 @@ def test_failing_job_names_its_logs(tmp_path, tiny_model):
     result = snakemake(workdir, "--retries", "0", check=False, profile=slurm_profile(tmp_path), timeout=TIMEOUT)
     out = result.stdout + result.stderr
     assert result.returncode != 0
-    [rule_log] = (workdir / "results" / "logs" / "data").glob("bad-*.log")
-    [slurm_log] = (workdir / ".snakemake" / "slurm_logs" / "rule_prepare_data").glob("bad_*/*.log")
-    assert str(rule_log.relative_to(workdir)) in out and str(slurm_log) in out
-    assert (
-        f"datasets.bad ({data}) line 2: missing or empty field 'answer'" in out
-    )  # the rule log, shown by show-failed-logs
+    rule_logs = list((workdir / "results" / "probe").rglob("logs/rows*.log"))
+    slurm_logs = list((workdir / ".snakemake" / "slurm_logs").glob("rule_probe_*/*/*.log"))
+    assert any(str(log.relative_to(workdir)) in out for log in rule_logs)
+    assert any(str(log) in out for log in slurm_logs)
+    assert "raised ValueError: broken on purpose" in out  # the rule log, shown by show-failed-logs
 
 
 def test_a_run_of_two_processes_is_one_cluster_job(tmp_path, tiny_model):

