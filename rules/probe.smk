@@ -57,5 +57,9 @@ rule probe_merge:
         "../envs/workflow.yaml"
     resources:
         **resources("report"),
+    params:
+        # part of the probe key: samples of blocks written without their truncated column
+        # that reached it count as cut (probe.with_truncation)
+        max_new_tokens=CFG.probe.max_new_tokens,
     script:
         "../workflow/scripts/probe_merge.py"

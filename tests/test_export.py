@@ -63,7 +63,16 @@ def test_export_reads_back_and_selects_the_same_subsets_without_probing(tmp_path
 
     table = pd.read_parquet(tmp_path / EXPORT / "data" / "train.parquet")
     assert table["id"].tolist() == pd.read_parquet(data_file)["id"].tolist()  # the training table's order
-    probe_columns = ["k", "n_correct", "pass_rate", "pass_rate_lo", "pass_rate_hi", "greedy_correct", "mean_tokens"]
+    probe_columns = [
+        "k",
+        "n_correct",
+        "pass_rate",
+        "pass_rate_lo",
+        "pass_rate_hi",
+        "greedy_correct",
+        "mean_tokens",
+        "truncated",
+    ]
     assert table[["id", *probe_columns]].equals(
         rates.set_index("id").loc[table["id"]].reset_index()[["id", *probe_columns]]
     )

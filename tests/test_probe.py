@@ -118,3 +118,32 @@ def test_pass_rates_use_the_first_k_samples(generator, rows, fewshot_prompt):
         probe.pass_rates(rows, blocks, greedy, 6)
     with pytest.raises(ValueError, match="in two sample files"):
         probe.pass_rates(rows, [blocks[0], blocks[0].iloc[:3]], greedy, 2)
+
+
+def test_samples_cut_at_the_token_limit_are_marked_truncated(generator, rows, fewshot_prompt):
+    """A sample is truncated when it reached max_new_tokens before an end token or the stop
+    newline: at 1 token all are, at 3 some, at 6 none, although one 6-token answer ends on
+    its newline (the end token decides, not the length). The pass-rate table keeps each
+    problem's share; the merge's summary names probe.max_new_tokens and warns above half."""
+    cut = {
+        m: probe.probe_block(generator, rows, fewshot_prompt, 0, **{**SAMPLING, "max_new_tokens": m}) for m in (1, 3)
+    }
+    full = probe.probe_block(generator, rows, fewshot_prompt, 0, **SAMPLING)
+    assert cut[1]["truncated"].all() and (cut[1]["n_tokens"] == 1).all()
+    assert 0 < cut[3]["truncated"].mean() < 1 and (cut[3].loc[cut[3]["truncated"], "n_tokens"] == 3).all()
+    assert not full["truncated"].any() and (full["n_tokens"] == 6).any()
+    greedy = [probe.probe_greedy(generator, rows, fewshot_prompt, 1)]
+    table = probe.pass_rates(rows, [cut[1]], greedy, 2)
+    assert (table["truncated"] == 1.0).all()
+    line, warning = probe.truncation_summary(table, 1)
+    assert "probe.max_new_tokens = 1" in line and f"{2 * len(rows)} of {2 * len(rows)} (100%)" in line
+    assert warning.startswith("100% of the probe's samples") and "probe.max_new_tokens = 1" in warning
+    three = probe.pass_rates(rows, [cut[3]], greedy, 2)
+    assert three["truncated"].tolist() == cut[3].groupby("id", sort=False)["truncated"].mean().tolist()
+    assert probe.truncation_summary(three, 3)[1] is None or cut[3]["truncated"].mean() > 0.5
+    # blocks written before truncation was recorded: reaching the limit counts as cut
+    old = probe.with_truncation(full.drop(columns="truncated"), 6)
+    assert old["truncated"].tolist() == (full["n_tokens"] == 6).tolist()
+    # the pass rates do not depend on the new column
+    same = probe.pass_rates(rows, [probe.with_truncation(full.drop(columns="truncated"), 6)], greedy, 2)
+    assert same.drop(columns="truncated").equals(probe.pass_rates(rows, [full], greedy, 2).drop(columns="truncated"))

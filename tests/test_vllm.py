@@ -81,6 +81,7 @@ def check_contract(out, n_prompts, n, max_new_tokens, stop):
         for c in samples:
             assert isinstance(c, Completion) and isinstance(c.text, str) and isinstance(c.n_tokens, int)
             assert 0 < c.n_tokens <= max_new_tokens
+            assert isinstance(c.truncated, bool) and (c.n_tokens == max_new_tokens or not c.truncated)
             if stop:
                 assert not any(s in c.text for s in stop)
 
@@ -104,6 +105,20 @@ def test_stop_token_counts_and_no_stop(vllm_gen, rows):
         assert f.text.startswith(s.text)
         if "\n" in f.text:  # greedy: the same tokens up to and including the newline one
             assert s.n_tokens < 12 and f.n_tokens >= s.n_tokens
+
+
+def test_truncation_is_reported_like_hf(vllm_gen, hf_gen, rows):
+    """A sample that reached max_new_tokens before an end token or stop string is truncated
+    (vLLM's finish_reason "length", the HF backend's missing end token): the greedy
+    one-token answers carry the same flags on both backends, most of them cut."""
+    prompts = prompts_of(rows)
+    flags = [
+        [c.truncated for samples in gen.generate(prompts, 1, 0.0, 1.0, 1, 0, stop=["\n"]) for c in samples]
+        for gen in (vllm_gen, hf_gen)
+    ]
+    assert flags[0] == flags[1] and sum(flags[0]) > len(prompts) / 2
+    for gen in (vllm_gen, hf_gen):
+        check_contract(gen.generate(prompts, 2, 1.0, 1.0, 3, 5, stop=["\n"]), len(prompts), 2, 3, ["\n"])
 
 
 def test_same_seed_same_samples(vllm_gen, rows):

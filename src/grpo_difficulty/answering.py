@@ -8,6 +8,9 @@ import pandas as pd
 from . import tasks
 from .config.sections import PromptConfig
 
+# one row per (problem, sample); truncated: cut at max_new_tokens (generation.base.Completion)
+ANSWER_COLUMNS = ["id", "sample", "completion", "n_tokens", "truncated", "correct", "reason"]
+
 
 def answer_problems(
     generator,
@@ -23,8 +26,8 @@ def answer_problems(
     scorer: tasks.PluginScorer | None = None,
 ) -> pd.DataFrame:
     """Generate answers first_sample .. first_sample + n - 1 of every problem and score
-    them (the dataset's plugin `scorer`, else the built-in one): one row per (id, sample).
-    An answer is correct at reward 1; a plugin's partial reward (reason partial) is not."""
+    them (the dataset's plugin `scorer`, else the built-in one): one row per (id, sample)
+    (`ANSWER_COLUMNS`). An answer is correct at reward 1; a plugin's partial reward (reason partial) is not."""
     prompts = [tasks.render_prompt(q, prompt, getattr(generator, "tokenizer", None)) for q in rows["question"]]
     completions = generator.generate(
         prompts,
@@ -47,11 +50,12 @@ def answer_problems(
                     sample=first_sample + j,
                     completion=c.text,
                     n_tokens=c.n_tokens,
+                    truncated=c.truncated,
                     correct=reward == 1.0,
                     reason=reason,
                 )
             )
-    table = pd.DataFrame(records, columns=["id", "sample", "completion", "n_tokens", "correct", "reason"])
+    table = pd.DataFrame(records, columns=ANSWER_COLUMNS)
     print(f"{desc}: {len(table)} answers scored: {reason_counts(table['reason'])}")
     return table
 

@@ -41,6 +41,7 @@ COLUMN_HELP = {
     "pass_rate_hi": f"upper end of the pass rate's {probe.INTERVAL}",
     "greedy_correct": "the greedy (temperature 0) answer is correct",
     "mean_tokens": "mean length of the sampled answers in tokens",
+    "truncated": "share of the sampled answers cut at the probe's token limit (max_new_tokens) before an end token",
 }
 
 

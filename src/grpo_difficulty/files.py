@@ -176,6 +176,16 @@ class log_to:
         os.dup2(self.file.fileno(), 2)
         return self
 
+    def warn(self, message: str) -> None:
+        """`message` as a warning in the log and on the console: the stderr this process had
+        before `log_to` (a Snakemake job's, which its user sees; a cluster job's log)."""
+        import sys
+
+        line = f"WARNING: {message}\n"
+        print(line, end="", flush=True)
+        sys.stderr.flush()
+        os.write(self.saved[1], line.encode())
+
     def __exit__(self, *exc):
         import sys
         import traceback

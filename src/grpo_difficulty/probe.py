@@ -27,8 +27,10 @@ PASS_RATE_COLUMNS = [
     "pass_rate_hi",
     "greedy_correct",
     "mean_tokens",
+    "truncated",
 ]
 INTERVAL = "95% Wilson score interval"  # of pass_rate: pass_rate_lo, pass_rate_hi (wilson_interval)
+TRUNCATION_WARNING = 0.5  # a probe with a larger share of samples cut at the token limit warns
 
 
 def row_range(rows: pd.DataFrame, start: int, stop: int) -> pd.DataFrame:
@@ -104,6 +106,33 @@ def sample_reasons(blocks: list[pd.DataFrame], k: int) -> str:
     return answering.reason_counts(samples.loc[samples["sample"] < k, "reason"])
 
 
+def with_truncation(block: pd.DataFrame, max_new_tokens: int) -> pd.DataFrame:
+    """A sample block with its `truncated` column. Blocks written before the generators
+    recorded truncation lack it: there a sample that reached max_new_tokens counts as cut
+    (one whose end token fell exactly on the limit too, the only case this overcounts)."""
+    if "truncated" in block:
+        return block
+    return block.assign(truncated=block["n_tokens"] >= max_new_tokens)
+
+
+def truncation_summary(table: pd.DataFrame, max_new_tokens: int) -> tuple[str, str | None]:
+    """(the probe log's line on samples cut at the token limit, a warning when more than
+    TRUNCATION_WARNING of them were) from the pass-rate table."""
+    cut, total = float((table["truncated"] * table["k"]).sum()), int(table["k"].sum())
+    share = cut / total if total else 0.0
+    line = (
+        f"samples cut at probe.max_new_tokens = {max_new_tokens} (no end token): {round(cut)} of {total} "
+        f"({share:.0%}); {int((table['truncated'] > 0.5).sum())} of {len(table)} problems mostly cut"
+    )
+    if share <= TRUNCATION_WARNING:
+        return line, None
+    return line, (
+        f"{share:.0%} of the probe's samples ({round(cut)} of {total}) reached probe.max_new_tokens = "
+        f"{max_new_tokens} before an end token: the pass rates score cut-off answers; raise "
+        "probe.max_new_tokens (and train.max_completion_length with it)"
+    )
+
+
 def wilson_interval(successes, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
     """95% Wilson score interval of a binomial proportion (successes out of n): unlike
     p ± z·se it stays inside [0, 1] and is not empty at 0 or n successes."""
@@ -116,7 +145,8 @@ def wilson_interval(successes, n, z: float = 1.96) -> tuple[np.ndarray, np.ndarr
 
 def pass_rates(rows: pd.DataFrame, blocks: list[pd.DataFrame], greedy: list[pd.DataFrame], k: int) -> pd.DataFrame:
     """Per-problem table from the first k samples of every problem, with the pass rate's
-    95% Wilson interval."""
+    95% Wilson interval and the share of its samples cut at the token limit (`truncated`;
+    blocks with that column, `with_truncation`)."""
     samples = pd.concat(blocks, ignore_index=True)
     samples = samples[samples["sample"] < k]
     twice = samples[samples.duplicated(["id", "sample"])]
@@ -126,7 +156,10 @@ def pass_rates(rows: pd.DataFrame, blocks: list[pd.DataFrame], greedy: list[pd.D
             "sample files; the merge's inputs must hold each problem once per block"
         )
     counts = samples.groupby("id").agg(
-        k=("sample", "nunique"), n_correct=("correct", "sum"), mean_tokens=("n_tokens", "mean")
+        k=("sample", "nunique"),
+        n_correct=("correct", "sum"),
+        mean_tokens=("n_tokens", "mean"),
+        truncated=("truncated", "mean"),
     )
     table = (
         rows[["id", "tier"]]

