@@ -1,20 +1,20 @@
 """A hub model is resolved once, before any job: a misspelled id or an unreachable hub
 stops `snakemake` in seconds with a message naming `model` and the offline alternatives.
 It is downloaded once, by prepare_model, and every other job reads that folder with the
-hub off. The hub is played by a local HTTP server answering as huggingface.co does for a
-missing repository (the machine has no internet), and by caches in huggingface_hub's
-layout; huggingface_hub's own client, cache lookup and error mapping run unchanged."""
+hub off. The hub is played by a local HTTP server answering as huggingface.co does
+(hub_fixtures.serve_hub; the machine has no internet) and by caches in huggingface_hub's
+layout; huggingface_hub's own client, downloads, cache lookup and error mapping run
+unchanged."""
 
-import contextlib
-import http.server
 import json
 import os
 import shutil
-import threading
 import time
+from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
+from hub_fixtures import HubRepo, closed_port_endpoint, serve_hub
 from workflow_helpers import snakemake, test_config, write_config
 
 from grpo_difficulty.config.sections import ConfigError
@@ -24,49 +24,10 @@ from grpo_difficulty.hub_models import model_revision, prepare_hub_model, prepar
 MISSING = "someone/not-a-model"
 
 
-class MissingRepo(http.server.BaseHTTPRequestHandler):
-    """What the hub answers for a repository it does not have (or the caller cannot see);
-    the server's `requests` records every request."""
-
-    def do_GET(self):
-        self.server.requests.append(f"{self.command} {self.path}")
-        body = json.dumps({"error": "Repository Not Found"}).encode()
-        self.send_response(404)
-        self.send_header("X-Error-Code", "RepoNotFound")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_HEAD = do_GET
-
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve_missing_repo():
-    """A hub without any repository: yields its endpoint and the list of requests it got."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MissingRepo)
-    server.requests = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", server.requests
-    finally:
-        server.shutdown()
-
-
 @pytest.fixture
 def hub_without_the_model():
-    with serve_missing_repo() as (endpoint, _):
+    with serve_hub() as (endpoint, _):
         yield endpoint
-
-
-def closed_port_endpoint():
-    server = http.server.HTTPServer(("127.0.0.1", 0), MissingRepo)
-    port = server.server_address[1]
-    server.server_close()  # nothing listens there now: connections are refused
-    return f"http://127.0.0.1:{port}"
 
 
 def hub_config(tmp_path):
@@ -156,32 +117,37 @@ def test_prepare_model_downloads_the_revision_once_into_its_folder(tmp_path, mon
 
 
 def test_jobs_read_the_prepared_folder_with_the_hub_off(tmp_path, monkeypatch, tiny_model):
-    """`snakemake prepare_model` downloads the hub model once (here from a prefetched
-    cache, the hub unreachable); then, with the cache deleted and a hub that records every
-    request, the probe, export, training and evaluation jobs run on that folder, each with
-    HF_HUB_OFFLINE=1, and the hub hears nothing."""
-    commit = "d" * 40
-    hf_home = tmp_path / "hf_home"
-    fake_cache(hf_home / "hub", commit, model_dir=tiny_model)
+    """`snakemake prepare_model` downloads the hub model once, at model_revision (a tag)
+    resolved to its commit, from a played hub into an empty cache; then, with the cache
+    deleted and a hub that records every request and holds nothing, the probe, export,
+    training and evaluation jobs run on that folder, each with HF_HUB_OFFLINE=1, and the
+    hub hears nothing."""
+    old, new = "e" * 40, "f" * 40
+    files = {str(p.relative_to(tiny_model)): p.read_bytes() for p in Path(tiny_model).rglob("*") if p.is_file()}
     config = test_config("unused")
-    config["model"] = "org/tiny"
+    config["model"], config["model_revision"] = "org/tiny", "v1"
     config["subsets"] = {"easy": config["subsets"]["easy"]}
     write_config(tmp_path, config)
+    hf_home = tmp_path / "hf_home"
     monkeypatch.setenv("HF_HOME", str(hf_home))
-    monkeypatch.setenv("HF_ENDPOINT", closed_port_endpoint())
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    snakemake(tmp_path, "prepare_model")
-    folder = tmp_path / "results" / "models" / "org--tiny"
-    assert json.loads((folder / "hub.json").read_text()) == dict(model="org/tiny", revision=None, commit=commit)
+    with serve_hub(HubRepo("org/tiny", {"main": new, "v1": old}, files)) as (endpoint, requests):
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        snakemake(tmp_path, "prepare_model")
+    assert "GET /api/models/org/tiny/revision/v1" in requests  # resolved (onstart, then the download)
+    assert {f"GET /org/tiny/resolve/{old}/{file}" for file in files} <= set(requests)  # every file, at the commit
+    folder = tmp_path / "results" / "models" / "org--tiny@v1"
+    assert json.loads((folder / "hub.json").read_text()) == dict(model="org/tiny", revision="v1", commit=old)
+    assert all((folder / file).read_bytes() == body for file, body in files.items())
     shutil.rmtree(hf_home)  # what a compute node sees: no cache, no hub
-    with serve_missing_repo() as (endpoint, requests):
+    with serve_hub() as (endpoint, requests):
         monkeypatch.setenv("HF_ENDPOINT", endpoint)
         result = snakemake(tmp_path, "probe", "evaluate")
     assert requests == []
-    assert f"model org/tiny: commit {commit}, prepared in results/models/org--tiny" in result.stdout + result.stderr
+    assert f"model org/tiny: commit {old}, prepared in results/models/org--tiny@v1" in result.stdout + result.stderr
     results = tmp_path / "results"
-    logs = [*results.glob("probe/org--tiny/*/*/logs/rows*.log"), *results.glob("test/logs/*/*.log")]
+    logs = [*results.glob("probe/org--tiny@v1/*/*/logs/rows*.log"), *results.glob("test/logs/*/*.log")]
     jobs = sorted(log.stem for log in logs if "HF_HUB_OFFLINE=1" in log.read_text())
     probes = [f"rows{rows}_{kind}" for rows in ("0-6", "6-12") for kind in ("b0", "b1", "greedy")]
     assert jobs == ["easy-seed0", *probes, "test-base", "test-easy-seed0"]  # training, probe, evaluation
-    assert commit in (results / "test" / "export" / "README.md").read_text()  # the card names it
+    assert old in (results / "test" / "export" / "README.md").read_text()  # the card names the commit
