@@ -32,6 +32,7 @@ from grpo_difficulty.config.keys import (
 from grpo_difficulty.config.layout import REPORT_PAGES, REPORT_PLOTS, REPORT_TABLES, Layout
 from grpo_difficulty.config.sections import Config, as_dict, build
 from grpo_difficulty.config.topology import needs_bitsandbytes, training_processes
+from grpo_difficulty.trainer.tracking import Tracking
 
 validate(config, "../config/schema.yaml", set_default=True)
 check_config(config)
@@ -70,6 +71,13 @@ def execution_params():
     vLLM engine sizes, adapter slots): a param Snakemake does not compare, so that editing
     them reruns nothing; every other param decides outputs (config.keys.Execution)."""
     return execution(CFG)
+
+
+def tracking(wildcards):
+    """The experiment trackers of training run (subset, seed) (train.report_to), an
+    execution setting like execution_params: a param of a type Snakemake does not
+    compare, so choosing other trackers reruns nothing (trainer/tracking.py)."""
+    return Tracking.of(CFG.train.report_to, CFG.name, PATHS.tracking, wildcards.subset, wildcards.seed)
 
 
 # ----------------------------------------------------------------------------- model

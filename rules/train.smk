@@ -28,5 +28,7 @@ rule train_adapter:
         # data-parallel processes (train.processes, or one per training GPU): the adapter
         # depends on how the batch is split and seeded
         processes=training_processes(CFG.train, CFG.resources.train),
+        # train.report_to: an execution setting, not compared (a tracker edit reruns nothing)
+        tracking=tracking,
     script:
         "../workflow/scripts/train.py"

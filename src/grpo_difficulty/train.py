@@ -23,6 +23,7 @@ from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
 from .trainer.learnable import LEARNABLE_METRIC, learnable_pct, learnable_total_pct
 from .trainer.preemption import StopOnSigterm, preemption_note
 from .trainer.rewards import reward_functions
+from .trainer.tracking import Tracking, tracked
 from .trainer.vllm_rollouts import adapter_sync, rollout_arguments, rollout_engine
 
 
@@ -47,9 +48,11 @@ def train_adapter(
     out_dir: str | Path,
     scorer: tasks.PluginScorer | None = None,
     quantization: QuantizationConfig | None = None,
+    tracking: Tracking | None = None,
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, metrics.csv, train_info.json}. With a
-    `quantization`, the base loads in bitsandbytes 4-/8-bit weights (QLoRA).
+    `quantization`, the base loads in bitsandbytes 4-/8-bit weights (QLoRA); `tracking`
+    names the experiment trackers each level reports to (a level's own run with a curriculum).
 
     Levels (TrainConfig.levels) train one after the other on the same adapter, each a TRL
     run of its own (own steps, completion length, clip range, optimizer and learning-rate
@@ -70,7 +73,7 @@ def train_adapter(
     fingerprinted = {
         k: v
         for k, v in as_dict(cfg).items()
-        if k not in ("seeds", "curriculum", "steps", "shared_prompt", *LEVEL_SETTINGS)
+        if k not in ("seeds", "curriculum", "steps", "shared_prompt", "report_to", *LEVEL_SETTINGS)
     }
     level_rows = _level_rows(subset, levels)
     tokenizer = load_tokenizer(model_ref)
@@ -103,6 +106,7 @@ def train_adapter(
                     scorer,
                     engine,
                     quantization,
+                    tracking.level(i) if tracking and cfg.curriculum else tracking,
                 )
             start_adapter = level_dir / "adapter"
             info = json.loads((level_dir / "level_info.json").read_text())
@@ -147,6 +151,7 @@ def build_trainer(
     scorer: tasks.PluginScorer | None = None,
     engine: Callable[[], VLLMGenerator] | None = None,
     quantization: QuantizationConfig | None = None,
+    tracking: Tracking | None = None,
 ):
     """TRL GRPOTrainer (grpo_trainer_class: shared-prompt passes when train.shared_prompt,
     dynamic sampling when train.dynamic_sampling.enabled, rollouts by `engine()` with
@@ -193,7 +198,7 @@ def build_trainer(
         model=model,
         reward_funcs=rewards,
         train_dataset=data,
-        args=grpo_config(cfg, str(output_dir), seed, weights, stop_ids),
+        args=grpo_config(cfg, str(output_dir), seed, weights, stop_ids, tracking),
         processing_class=tokenizer,
         peft_config=LoraConfig(
             r=lora.r,
@@ -225,6 +230,7 @@ def train_level(
     scorer: tasks.PluginScorer | None = None,
     engine: Callable[[], VLLMGenerator] | None = None,
     quantization: QuantizationConfig | None = None,
+    tracking: Tracking | None = None,
 ) -> None:
     """One TRL run on `rows`, starting from `start_adapter`'s weights (None: a new adapter),
     resumed from level_dir's last checkpoint if there is one; writes level_dir/{adapter/,
@@ -232,25 +238,27 @@ def train_level(
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    trainer = build_trainer(
-        model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer, engine, quantization
-    )
-    if start_adapter is not None:
-        # Loaded into TRL's new adapter rather than passed as a PeftModel: TRL then keeps
-        # the base model (adapter disabled) as the KL reference for beta > 0 at every level.
-        loaded = set_peft_model_state_dict(trainer.model, load_file(start_adapter / "adapter_model.safetensors"))
-        if loaded.unexpected_keys:
-            raise RuntimeError(f"{start_adapter}: weights that fit no LoRA module: {loaded.unexpected_keys[:3]}")
-    started = time.time()
-    resume = last_checkpoint(level_dir)
-    print(
-        f"resuming from {resume}{preemption_note(resume)}"
-        if resume
-        else "no checkpoint of these settings: training from step 0"
-    )
-    with StopOnSigterm() as stop:  # SIGTERM: a checkpoint at the end of this step, then exit 75
-        trainer.add_callback(stop)
-        trainer.train(resume_from_checkpoint=resume)
+    # the trackers' integrations read their environment when the trainer is built and when training starts
+    with tracked(tracking):
+        trainer = build_trainer(
+            model_ref, tokenizer, rows, prompt, cfg, seed, level_dir, draw_seed, scorer, engine, quantization, tracking
+        )
+        if start_adapter is not None:
+            # Loaded into TRL's new adapter rather than passed as a PeftModel: TRL then keeps
+            # the base model (adapter disabled) as the KL reference for beta > 0 at every level.
+            loaded = set_peft_model_state_dict(trainer.model, load_file(start_adapter / "adapter_model.safetensors"))
+            if loaded.unexpected_keys:
+                raise RuntimeError(f"{start_adapter}: weights that fit no LoRA module: {loaded.unexpected_keys[:3]}")
+        started = time.time()
+        resume = last_checkpoint(level_dir)
+        print(
+            f"resuming from {resume}{preemption_note(resume)}"
+            if resume
+            else "no checkpoint of these settings: training from step 0"
+        )
+        with StopOnSigterm() as stop:  # SIGTERM: a checkpoint at the end of this step, then exit 75
+            trainer.add_callback(stop)
+            trainer.train(resume_from_checkpoint=resume)
     stop.exit_if_stopped(trainer.state, level_dir)
     if parallel.is_main_process():
         with atomic_dir(level_dir / "adapter") as tmp:

@@ -32,9 +32,10 @@ SRC = str(Path(__file__).resolve().parents[1])  # the library the processes impo
 
 def run(job: dict, processes: int, gpus: list[str]) -> dict:
     """Train and export the step adapters of `job` (model, subset, prompt, train, seed,
-    out_dir, export_steps, threads) on the devices `gpus` (the job's own, [] on CPU);
-    returns train_info. One process and no server: in this process; otherwise the
-    processes log to this process's stdout and stderr (the rule's log)."""
+    out_dir, export_steps, threads; scorer, quantization, tracking if set) on the
+    devices `gpus` (the job's own, [] on CPU); returns train_info. One process and no
+    server: in this process; otherwise the processes log to this process's stdout and
+    stderr (the rule's log)."""
     train = build(TrainConfig, job["train"], "train.")
     n_server = server_gpus(train)
     if gpus and len(gpus) != processes + n_server:
@@ -186,6 +187,7 @@ def train_job(job: dict) -> dict:
     import torch
 
     from .train import export_step_adapters, train_adapter
+    from .trainer.tracking import Tracking
 
     torch.set_num_threads(job["threads"])
     train = build(TrainConfig, job["train"], "train.")
@@ -193,8 +195,11 @@ def train_job(job: dict) -> dict:
     scorer = tasks.PluginScorer.of(job.get("scorer"))  # the training set's plugin scorer, if any
     quantized = job.get("quantization")  # the base model's bitsandbytes weights (rules/common.smk model_params)
     quantization = None if quantized is None else build(QuantizationConfig, quantized, "quantization.")
+    tracking = Tracking.from_job(job.get("tracking"))  # the experiment trackers (rules/common.smk tracking)
     subset = read_table(job["subset"])
-    info = train_adapter(job["model"], subset, prompt, train, job["seed"], job["out_dir"], scorer, quantization)
+    info = train_adapter(
+        job["model"], subset, prompt, train, job["seed"], job["out_dir"], scorer, quantization, tracking
+    )
     if parallel.is_main_process():
         export_step_adapters(job["out_dir"], job["export_steps"], train)
     return info

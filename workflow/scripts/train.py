@@ -30,5 +30,6 @@ if __name__ == "__main__":
             out_dir=str(Path(snakemake.output.info).parent),
             export_steps=snakemake.params.export_steps,
             threads=max(1, snakemake.threads // processes),
+            tracking=snakemake.params.tracking.as_job(),  # the experiment trackers (train.report_to)
         )
         print(run(job, processes, gpus))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import select, tasks
 from ..files import checkpoint_of_step, model_folder
+from ..trainer.tracking import check_trackers
 from .sections import SCHEMA, Config, ConfigError, EvaluateConfig, ResourceConfig, TrainConfig, build, eval_steps
 from .topology import server_gpus, training_processes, transformers_optimizers, vllm_lora_rank
 
@@ -59,6 +60,7 @@ def check_config(config: dict) -> None:
     if config.get("model_revision") and (folder is not None or config["model"] == "embedded"):
         raise ConfigError("model_revision", f"a hub revision, for a hub id: model {config['model']!r} has none")
     check_quantization(config)
+    check_trackers(config["train"]["report_to"])
     check_lora_rank(config)
     check_training_setup(config)
     check_export(config)

@@ -112,10 +112,15 @@ def eval_fields(cfg: Config) -> dict:
     return {k: getattr(evaluation, k) for k in keys}
 
 
+# Training settings that decide no adapter: the seed list (each seed is a run of its own)
+# and the experiment trackers (an execution setting: rules/common.smk `tracking`).
+NOT_TRAIN_FIELDS = ("seeds", "report_to")
+
+
 def train_fields(cfg: Config) -> dict:
     """What a trained adapter depends on besides model, subset, prompt and seed: every
-    training setting except the seed list."""
-    return {k: v for k, v in as_dict(cfg.train).items() if k != "seeds"}
+    training setting except the seed list and the trackers."""
+    return {k: v for k, v in as_dict(cfg.train).items() if k not in NOT_TRAIN_FIELDS}
 
 
 def shipped_difficulty(cfg: Config) -> str | None:

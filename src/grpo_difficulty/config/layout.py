@@ -190,6 +190,11 @@ class Layout:
         paths = self.evaluation("{eval_set}", model)
         return dict(predictions=paths.predictions, samples=paths.samples, summary=paths.summary)
 
+    @property
+    def tracking(self) -> str:
+        """The experiment trackers' local files (TensorBoard's runs: trainer/tracking.py)."""
+        return f"{self.experiment}/tracking"
+
     def log(self, name: str) -> str:
         return f"{self.experiment}/logs/{name}.log"
 

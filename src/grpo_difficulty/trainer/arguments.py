@@ -7,13 +7,22 @@ import torch
 from .. import parallel
 from ..config.sections import RolloutConfig, TrainConfig
 from ..generation.models import device_and_dtype
+from .tracking import Tracking
 
 
-def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: list[float], stop_token_ids=()):
+def grpo_config(
+    cfg: TrainConfig,
+    output_dir: str,
+    seed: int,
+    reward_weights: list[float],
+    stop_token_ids=(),
+    tracking: Tracking | None = None,
+):
     """TRL's GRPOConfig of a training level. prompts_per_step x num_generations is the
     global batch, split over the data-parallel processes; `stop_token_ids` end a
     completion besides the tokenizer's end token (vLLM rollouts take them here, HF
-    rollouts from the generation config `build_trainer` gives the model)."""
+    rollouts from the generation config `build_trainer` gives the model); `tracking`
+    names the experiment trackers (none without it)."""
     from trl import GRPOConfig
 
     device, dtype = device_and_dtype(cfg.dtype)
@@ -55,8 +64,8 @@ def grpo_config(cfg: TrainConfig, output_dir: str, seed: int, reward_weights: li
         logging_steps=1,
         save_steps=cfg.save_steps,
         save_strategy="steps",
-        report_to="none",
         disable_tqdm=False,
+        **(tracking.arguments() if tracking else dict(report_to="none")),
         **vllm_options(cfg.generation, list(stop_token_ids)),
     )
 
