@@ -106,6 +106,30 @@ def data_path(name):
     return PATHS.data(name, data_key(CFG.datasets[name]))
 
 
+# ----------------------------------------------------------------------------- checks
+def after_disjoint_check(output):
+    """An input function for a job writing `output` (a pattern of its wildcards) that runs
+    only after the check_disjoint job; while `output` is missing, it asks the checkpoint for
+    its file (Snakemake then runs the check first) and takes none as input. The job's
+    inputs are the same in every experiment and before or after any check, so that an
+    experiment sharing the probe cache reruns no probe job; an output already made does
+    not wait (it reruns only when its own inputs or params change)."""
+
+    def wait_for_check(wildcards):
+        if not os.path.exists(output.format(**dict(wildcards.items()))):
+            checkpoints.check_disjoint.get()
+        return []
+
+    return wait_for_check
+
+
+def eval_inputs():
+    """The inputs of every evaluation job (its eval set, the model) and the record of
+    the disjointness check, ancient: its rewrite after an edit of the training set reruns
+    no evaluation (the training data itself is no input of an evaluation)."""
+    return dict(data=lambda wc: data_path(wc.eval_set), model=model_input(), checked=ancient(PATHS.disjoint_check))
+
+
 # ----------------------------------------------------------------------------- probe
 def n_train_rows():
     """Problem count of the training set; only known after loading it for hub/file data."""
@@ -116,6 +140,16 @@ def n_train_rows():
 
     prepared = checkpoints.prepare_data.get(dataset=CFG.train_set, key=PATHS.train_set_key)
     return len(pd.read_parquet(prepared.output[0]))
+
+
+def probe_inputs(kind):
+    """The inputs of the probe jobs writing files of `kind` (`b{block}` or `greedy`): the
+    training set and the model, and a new job waits for the disjointness check."""
+    return dict(
+        data=data_path(CFG.train_set),
+        model=model_input(),
+        checked=after_disjoint_check(PATHS.probe_file("{start}", "{stop}", kind)),
+    )
 
 
 def probe_files(kind, n_rows):

@@ -12,9 +12,7 @@ wildcard_constraints:
 
 rule evaluate_base:
     input:
-        data=lambda wc: data_path(wc.eval_set),
-        train_data=data_path(CFG.train_set),
-        model=model_input(),
+        **eval_inputs(),
     output:
         **PATHS.evaluation_outputs("base"),
     log:
@@ -37,9 +35,7 @@ rule evaluate_base:
 
 use rule evaluate_base as evaluate_adapter with:
     input:
-        data=lambda wc: data_path(wc.eval_set),
-        train_data=data_path(CFG.train_set),
-        model=model_input(),
+        **eval_inputs(),
         adapter=RUN.adapter,
     output:
         **PATHS.evaluation_outputs(PATHS.run_name("{subset}", "{seed}")),
@@ -54,9 +50,7 @@ use rule evaluate_base as evaluate_adapter with:
 
 use rule evaluate_base as evaluate_step with:
     input:
-        data=lambda wc: data_path(wc.eval_set),
-        train_data=data_path(CFG.train_set),
-        model=model_input(),
+        **eval_inputs(),
         adapter=RUN.step_adapter("{step}"),
     output:
         **PATHS.evaluation_outputs(PATHS.run_name("{subset}", "{seed}", "{step}")),

@@ -42,3 +42,30 @@ rule prepare_model:
         **(dict(hub=dict(model=CFG.model, revision=CFG.model_revision)) if is_hub_model(CFG.model) else {}),
     script:
         "../workflow/scripts/prepare_model.py"
+
+
+# Train/eval disjointness, checked once, before any probe, training or evaluation job, in
+# seconds: a local rule (on a cluster it runs where Snakemake runs, without queueing).
+localrules:
+    check_disjoint,
+
+
+checkpoint check_disjoint:
+    # a checkpoint: the probe and training jobs wait for it without taking its file as an
+    # input (after_disjoint_check in common.smk), so that their inputs stay the same in
+    # every experiment (the probe cache is shared); the evaluations take it as an ancient
+    # input: an edit of the training set reruns this check, not the base evaluation
+    input:
+        train=data_path(CFG.train_set),
+        evals=[data_path(name) for name in CFG.eval_sets],
+    output:
+        PATHS.disjoint_check,
+    log:
+        PATHS.log("check_disjoint"),
+    conda:
+        "../envs/workflow.yaml"
+    params:
+        train_set=CFG.train_set,
+        eval_sets=CFG.eval_sets,
+    script:
+        "../workflow/scripts/check_disjoint.py"

@@ -13,8 +13,7 @@ wildcard_constraints:
 
 rule probe_block:
     input:
-        data=data_path(CFG.train_set),
-        model=model_input(),
+        **probe_inputs("b{block}"),
     output:
         PATHS.probe_file("{start}", "{stop}", "b{block}"),
     log:
@@ -34,6 +33,8 @@ rule probe_block:
 
 # the same job for the greedy answers of a row range (the script tells them apart by rule name)
 use rule probe_block as probe_greedy with:
+    input:
+        **probe_inputs("greedy"),
     output:
         PATHS.probe_file("{start}", "{stop}", "greedy"),
     log:

@@ -5,6 +5,8 @@ rule train_adapter:
     input:
         subset=lambda wc: selection(wc.subset, wc.seed, "parquet"),
         model=model_input(),
+        # a new run waits for the disjointness check (no input: a finished run stays finished)
+        checked=after_disjoint_check(RUN.adapter),
     output:
         adapter=RUN.adapter,
         metrics=RUN.metrics,

@@ -36,6 +36,7 @@ def expected_plan(config: dict) -> dict:
     plan = {
         "prepare_data": len(config["datasets"]),
         "prepare_model": 1,  # the embedded model converted, a hub model downloaded
+        "check_disjoint": 1,
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": len(config["subsets"]),

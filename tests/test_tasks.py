@@ -149,10 +149,22 @@ def test_unparsable_gold_is_an_error():
 
 
 def test_train_test_overlap_is_detected():
-    a = pd.DataFrame({"question": ["x", "y"]})
-    b = pd.DataFrame({"question": ["z", "y "]})
-    with pytest.raises(ValueError, match="shares 1 question"):
-        tasks.check_disjoint(a, b, "train", "test")
+    """Every overlapping eval set is named by its config key, with the training set's."""
+    train = pd.DataFrame({"question": ["x", "y", "w"]})
+    ok = pd.DataFrame({"question": ["v", "z"]})
+    assert tasks.check_disjoint("train", train, {"ok": ok}) == {"datasets.train": 3, "datasets.ok": 2}
+    overlapping = {
+        "test": pd.DataFrame({"question": ["z", "y "]}),
+        "ok": ok,
+        "leak": pd.DataFrame({"question": [" w", "x"]}),
+    }
+    with pytest.raises(ValueError) as error:
+        tasks.check_disjoint("train", train, overlapping)
+    assert str(error.value) == (
+        "eval set datasets.test shares 1 of its 2 question(s) with the training set datasets.train (train_set), "
+        "e.g. 'y'; eval set datasets.leak shares 2 of its 2 question(s) with the training set datasets.train "
+        "(train_set), e.g. 'w'"
+    )
 
 
 @pytest.mark.parametrize(

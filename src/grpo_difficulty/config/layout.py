@@ -166,6 +166,12 @@ class Layout:
     def pass_rates(self, k) -> str:
         return f"{self.probe_dir}/pass_rates_k{k}.parquet"
 
+    @property
+    def disjoint_check(self) -> str:
+        """The record that no eval set shares a question with the training set (rule
+        check_disjoint): the experiment's own, whatever its data."""
+        return f"{self.experiment}/checks/disjoint.json"
+
     def subset(self, name, suffix: str, seed=None) -> str:
         """A subset's selection: the one every training seed reads, or with
         subsets.<name>.per_seed training seed `seed`'s own."""

@@ -142,12 +142,20 @@ def numeric_subset(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return df[keep].reset_index(drop=True)
 
 
-def check_disjoint(train: pd.DataFrame, test: pd.DataFrame, train_name: str, test_name: str) -> None:
-    """Held-out evaluation is meaningless if a test question was trained on."""
-    overlap = set(train["question"].str.strip()) & set(test["question"].str.strip())
-    if overlap:
-        example = sorted(overlap)[0]
-        raise ValueError(
-            f"eval set {test_name!r} shares {len(overlap)} question(s) with training set "
-            f"{train_name!r}, e.g. {example[:100]!r}"
-        )
+def check_disjoint(train_set: str, train: pd.DataFrame, eval_sets: dict[str, pd.DataFrame]) -> dict:
+    """Held-out evaluation is meaningless if a test question was trained on: every eval set
+    against the training set (questions compared stripped of surrounding space). Raises
+    naming each overlapping eval set and the training set by their config keys, with a
+    shared question; returns the question counts checked, by config key."""
+    questions = set(train["question"].str.strip())
+    overlaps = []
+    for name, rows in eval_sets.items():
+        shared = questions & set(rows["question"].str.strip())
+        if shared:
+            overlaps.append(
+                f"eval set datasets.{name} shares {len(shared)} of its {len(rows)} question(s) with the "
+                f"training set datasets.{train_set} (train_set), e.g. {sorted(shared)[0][:100]!r}"
+            )
+    if overlaps:
+        raise ValueError("; ".join(overlaps))
+    return {f"datasets.{name}": len(rows) for name, rows in {train_set: train, **eval_sets}.items()}
