@@ -43,7 +43,8 @@ def bare_generate(gen: HFGenerator, prompts: list[str], k: int) -> int:
     tokens = 0
     eos = sorted({gen.tokenizer.eos_token_id, *gen.newline_ids})
     for start in range(0, len(prompts), max(1, gen.batch_size // k)):
-        enc = gen.tokenizer(prompts[start : start + max(1, gen.batch_size // k)], return_tensors="pt", padding=True)
+        batch = prompts[start : start + max(1, gen.batch_size // k)]
+        enc = gen.tokenizer(batch, return_tensors="pt", padding=True).to(gen.model.device)
         with torch.no_grad():
             out = gen.model.generate(
                 **enc,

@@ -1,15 +1,17 @@
 """GRPO optimizer-step time and peak memory: ours vs a bare TRL GRPOTrainer, as a table.
 
     python benchmarks/train_step.py [--model results/models/SmolLM2-135M-Instruct]
-        [--threads 2] [--steps 6] [--settings default long] [--repeats 1]
+        [--threads 2] [--steps 6] [--settings default long] [--repeats 1] [--config config/config.yaml]
 
 Settings (both: SmolLM2-135M or --model, LoRA r=16 alpha=32 on all linear layers, dapo
 loss, beta 0, T=0.7, 64 arithmetic problems of levels 1-8, correctness reward):
-- default: config/config.yaml's train section and prompt (G=8, 1 prompt per step,
-  completions of <= 8 tokens ending at a newline, the 5-shot prompt of ~100 tokens);
+- default: config/config.yaml's (or --config's) train section and prompt (G=8, 1 prompt
+  per step, completions of <= 8 tokens ending at a newline, the 5-shot prompt of ~100
+  tokens); its dtype, gradient checkpointing and optimizer serve both trainers, on the
+  GPU where CUDA is present (benchmarks/gpu_check.sh: config/experiments/gpu-smoke.yaml);
 - long: a ~400-token prompt (worked examples, boxed answers), completions of 32 tokens.
 Variants, each in a subprocess of its own (peak memory = that process's max RSS, model
-loading included):
+loading included; on a GPU also torch's peak allocated GPU memory):
 - bare TRL: `trl.GRPOTrainer` as a user would set it up, same model, data, G, lengths,
   LoRA, rewards and end-of-sequence ids;
 - ours, shared_prompt off: `train.build_trainer` with TRL's own passes and the CPU
@@ -43,11 +45,11 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"bare": "bare TRL GRPOTrainer", "ours_no_share": "ours, shared_prompt: false", "ours": "ours"}
 
 
-def setting(name: str) -> tuple[dict, PromptConfig]:
+def setting(name: str, config_file: str) -> tuple[dict, PromptConfig]:
     """(train config, prompt) of a benchmark setting."""
     from grpo_difficulty import tasks
 
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config = yaml.safe_load(Path(config_file).read_text())
     cfg = dict(config["train"], rewards={"correctness": 1.0}, save_steps=10**6)
     if name == "default":
         return cfg, build(PromptConfig, config["prompt"])
@@ -68,12 +70,13 @@ def bare_trl_trainer(model_dir: str, rows, prompt: PromptConfig, cfg: dict, out_
     from trl import GRPOConfig, GRPOTrainer
 
     from grpo_difficulty import tasks
-    from grpo_difficulty.generation.models import newline_token_ids
+    from grpo_difficulty.generation.models import device_and_dtype, newline_token_ids
     from grpo_difficulty.trainer.rewards import reward_functions
 
+    device, dtype = device_and_dtype(cfg.get("dtype", "auto"))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     if "\n" in tasks.stop_strings(prompt):  # the same stopping tokens as ours
         model.generation_config.eos_token_id = [tokenizer.eos_token_id, *newline_token_ids(tokenizer)]
     data = Dataset.from_dict(
@@ -89,14 +92,17 @@ def bare_trl_trainer(model_dir: str, rows, prompt: PromptConfig, cfg: dict, out_
         seed=0,
         max_steps=cfg["steps"],
         learning_rate=cfg["learning_rate"],
-        per_device_train_batch_size=cfg["num_generations"],
+        per_device_train_batch_size=cfg.get("prompts_per_step", 1) * cfg["num_generations"],
         num_generations=cfg["num_generations"],
         max_completion_length=cfg["max_completion_length"],
         temperature=cfg["temperature"],
         beta=0.0,
         loss_type="dapo",
         reward_weights=weights,
-        use_cpu=True,
+        use_cpu=device == "cpu",
+        bf16=dtype == torch.bfloat16,
+        gradient_checkpointing=cfg.get("gradient_checkpointing", False),
+        optim=cfg.get("optim", "adamw_torch_fused"),
         logging_steps=1,
         save_strategy="no",
         report_to="none",
@@ -108,8 +114,9 @@ def bare_trl_trainer(model_dir: str, rows, prompt: PromptConfig, cfg: dict, out_
     )
 
 
-def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, threads: int) -> dict:
-    """One training run (in this process); its step times, completion lengths and peak RSS."""
+def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, threads: int, config_file: str) -> dict:
+    """One training run (in this process); its step times, completion lengths and peak
+    RSS (and GPU memory)."""
     import torch
     from transformers import TrainerCallback
 
@@ -118,7 +125,7 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
     from grpo_difficulty.trainer.grpo import score_completion_tokens_only
 
     torch.set_num_threads(threads)
-    cfg, prompt = setting(setting_name)
+    cfg, prompt = setting(setting_name, config_file)
     cfg = dict(cfg, steps=steps, shared_prompt=variant == "ours")
     rows = tasks.arithmetic_rows(list(range(1, 9)), {"bench": 8}, "bench", 0)
     out_dir = tempfile.mkdtemp(prefix="train_step_")
@@ -152,12 +159,20 @@ def run_variant(variant: str, setting_name: str, model_dir: str, steps: int, thr
         completion_tokens=statistics.mean(lengths),
         prompt_tokens=prompt_tokens,
         peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_gpu_mib=torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None,
     )
+
+
+def peak_gpu(runs: list[dict]) -> str:
+    """The runs' largest peak of allocated GPU memory in MiB, "-" on CPU."""
+    peaks = [r["peak_gpu_mib"] for r in runs if r["peak_gpu_mib"] is not None]
+    return f"{max(peaks):.0f}" if peaks else "-"
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(ROOT / "results/models/SmolLM2-135M-Instruct"))
+    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"), help="its train and prompt")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=6, help="optimizer steps per run (the first is not counted)")
     parser.add_argument("--settings", nargs="+", default=["default", "long"], choices=["default", "long"])
@@ -166,7 +181,7 @@ def main():
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "SETTING"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_variant(*args.child, args.model, args.steps, args.threads)))
+        print(json.dumps(run_variant(*args.child, args.model, args.steps, args.threads, args.config)))
         return
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -176,7 +191,8 @@ def main():
     )
     print(
         "| setting | variant | prompt tokens | completion tokens (mean) | s / step (median, min-max) | x bare TRL "
-        "| CPU s / step (median) | x bare TRL (CPU) | peak RSS (MiB) |\n|---|---|---|---|---|---|---|---|---|",
+        "| CPU s / step (median) | x bare TRL (CPU) | peak RSS (MiB) | peak GPU (MiB) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|",
         flush=True,
     )
     for name in args.settings:
@@ -194,6 +210,8 @@ def main():
                         args.model,
                         "--steps",
                         str(args.steps),
+                        "--config",
+                        args.config,
                         "--threads",
                         str(args.threads),
                     ],
@@ -219,7 +237,7 @@ def main():
                 f"| {statistics.mean(r['completion_tokens'] for r in rs):.1f} "
                 f"| {medians[variant]['step_seconds']:.2f} ({min(wall):.2f}-{max(wall):.2f}) | {ratio['step_seconds']} "
                 f"| {medians[variant]['cpu_seconds']:.2f} | {ratio['cpu_seconds']} "
-                f"| {max(r['peak_rss_mib'] for r in rs):.0f} |",
+                f"| {max(r['peak_rss_mib'] for r in rs):.0f} | {peak_gpu(rs)} |",
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()[0]:.1f}")

@@ -156,3 +156,22 @@ def test_limits_of_difficulty_cpu_sketch(tmp_path, tiny_model):
 
 def load_written(workdir):
     return yaml.safe_load((workdir / "config.yaml").read_text())
+
+
+def test_gpu_smoke_config_plans_the_study_on_one_gpu(tmp_path):
+    """The GPU check's study (benchmarks/gpu_check.sh; tests/test_gpus.py runs it with CUDA):
+    its settings, and its plan, which a dry run makes here without a GPU."""
+    config = load("gpu-smoke.yaml")
+    train = config["train"]
+    assert (train["dtype"], train["gradient_checkpointing"], train["shared_prompt"], train["optim"]) == (
+        "bfloat16",
+        True,
+        True,
+        "paged_adamw_8bit",
+    )
+    assert train["steps"] == 20 and "generation" not in train  # HF rollouts
+    assert config["model"] == "embedded" and config["backend"] == dict(name="hf", batch_size=256, dtype="bfloat16")
+    assert all(config["resources"][family]["gpu"] == 1 for family in ("probe", "train", "evaluate"))
+    write_config(tmp_path, config)
+    plan = dict(expected_plan(config), prepare_model=1, probe_block=2, probe_greedy=1)
+    assert planned_jobs(tmp_path) == plan
