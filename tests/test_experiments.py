@@ -68,6 +68,17 @@ def test_paper_config_dry_run(tmp_path, name, overrides):
     assert planned_jobs(tmp_path) == expected_plan(config)
 
 
+def test_qlora_cpu_dry_run(tmp_path):
+    """The 4-bit sketch: one NF4 base for the probe, training and evaluation (the hf
+    backend, no vLLM), and its whole plan, the probe's jobs included (arithmetic data has
+    a known size)."""
+    config = load("qlora-cpu.yaml")
+    assert config["quantization"]["mode"] == "4bit" and config["backend"]["name"] == "hf"
+    assert config["model"] == "embedded" and "generation" not in config["train"]
+    write_config(tmp_path, config)
+    assert planned_jobs(tmp_path) == dict(expected_plan(config), probe_block=1, probe_greedy=1)
+
+
 def test_hard_examples_matches_the_paper_settings():
     c = load("hard-examples.yaml")
     assert c["probe"]["k"] == 10 and c["probe"]["temperature"] == 1.0 and c["probe"]["max_new_tokens"] == 250
