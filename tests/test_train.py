@@ -129,24 +129,27 @@ def loss_inputs(monkeypatch):
     return seen
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known open defect (issue 20): "
-        "since the strict scorer a group of equal nonzero rewards "
-        "reaches the loss with dynamic sampling on"
-    ),
-    strict=False,
-)
+@pytest.fixture(scope="module")
+def mixed_subset(subset):
+    """The subset's problems, which the fitted tiny model answers right now and then (pass
+    rates 0.1-0.5 at temperature 1), and four it never answers right (two-digit sums and
+    differences: 0 of 32 samples): groups with and without reward variance both occur."""
+    return pd.concat([subset, tasks.arithmetic_rows([5, 6], {"train": 2}, "train", 0)], ignore_index=True)
+
+
 def test_dynamic_sampling_leaves_the_loss_only_groups_with_reward_variance(
-    tiny_model, subset, fewshot_prompt, tmp_path, loss_inputs
+    fitted_tiny_model, mixed_subset, fewshot_prompt, tmp_path, loss_inputs
 ):
-    train.train_adapter(tiny_model, subset, fewshot_prompt, train_config(DYNAMIC_CFG), seed=0, out_dir=tmp_path / "off")
+    # the fitted model: the 40-step one answers almost nothing right under the strict scorer,
+    # so extra rounds find no group with variance and the run ends at max_extra_rounds
+    model, subset = fitted_tiny_model, mixed_subset
+    train.train_adapter(model, subset, fewshot_prompt, train_config(DYNAMIC_CFG), seed=0, out_dir=tmp_path / "off")
     off = [record["groups"] for record in loss_inputs]
     assert any(all(a == 0 for a in group) for groups in off for group in groups)  # zero-variance groups occur
 
     loss_inputs.clear()
     train.train_adapter(
-        tiny_model,
+        model,
         subset,
         fewshot_prompt,
         train_config(dict(DYNAMIC_CFG, dynamic_sampling=DYNAMIC_ON)),
