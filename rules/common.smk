@@ -67,9 +67,10 @@ def resources(family):
 
 
 def execution_params():
-    """The one channel of execution settings to the generating jobs' scripts (batch size,
-    vLLM engine sizes, adapter slots): a param Snakemake does not compare, so that editing
-    them reruns nothing; every other param decides outputs (config.keys.Execution)."""
+    """The one channel of execution settings to the generating and training jobs' scripts
+    (batch size, vLLM engine sizes, adapter slots, checkpoint interval): a param Snakemake
+    does not compare, so that editing them reruns nothing; every other param decides
+    outputs (config.keys.Execution)."""
     return execution(CFG)
 
 
@@ -94,11 +95,16 @@ def model_param(wildcards, input):
     return str(Path(input.model[0]).parent) if input.get("model") else model_folder(CFG.model)
 
 
-def model_params():
-    """The params naming the model (model_param) and its quantization only when set
-    (unset, the params of earlier versions stay as they were and nothing reruns); the
-    probe, training and evaluation jobs load the model by them alone, with the hub off."""
-    return dict(model=model_param, **quantization_fields(CFG))
+def model_params(in_paths=False):
+    """The params naming the model and its quantization only when set (unset, the params
+    of earlier versions stay as they were and nothing reruns); the probe, training and
+    evaluation jobs load the model by them alone, with the hub off. The model param is
+    derived from the input (model_param, a param Snakemake does not compare) where an edit
+    of `model` reruns the job anyway: a prepared model (its folder is an input) or a job
+    whose paths name the model (`in_paths`: the probe's); for a `path:` folder elsewhere it
+    is the folder itself, so that another model reruns the training and evaluation jobs."""
+    derived = model_input() or in_paths
+    return dict(model=model_param if derived else model_folder(CFG.model), **quantization_fields(CFG))
 
 
 # ----------------------------------------------------------------------------- data
@@ -229,8 +235,7 @@ def stage_targets(stage):
     if stage == "probe":  # nothing to probe when the pass rates ship with the data
         return [data_path(CFG.train_set)] if shipped_difficulty(CFG) else [*probe_pass_rates(), PATHS.export("card")]
     if stage == "select":
-        selections = {selection(s, seed, suffix) for s, seed in runs for suffix in ("parquet", "json")}
-        return [*sorted(selections), PATHS.selection_checks]
+        return sorted({selection(s, seed, suffix) for s, seed in runs for suffix in ("parquet", "json")})
     if stage == "train":
         return [PATHS.run(s, seed).adapter for s, seed in runs]
     base = [PATHS.evaluation(e, "base").predictions for e in CFG.eval_sets]

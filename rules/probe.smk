@@ -24,7 +24,7 @@ rule probe_block:
     resources:
         **resources("probe"),
     params:
-        **model_params(),
+        **model_params(in_paths=True),
         settings=probe_fields(CFG),
         execution=execution_params(),
     script:

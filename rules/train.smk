@@ -26,6 +26,8 @@ rule train_adapter:
         **SCORERS[CFG.train_set],
         prompt=as_dict(CFG.prompt),
         train=train_fields(CFG),
+        # save_steps, shared_prompt and the vLLM engine's sizes: editing them reruns nothing
+        execution=execution_params(),
         export_steps=CFG.eval_steps(),
         # data-parallel processes (train.processes, or one per training GPU): the adapter
         # depends on how the batch is split and seeded

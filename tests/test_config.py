@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 import typing
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from grpo_difficulty.config.checks import load_config, validate_schema
 from grpo_difficulty.config.keys import (
     data_key,
     eval_fields,
+    execution,
     probe_fields,
     probe_key,
     sampling_statement,
@@ -29,6 +31,7 @@ from grpo_difficulty.config.sections import (
     ConfigError,
     ResourceConfig,
     TrainConfig,
+    as_dict,
     build,
     nested_section,
 )
@@ -68,6 +71,10 @@ BAD_CONFIGS = [
     (lambda c: c.update(eval_sets=["train"]), "is the training set"),
     (lambda c: c["resources"].update(train={"gpu_model": "a100"}), "resources.train.gpu_model: 'a100' needs gpu >= 1"),
     (lambda c: c["datasets"].update(m={"loader": "math_hub"}), "datasets.m.split: required by loader 'math_hub'"),
+    (  # gsm8k_file's key: with another loader it would only change the data key
+        lambda c: c["datasets"]["test"].update(question_field="q"),
+        "datasets.test.question_field: gsm8k_file's key; with loader arithmetic it reads no field",
+    ),
     (
         lambda c: c["datasets"].update(m={"loader": "math_hub", "split": "test", "subjects": ["algebr"]}),
         "'algebr' is not one of",
@@ -497,11 +504,19 @@ def test_eval_fields_hold_sampling_settings_only_when_sampling(default_cfg):
     assert eval_fields(sampled) == dict(max_new_tokens=8, samples=4, temperature=1.0, top_p=1.0, seed=0)
 
 
-def test_train_fields_are_every_training_setting_but_the_seeds(default_cfg):
+def test_train_fields_are_every_training_setting_but_the_seeds_and_execution(default_cfg):
     fields = train_fields(default_cfg)
     assert "seeds" not in fields and fields["lora"]["r"] == 16 and fields["steps"] == 30
     assert train_fields(edited(default_cfg, "train", seeds=[0, 1, 2])) == fields
     assert train_fields(edited(default_cfg, "train", beta=0.1)) != fields
+    rollouts = default_cfg.train.generation
+    for setting in [dict(save_steps=5), dict(shared_prompt=False), dict(generation=replace(rollouts, sync="merged"))]:
+        assert train_fields(edited(default_cfg, "train", **setting)) == fields, setting
+    vllm = edited(default_cfg, "train", generation=replace(rollouts, backend="vllm", server_timeout=60.0))
+    assert train_fields(vllm)["generation"] == dict(backend="vllm", mode="colocate", sync="adapter")
+    # the job gets the whole section back, but the seeds and trackers (a param of their own)
+    whole = {k: v for k, v in as_dict(vllm.train).items() if k not in ("seeds", "report_to")}
+    assert execution(vllm).train_section(train_fields(vllm)) == whole
 
 
 # --------------------------------------------------------------------------- paths

@@ -24,7 +24,7 @@ if __name__ == "__main__":
             quantization=None if quantization is None else as_dict(quantization),
             subset=snakemake.input.subset,
             prompt=snakemake.params.prompt,
-            train=snakemake.params.train,
+            train=snakemake.params.execution.train_section(snakemake.params.train),
             scorer=getattr(snakemake.params, "scorer", None),  # the training set's plugin scorer, if any
             seed=int(snakemake.wildcards.seed),
             out_dir=str(Path(snakemake.output.info).parent),

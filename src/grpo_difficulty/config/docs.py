@@ -14,6 +14,7 @@ import typing
 import yaml
 
 from ..files import write_text
+from .reruns import docs_cell, load_table
 from .sections import SCHEMA, Config, nested_section
 
 DOC = SCHEMA.parents[1] / "docs" / "config.md"
@@ -28,6 +29,9 @@ Every key, by section; `<name>` stands for a key you choose (a dataset's or a su
 name), `[]` for each entry of a list. "required" keys have no default. Snakemake checks a
 config against the schema before any job runs; the cross-key checks
 (`grpo_difficulty.config.checks`) then name the key of any combination no run can use.
+"edit reruns" names the rules whose jobs an edit of the key reruns on a completed run
+(config/rerun_effects.yaml, checked by a dry run of each edit: tests/test_rerun_effects.py);
+a named dataset's keys are shown for each dataset of that test's config.
 """
 
 
@@ -91,19 +95,19 @@ def _children(node: dict, schema: dict) -> list[tuple[str, dict, bool]]:
     return []
 
 
-def key_rows(key: str, node: dict, required: bool, schema: dict, helps: dict) -> list[tuple[str, ...]]:
-    """(key, type, default, meaning) of a key and of every key nested under it."""
+def key_rows(key: str, node: dict, required: bool, schema: dict, helps: dict, reruns: dict) -> list[tuple[str, ...]]:
+    """(key, type, default, meaning, edit reruns) of a key and of every key nested under it."""
     resolved = _resolve(node, schema)
     meaning = " ".join(str(resolved.get("description") or helps.get(key, "")).split())
     default = "required" if required else f"`{json.dumps(resolved['default'])}`" if "default" in resolved else ""
-    rows = [(f"`{key}`", _type(node, schema), default, meaning)]
+    rows = [(f"`{key}`", _type(node, schema), default, meaning, docs_cell(key, reruns))]
     for suffix, child, child_required in _children(node, schema):
-        rows += key_rows(key + suffix, child, child_required, schema, helps)
+        rows += key_rows(key + suffix, child, child_required, schema, helps, reruns)
     return rows
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:
-    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    lines = ["| key | type | default | meaning | edit reruns |", "|---|---|---|---|---|"]
     return "\n".join(lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows])
 
 
@@ -111,11 +115,11 @@ def render() -> str:
     """The text of docs/config.md: the top-level keys that hold no others in one table,
     then a section per key that does (datasets, prompt, probe, ...)."""
     schema = yaml.safe_load(SCHEMA.read_text())
-    helps = field_help()
+    helps, reruns = field_help(), load_table()
     required = set(schema.get("required", ()))
     plain, sections = [], []
     for name, node in schema["properties"].items():
-        rows = key_rows(name, node, name in required, schema, helps)
+        rows = key_rows(name, node, name in required, schema, helps, reruns)
         if len(rows) == 1:
             plain += rows
         else:

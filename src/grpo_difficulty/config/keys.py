@@ -78,24 +78,43 @@ def generation_fields(cfg: Config) -> dict:
     return {k: v for k, v in as_dict(cfg.backend).items() if k not in BACKEND_EXECUTION_KEYS}
 
 
+# Training settings that change how a run goes, not the adapter it makes: the checkpoint
+# interval, the shared-prompt pass (the same numbers, faster: train.py resumes across it)
+# and, of train.generation, the vLLM engine's sizes and timeouts (as the backend's
+# execution settings); with the hf backend the vLLM mode and sync are unused too.
+TRAIN_EXECUTION_KEYS = ("save_steps", "shared_prompt")
+ROLLOUT_DECIDING_KEYS = ("backend", "mode", "sync")
+
+
 @dataclass(frozen=True)
 class Execution:
-    """How a generating job runs, not what it makes: the backend's execution settings and
-    the largest adapter rank its vLLM engine must serve (train.lora.r). Rules pass it as one
-    param of this type, which Snakemake leaves out of its rerun check (it compares only
-    params of plain types: persistence._serialize_param), so editing these reruns nothing.
-    Threads and GPUs come from the rule's `threads` and `resources`."""
+    """How a job runs, not what it makes: the backend's execution settings, the largest
+    adapter rank a vLLM engine must serve (train.lora.r) and the training's execution
+    settings (TRAIN_EXECUTION_KEYS, train.generation). Rules pass it as one param of this
+    type, which Snakemake leaves out of its rerun check (it compares only params of plain
+    types: persistence._serialize_param), so editing these reruns nothing. Threads and
+    GPUs come from the rule's `threads` and `resources`."""
 
     backend: dict
     lora_rank: int
+    train: dict
 
     def backend_config(self, generation: dict) -> BackendConfig:
         """The whole backend section: `generation` (generation_fields) decides the answers."""
         return build(BackendConfig, {**generation, **self.backend}, "backend.")
 
+    def train_section(self, train: dict) -> dict:
+        """The whole train section: `train` (train_fields) decides the adapter."""
+        return {**self.train, **train, "generation": {**self.train["generation"], **train["generation"]}}
+
 
 def execution(cfg: Config) -> Execution:
-    return Execution({k: getattr(cfg.backend, k) for k in BACKEND_EXECUTION_KEYS}, cfg.train.lora.r)
+    train = as_dict(cfg.train)
+    return Execution(
+        {k: getattr(cfg.backend, k) for k in BACKEND_EXECUTION_KEYS},
+        cfg.train.lora.r,
+        {k: train[k] for k in (*TRAIN_EXECUTION_KEYS, "generation")},
+    )
 
 
 def probe_key(cfg: Config) -> str:
@@ -119,8 +138,13 @@ NOT_TRAIN_FIELDS = ("seeds", "report_to")
 
 def train_fields(cfg: Config) -> dict:
     """What a trained adapter depends on besides model, subset, prompt and seed: every
-    training setting except the seed list and the trackers."""
-    return {k: v for k, v in as_dict(cfg.train).items() if k not in NOT_TRAIN_FIELDS}
+    training setting except the seed list, the trackers and the execution settings
+    (Execution.train); of train.generation the backend, and with vLLM rollouts their mode
+    and sync."""
+    train = {k: v for k, v in as_dict(cfg.train).items() if k not in (*NOT_TRAIN_FIELDS, *TRAIN_EXECUTION_KEYS)}
+    deciding = ROLLOUT_DECIDING_KEYS if cfg.train.generation.backend == "vllm" else ("backend",)
+    train["generation"] = {k: train["generation"][k] for k in deciding}
+    return train
 
 
 def shipped_difficulty(cfg: Config) -> str | None:

@@ -111,7 +111,26 @@ def input_files(spec: dict) -> list[str]:
 def config_problems(spec: dict) -> list[tuple[str, str]]:
     """(key of the dataset entry, message) for each mistake visible before loading it that
     the schema cannot express (called by rules/common.smk check_config)."""
-    return mapped.config_problems(spec) if spec["loader"] in ("file", "hub") else []
+    problems = mapped.config_problems(spec) if spec["loader"] in ("file", "hub") else []
+    return _legacy_fields(spec) + problems
+
+
+def _legacy_fields(spec: dict) -> list[tuple[str, str]]:
+    """question_field/answer_field other than their defaults where the loader is not
+    gsm8k_file: they would change the data key (COMMON_KEYS, kept there so that the keys
+    of every table stay as they were) and no row."""
+    if spec["loader"] == "gsm8k_file":
+        return []
+    mapping = spec["loader"] in ("file", "hub")
+    return [
+        (
+            legacy,
+            f"gsm8k_file's key; with loader {spec['loader']} "
+            + (f"map fields.{role}" if mapping else "it reads no field"),
+        )
+        for legacy, role in (("question_field", "question"), ("answer_field", "answer"))
+        if spec.get(legacy, role) != role  # the schema fills in the default
+    ]
 
 
 def known_size(spec: dict) -> int | None:

@@ -223,9 +223,6 @@ def config_problems(spec: dict) -> list[tuple[str, str]]:
         for key, needs in [("tier_bins", "tier"), ("tier_labels", "tier"), ("pass_rate_scale", "pass_rate")]
         if key in spec and needs not in fields
     ]
-    for legacy, role in (("question_field", "question"), ("answer_field", "answer")):
-        if spec.get(legacy, role) != role:  # the schema fills in the default
-            problems.append((legacy, f"gsm8k_file's key; with loader {spec['loader']} map fields.{role}"))
     if "choices" in fields and spec.get("answer_format", "choice") != "choice":
         problems.append(("answer_format", f"{spec['answer_format']!r}: fields.choices needs answer_format choice"))
     if "answer_index_base" in spec and "choices" not in fields:
