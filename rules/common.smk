@@ -235,7 +235,8 @@ def stage_targets(stage):
     if stage == "probe":  # nothing to probe when the pass rates ship with the data
         return [data_path(CFG.train_set)] if shipped_difficulty(CFG) else [*probe_pass_rates(), PATHS.export("card")]
     if stage == "select":
-        return sorted({selection(s, seed, suffix) for s, seed in runs for suffix in ("parquet", "json")})
+        selections = {selection(s, seed, suffix) for s, seed in runs for suffix in ("parquet", "json")}
+        return [*sorted(selections), PATHS.selection_checks]
     if stage == "train":
         return [PATHS.run(s, seed).adapter for s, seed in runs]
     base = [PATHS.evaluation(e, "base").predictions for e in CFG.eval_sets]

@@ -16,6 +16,7 @@ rule report:
         train_info=[PATHS.run(s, seed).info for s, seed in CFG.runs()],
         metrics=[PATHS.run(s, seed).metrics for s, seed in CFG.runs()],
         stats=[selection(s, seed, "json") for s, seed in CFG.runs()],
+        checks=PATHS.selection_checks,
     output:
         **{key: PATHS.report(file) for key, file in REPORT_TABLES.items()},
         **{

@@ -7,6 +7,7 @@
 localrules:
     select_subset,
     select_subset_per_seed,
+    check_selections,
     export_difficulty,
 
 
@@ -39,6 +40,27 @@ use rule select_subset as select_subset_per_seed with:
         stats=PATHS.subset("{subset}", "json", "{seed}"),
     log:
         PATHS.log("select/{subset}-seed{seed}"),
+
+
+# The selections' warnings, on the console at select time and in the report's first lines:
+# a subset predicted below report.min_predicted_learnable, subsets selecting the same problems.
+rule check_selections:
+    input:
+        tables=[selection(s, seed, "parquet") for s, seed in CFG.runs()],
+        stats=[selection(s, seed, "json") for s, seed in CFG.runs()],
+    output:
+        PATHS.selection_checks,
+    log:
+        PATHS.log("check_selections"),
+    conda:
+        "../envs/workflow.yaml"
+    resources:
+        **resources("report"),
+    params:
+        runs=[dict(subset=s, seed=seed) for s, seed in CFG.runs()],
+        min_predicted_learnable=CFG.report.min_predicted_learnable,
+    script:
+        "../workflow/scripts/check_selections.py"
 
 
 # Export: the training set with the probe's columns, as a `datasets` folder, a parquet and

@@ -89,10 +89,10 @@ def test_member_is_there_with_its_parameters(member: Member, request):
             f"({member.use})"
         )
     if member.calls:
-        called = {
-            node.func.id
+        called = {  # f(...) and x.f(...)
+            node.func.id if isinstance(node.func, ast.Name) else node.func.attr
             for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj))))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute))
         }
         assert member.calls in called, f"{member.path} in {installed(member.path)} no longer calls {member.calls}"
 

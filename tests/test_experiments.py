@@ -40,6 +40,7 @@ def expected_plan(config: dict) -> dict:
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": len(config["subsets"]),
+        "check_selections": 1,
         "train_adapter": runs,
         "evaluate_base": evals,
         "evaluate_adapter": evals * runs,

@@ -112,8 +112,9 @@ def run_smoke_study(workdir: Path, config: dict) -> None:
         assert (run / "adapter" / "adapter_model.safetensors").exists()
         if "8bit" in train["optim"]:  # bitsandbytes' 8-bit optimizer ran: its moments are uint8 blocks
             last = max((run / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-            state = torch.load(last / "optimizer.pt", weights_only=False)["state"]
-            assert any(t.dtype == torch.uint8 for s in state.values() for t in s.values() if torch.is_tensor(t))
+            state = torch.load(last / "optimizer.pt", weights_only=False)["state"]  # bitsandbytes 0.50 nests it
+            moments = [s.get("__bnb_optimizer_quant_state__", s) for s in state.values()]
+            assert any(t.dtype == torch.uint8 for m in moments for t in m.values() if torch.is_tensor(t))
         adapter = json.loads((exp / "eval" / "arith_test" / subset / "seed0" / "summary.json").read_text())
         assert 0 <= adapter["accuracy"] <= 1
     summary = pd.read_csv(exp / "report" / "summary.csv")

@@ -139,6 +139,7 @@ def runs_for_report():
                 "reward": [0.1, 0.3],
                 "reward_std": [0.2, 0.3],
                 "frac_reward_zero_std": [0.5, 0.4],
+                "grad_norm": [0.7, 0.9],
                 "completions/mean_length": [5, 6],
             }
         )
@@ -239,6 +240,7 @@ def test_steps_to_match_not_reached_and_absent():
                 predicted_learnable_lo=0.0,
                 predicted_learnable_hi=10.0,
                 train_info=dict(learnable_pct=5.0, learnable_total_pct=5.0, steps=10, wall_seconds=1.0),
+                no_gradient=False,
             )
         ],
         {"t": predictions([False, False])},
@@ -337,7 +339,14 @@ def test_seeds_to_resolve_gives_80_percent_power():
 
 
 def final_point(subset, seed, correct, eval_set="test"):
-    return dict(eval_set=eval_set, subset=subset, strategy=subset, seed=seed, predictions=predictions(correct))
+    return dict(
+        eval_set=eval_set,
+        subset=subset,
+        strategy=subset,
+        seed=seed,
+        predictions=predictions(correct),
+        no_gradient=False,
+    )
 
 
 def test_pairwise_differences_table_and_markdown():
@@ -400,3 +409,41 @@ def test_steps_to_match_never_counts_the_base_model():
     assert "the base model, step 0, never counts as a match" in text
     assert "On t the full-data run does not beat the base model: its final accuracy 45.0 [35.0, 55.0]" in text
     assert "does not lie above the base model's 50.0, so matching it shows no learning." in text
+
+
+def test_runs_without_gradient_and_the_selection_warnings_lead_the_report():
+    """A run whose every step had equal rewards in every group and a zero gradient is
+    marked in the summary instead of its +0.0 (pooled only when every seed's is), and the
+    report's first lines after the sampling line are the warnings."""
+    flat = pd.DataFrame({"frac_reward_zero_std": [1.0, 1.0], "grad_norm": [0.0, 0.0]})
+    assert tables.no_gradient(flat)
+    assert not tables.no_gradient(flat.assign(grad_norm=[0.0, 0.1]))
+    assert not tables.no_gradient(flat.assign(frac_reward_zero_std=[1.0, 0.75]))
+    runs = [
+        dict(
+            eval_set="t",
+            subset="easy",
+            strategy="easy",
+            seed=seed,
+            predictions=predictions([True, False]),
+            predicted_learnable_pct=0.0,
+            predicted_learnable_lo=0.0,
+            predicted_learnable_hi=0.0,
+            train_info=dict(learnable_pct=0.0, learnable_total_pct=0.0, steps=2, wall_seconds=1.0),
+            no_gradient=seed == 0,
+        )
+        for seed in (0, 1)
+    ]
+    table = tables.summary_table(runs, {"t": predictions([True, False])}, n_boot=200)
+    assert table["no_gradient"].tolist() == [True, False, False]  # seed 0, seed 1, pooled
+    warnings = ["subset easy: predicted learnable 0.0% ...", "subsets easy and hard select the same 2 problems ..."]
+    text = markdown.markdown(table, replace(SETTINGS, pass_k=[]), selection_warnings=warnings)
+    lines = text.splitlines()
+    assert lines[2:5] == [
+        f"- **Warning**: {warnings[0]}",
+        f"- **Warning**: {warnings[1]}",
+        f"- **Warning**: {markdown.NO_GRADIENT} at every training step of easy seed 0 (loss 0, gradient norm 0): "
+        "each such adapter is the base model, and the summary says so instead of a change",
+    ]
+    assert "| t | easy | easy | 0 | 50.0 [" in text and f"| 50.0 | {markdown.NO_GRADIENT} |" in text
+    assert "| t | easy | easy | 1 | 50.0 [0.0, 100.0] | 50.0 | +0.0 [+0.0, +0.0] |" in text

@@ -129,3 +129,37 @@ def test_cutoffs_and_uncertain_choices(table):
     assert select.selection_cutoffs(table, medium, SubsetConfig(strategy="band", lo=0.0, hi=0.5)) == [0.5]
     assert select.selection_cutoffs(table, medium, SubsetConfig(strategy="random")) == []
     assert select.selection_cutoffs(table, table, SubsetConfig(strategy="easy")) == []  # nothing left out
+
+
+def test_selection_warnings_name_unlearnable_and_identical_selections(table):
+    """A subset predicted below the threshold, and subsets selecting the same problems
+    (per training seed; a selection every seed reads is named once), are warnings."""
+
+    def selection(name, spec, seed=0, train_seed=None):
+        stream = select.selection_seed(0, name, train_seed)
+        subset = select.select_subset(ranked, name, build(SubsetConfig, spec), stream)
+        stats = select.subset_stats(subset, name, build(SubsetConfig, spec), 8, train_seed=train_seed)
+        stats.update(prediction.subset_prediction(subset, prior, 8, 16, stream))
+        return dict(subset=name, seed=seed, ids=subset["id"].tolist(), stats=stats)
+
+    ranked, prior = prediction.with_expected_learnable(
+        table.assign(n_correct=(table["pass_rate"] * 8).round().astype(int), k=8), 8
+    )
+    everything = [selection("full", {"strategy": "all"}, s) for s in (0, 1)]
+    band = [selection("wide", {"strategy": "band", "lo": 0.0, "hi": 1.0}, s) for s in (0, 1)]
+    dead = [selection("zero", {"strategy": "hard", "budget": 40}, s) for s in (0, 1)]
+    drawn = [selection("draw", {"strategy": "random", "budget": 10, "per_seed": True}, s, s) for s in (0, 1)]
+    assert dead[0]["stats"]["predicted_learnable_pct"] < 15 < band[0]["stats"]["predicted_learnable_pct"]
+    warnings = select.selection_warnings(everything + band + dead + drawn, 15)
+    assert len(warnings) == 2, warnings
+    predicted = dead[0]["stats"]["predicted_learnable_pct"]
+    assert warnings[0].startswith(f"subset zero: predicted learnable {predicted:.1f}% (95% interval for one run [")
+    assert "is below report.min_predicted_learnable = 15%" in warnings[0]
+    assert warnings[1].startswith("subsets full and wide select the same 100 problems: their runs train on the same")
+    # a per-seed draw that coincides with another selection for one training seed
+    twin = dict(drawn[1], subset="twin", stats=dict(drawn[1]["stats"], subset="twin"))
+    assert select.selection_warnings(drawn + [twin], 0) == [
+        "subsets draw and twin select the same 10 problems (drawn for training seed 1): their runs train on the "
+        "same data and cannot tell the strategies apart"
+    ]
+    assert select.selection_warnings(drawn, 0) == []

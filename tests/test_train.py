@@ -614,17 +614,22 @@ def test_two_processes_run_a_curriculum_with_gradient_checkpointing(tiny_model, 
     assert (tmp_path / "run" / "checkpoints" / "level1" / "adapter" / "adapter_model.safetensors").exists()
 
 
-def test_sigterm_saves_the_step_in_progress_and_the_rerun_resumes_from_it(tiny_model, subset_file, tmp_path, capfd):
+def test_sigterm_saves_the_step_in_progress_and_the_rerun_resumes_from_it(tiny_model, tmp_path, capfd):
     """SIGTERM to a training job mid-run (what SLURM sends a preempted job): the step in
     progress finishes, a checkpoint of it is saved (off the save_steps grid) and the job exits
     with code 75; the rerun resumes from that checkpoint, recomputes no step, and trains the
-    adapter of an uninterrupted run."""
+    adapter of an uninterrupted run. Two problems, one a step: the rerun resumes in a later
+    epoch, whose prompt order must be the uninterrupted run's (trainer/epoch_order.py)."""
     import signal
     import subprocess
     import time
 
+    from grpo_difficulty.files import write_table
     from grpo_difficulty.train_run import SRC, run
     from grpo_difficulty.trainer.preemption import PREEMPTED_EXIT_CODE
+
+    subset_file = tmp_path / "subset.parquet"
+    write_table(tasks.arithmetic_rows([1, 2], {"train": 1}, "train", 0), subset_file)
 
     def job(out_dir):
         return dict(train_job(tiny_model, subset_file, out_dir, steps=6, save_steps=4), export_steps=[4])

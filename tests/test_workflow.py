@@ -101,7 +101,7 @@ def test_group_size_and_count_also_reselect(finished_run, change):
     """train.num_generations (G) is also the G of each subset's predicted learnable %, and
     the run's number of groups that of its interval."""
     plan = plan_with(finished_run, lambda c: c["train"].update(change))
-    assert plan == {"select_subset": 2, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
+    assert plan == {"select_subset": 2, "check_selections": 1, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
 
 
 @pytest.mark.parametrize(
@@ -158,7 +158,7 @@ def test_eval_length_change_reruns_evaluation_only(finished_run):
 
 def test_new_strategy_trains_only_that_strategy(finished_run):
     plan = plan_with(finished_run, lambda c: c["subsets"].update(random={"strategy": "random", "budget": 3}))
-    assert plan == {"select_subset": 1, "train_adapter": 1, "evaluate_adapter": 1, "report": 1}
+    assert plan == {"select_subset": 1, "check_selections": 1, "train_adapter": 1, "evaluate_adapter": 1, "report": 1}
 
 
 def test_per_seed_subset_draws_a_selection_for_each_training_seed(finished_run):
@@ -192,6 +192,7 @@ def test_raising_k_probes_only_new_blocks(finished_run):
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": 2,
+        "check_selections": 1,
         "train_adapter": 2,
         "evaluate_adapter": 2,
         "report": 1,
@@ -280,6 +281,7 @@ def test_another_experiment_shares_the_probe_cache(finished_run):
         "check_disjoint": 1,
         "export_difficulty": 1,
         "select_subset": 1,
+        "check_selections": 1,
         "train_adapter": 1,
         "evaluate_base": 1,
         "evaluate_adapter": 1,
@@ -369,10 +371,11 @@ def test_each_stage_is_a_target(tmp_path, tiny_model):
     # the probe jobs wait for the disjointness check, which reads the eval set too
     probed = {"prepare_data": 2, "check_disjoint": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
     probe = {**probed, "export_difficulty": 1}  # the export is the probe's product too
-    select = {**probed, "select_subset": 2}
-    train = {**select, "train_adapter": 2}
+    selected = {**probed, "select_subset": 2}
+    select = {**selected, "check_selections": 1}  # the selections' warnings, read by the report
+    train = {**selected, "train_adapter": 2}
     evaluate = {**train, "evaluate_base": 1, "evaluate_adapter": 2}
-    report = {**evaluate, "report": 1}
+    report = {**evaluate, "check_selections": 1, "report": 1}
     for stage, plan in [("probe", probe), ("select", select), ("train", train), ("evaluate", evaluate)]:
         assert planned_jobs(tmp_path, stage) == {**plan, stage: 1}, stage
     assert planned_jobs(tmp_path, "report") == report
@@ -385,7 +388,7 @@ def test_a_stage_target_runs_what_an_edit_adds_to_it(finished_run):
     changed["subsets"]["random"] = {"strategy": "random", "budget": 3}
     write_config(workdir, changed)
     try:
-        assert planned_jobs(workdir, "select") == {"select_subset": 1, "select": 1}
+        assert planned_jobs(workdir, "select") == {"select_subset": 1, "check_selections": 1, "select": 1}
         assert planned_jobs(workdir, "train") == {"select_subset": 1, "train_adapter": 1, "train": 1}
     finally:
         write_config(workdir, config)

@@ -203,3 +203,44 @@ def cutoff_summary(stats: dict, k: int) -> str:
         f"pass-rate interval containing the cut-off {cuts}: with K={k} samples their side of the cut is "
         "not settled"
     )
+
+
+def selection_warnings(selections: list[dict], min_predicted_learnable: float) -> list[str]:
+    """What makes a study unable to teach, named before any training (rule
+    check_selections): a subset whose predicted learnable % is below the threshold
+    (report.min_predicted_learnable), and subsets that select the same problems. Each
+    selection: subset, seed (the training seed that reads it), ids, stats (its select
+    stats); a selection every seed reads is named once."""
+    warnings: list[str] = []
+
+    def add(message: str) -> None:
+        if message not in warnings:
+            warnings.append(message)
+
+    def drawn_for(members: list[dict]) -> str:
+        seeds = {m["stats"]["train_seed"] for m in members} - {None}
+        return f" (drawn for training seed {members[0]['seed']})" if seeds else ""
+
+    for s in selections:
+        stats = s["stats"]
+        if stats["predicted_learnable_pct"] < min_predicted_learnable:
+            add(
+                f"subset {s['subset']}{drawn_for([s])}: predicted learnable {stats['predicted_learnable_pct']:.1f}% "
+                f"(95% interval for one run [{stats['predicted_learnable_lo']:.1f}, "
+                f"{stats['predicted_learnable_hi']:.1f}]) is below report.min_predicted_learnable = "
+                f"{min_predicted_learnable:g}%: few of its groups will hold a right and a wrong answer, so "
+                "GRPO gets little or no gradient from it"
+            )
+    for seed in dict.fromkeys(s["seed"] for s in selections):
+        same: dict[frozenset, list[dict]] = {}
+        for s in selections:
+            if s["seed"] == seed:
+                same.setdefault(frozenset(s["ids"]), []).append(s)
+        for ids, members in same.items():
+            if len(members) > 1:
+                names = [m["subset"] for m in members]
+                add(
+                    f"subsets {', '.join(names[:-1])} and {names[-1]} select the same {len(ids)} problems"
+                    f"{drawn_for(members)}: their runs train on the same data and cannot tell the strategies apart"
+                )
+    return warnings

@@ -27,5 +27,6 @@ with log_to(snakemake.log[0]):
         subset_stats,
         ReportSettings(**params.settings),
         dict(snakemake.output.items()),
+        json.loads(open(snakemake.input.checks).read())["warnings"],
     )
     print(text)

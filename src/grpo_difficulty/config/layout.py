@@ -179,6 +179,12 @@ class Layout:
             return f"{self.experiment}/subsets/{name}.{suffix}"
         return f"{self.experiment}/subsets/{name}/seed{seed}.{suffix}"
 
+    @property
+    def selection_checks(self) -> str:
+        """The selections' warnings (rule check_selections): outside subsets/, where a
+        subset's name could take its path."""
+        return f"{self.experiment}/checks/selections.json"
+
     def run(self, subset, seed) -> RunPaths:
         return RunPaths(f"{self.experiment}/train/{subset}/seed{seed}")
 

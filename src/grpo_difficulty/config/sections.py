@@ -215,6 +215,11 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    min_predicted_learnable: float = setting(5.0, "a subset predicted below this learnable % is flagged")
+
+
+@dataclass(frozen=True)
 class ResourceConfig:
     mem_mb: int = setting(4000, "memory per job (MB)")
     runtime: int = setting(60, "wall-time limit (minutes)")
@@ -244,6 +249,7 @@ class Config:
     subsets: dict[str, SubsetConfig] = setting(help="named training subsets")
     train: TrainConfig = setting(help="GRPO training")
     evaluate: EvaluateConfig = setting(EvaluateConfig(), "held-out evaluation")
+    report: ReportConfig = setting(ReportConfig(), "what the selection checks and the report flag")
     compare_with: list = setting([], "other experiments put beside this one in the report")
     results: str = setting("results", "output folder")
     model_revision: str | None = setting(None, "hub revision (branch, tag, commit) of a hub model, None = main")

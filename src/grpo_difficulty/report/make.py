@@ -13,6 +13,7 @@ from .statistics import linear_fit
 from .tables import (
     PREDICTION,
     accuracy_curves,
+    no_gradient,
     pairwise_differences,
     per_run_rows,
     steps_to_match,
@@ -30,6 +31,7 @@ def make_report(
     subset_stats: dict[str, dict],
     settings: ReportSettings,
     out: dict,
+    selection_warnings: list[str] = (),
 ) -> str:
     """Write every table and plot of the report; returns the Markdown.
 
@@ -37,7 +39,8 @@ def make_report(
     step (None = final adapter), predictions; train_info / metrics: by (subset, seed);
     subset_stats: (subset, seed) → the stats of the selection that run trained on
     (tables.PREDICTION); out: output
-    paths (config.layout.REPORT_TABLES', REPORT_PAGES' and REPORT_PLOTS' keys).
+    paths (config.layout.REPORT_TABLES', REPORT_PAGES' and REPORT_PLOTS' keys);
+    selection_warnings: rule check_selections' (the report's first lines repeat them).
     """
     n_boot = settings.bootstrap
     # the caller's dicts stay as they are; the final adapter's step is its run's length
@@ -45,6 +48,7 @@ def make_report(
         dict(
             p,
             train_info=train_info[(p["subset"], p["seed"])],
+            no_gradient=no_gradient(metrics[(p["subset"], p["seed"])]),
             **{key: subset_stats[(p["subset"], p["seed"])][key] for key in PREDICTION},
         )
         for p in points
@@ -63,7 +67,7 @@ def make_report(
     curves = accuracy_curves(points, base, n_boot)
     steps = steps_to_match(curves, settings.full_subset)
     pairwise = pairwise_differences(final, n_boot)
-    text = markdown(table, settings, fit, steps, pairwise)
+    text = markdown(table, settings, fit, steps, pairwise, list(selection_warnings))
     write_table(table, out["csv"])
     write_table(tiers, out["tiers_csv"])
     write_table(curves, out["curves_csv"])

@@ -12,6 +12,9 @@ from .tables import PREDICTION, per_run_rows
 
 # true differences (accuracy, 0–1) the seeds-needed lines size the seeds for
 DIFFERENCE_SIZES = (0.02, 0.05, 0.10)
+# the Δ cell of a run that trained on nothing (tables.no_gradient), instead of its +0.0
+NO_GRADIENT = "no gradient: every group's rewards were equal"
+NO_GRADIENT_PAIR = "no gradient in any run of either: both are the base model"  # a pairwise difference
 
 
 def _pct(x: float) -> str:
@@ -30,15 +33,18 @@ def markdown(
     fit: dict | None = None,
     steps: pd.DataFrame | None = None,
     pairwise: pd.DataFrame | None = None,
+    selection_warnings: list[str] = (),
 ) -> str:
     """The report as Markdown: the probe's and training's sampling settings (its first
-    line), where the difficulty that subsets were selected by came from, which subsets
+    line), the warnings that the study may not teach (the selections', runs without
+    gradient), where the difficulty that subsets were selected by came from, which subsets
     were drawn per training seed, the summary table (accuracies in %, 95% bootstrap
     intervals), predicted vs measured learnable %, the learnable-% fit, the strategies
     compared pairwise with the seeds a difference needs, and steps-to-match; one blank
     line between sections, a section without lines left out."""
     sections = [
         [f"**Sampling**: {settings.sampling}"],
+        warnings_section(table, selection_warnings),
         source_section(settings),
         selections_section(table, settings),
         summary_section(table, settings.pass_k),
@@ -52,6 +58,20 @@ def markdown(
     for section in filter(None, sections):
         lines += ([""] if lines else []) + section
     return "\n".join(lines) + "\n"
+
+
+def warnings_section(table: pd.DataFrame, selection_warnings: list[str]) -> list[str]:
+    """One bullet per warning: rule check_selections' (subsets predicted barely learnable,
+    subsets selecting the same problems), then the runs that trained on nothing."""
+    runs = per_run_rows(table[table["eval_set"] == table["eval_set"].iloc[0]])
+    flat = [f"{r['subset']} seed {r['seed']}" for r in runs[runs["no_gradient"]].to_dict("records")]
+    lines = [f"- **Warning**: {warning}" for warning in selection_warnings]
+    if flat:
+        lines.append(
+            f"- **Warning**: {NO_GRADIENT} at every training step of {', '.join(flat)} (loss 0, gradient "
+            "norm 0): each such adapter is the base model, and the summary says so instead of a change"
+        )
+    return lines
 
 
 def source_section(settings: ReportSettings) -> list[str]:
@@ -99,7 +119,7 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
             r["seed"],
             _interval(r["accuracy"], r["accuracy_lo"], r["accuracy_hi"]),
             _pct(r["base_accuracy"]),
-            _interval(r["delta"], r["delta_lo"], r["delta_hi"], "+"),
+            NO_GRADIENT if r["no_gradient"] else _interval(r["delta"], r["delta_lo"], r["delta_hi"], "+"),
         ]
         cells += [_pct(r["sampled_accuracy"])] if sampled else []
         cells += [f"{_pct(r[f'pass@{k}'])} ({_pct(r[f'base_pass@{k}'])})" for k in pass_k]
@@ -158,7 +178,8 @@ def pairwise_section(pairwise: pd.DataFrame | None) -> list[str]:
     ]
     for r in pairwise.to_dict("records"):
         lines.append(
-            f"| {r['eval_set']} | {r['subset_a']} | {r['subset_b']} | {_difference(r)} | "
+            f"| {r['eval_set']} | {r['subset_a']} | {r['subset_b']} | "
+            f"{NO_GRADIENT_PAIR if r['no_gradient'] else _difference(r)} | "
             f"{'yes' if r['resolved'] else 'no'} | {_pct(r['seed_sd_a'])} / {_pct(r['seed_sd_b'])} | "
             f"{_count(r['seeds_to_resolve'])} |"
         )

@@ -43,11 +43,19 @@ PAIRWISE_COLUMNS = [
     "seed_sd_a",
     "seed_sd_b",
     "seeds_to_resolve",
+    "no_gradient",
 ]
 
 
 # a subset's predicted learnable % and its 95% interval for one run, from its select stats
 PREDICTION = ("predicted_learnable_pct", "predicted_learnable_lo", "predicted_learnable_hi")
+
+
+def no_gradient(metrics: pd.DataFrame) -> bool:
+    """Did every step of a run train on nothing? Every group's rewards were equal at every
+    step (TRL's frac_reward_zero_std 1: all advantages 0, loss 0) and the gradient norm
+    was 0: the adapter is the base model, whatever its Δ shows."""
+    return bool((metrics["frac_reward_zero_std"] == 1).all() and (metrics["grad_norm"] == 0).all())
 
 
 def summary_table(
@@ -61,7 +69,8 @@ def summary_table(
     the total reward, steps, wall time.
 
     Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
-    and PREDICTION's keys (the subset's, from its stats).
+    PREDICTION's keys (the subset's, from its stats) and no_gradient (`no_gradient` of its
+    metrics; a pooled row has it when every seed's run has).
     """
     rows = []
 
@@ -99,6 +108,7 @@ def summary_table(
             learnable_total_pct=info["learnable_total_pct"].mean(),
             steps=info["steps"].mean(),
             wall_seconds=info["wall_seconds"].mean(),
+            no_gradient=all(m["no_gradient"] for m in members),
         )
         return out
 
@@ -241,8 +251,9 @@ def pairwise_differences(points: list[dict], n_boot: int = 2000) -> pd.DataFrame
     """Every pair of subsets per eval set (in config order): accuracy of a minus that of
     b, seeds pooled, with a 95% paired bootstrap interval (statistics.paired_difference);
     resolved when the interval excludes 0; each side's seed standard deviation and the
-    seeds per strategy that would resolve the observed difference (seeds_to_resolve).
-    `points`: final-step run dicts (eval_set, subset, strategy, predictions)."""
+    seeds per strategy that would resolve the observed difference (seeds_to_resolve);
+    no_gradient when no run of either side had one (both are the base model).
+    `points`: final-step run dicts (eval_set, subset, strategy, predictions, no_gradient)."""
     groups: dict[tuple, list[dict]] = {}
     for p in points:
         groups.setdefault((p["eval_set"], p["subset"]), []).append(p)
@@ -272,6 +283,7 @@ def pairwise_differences(points: list[dict], n_boot: int = 2000) -> pd.DataFrame
                 seed_sd_a=float(np.sqrt(var_a)),
                 seed_sd_b=float(np.sqrt(var_b)),
                 seeds_to_resolve=seeds_to_resolve(var_a, var_b, difference),
+                no_gradient=all(m["no_gradient"] for m in groups[eval_set, a] + groups[eval_set, b]),
             )
         )
     return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)

@@ -90,6 +90,7 @@ MEMBERS = (
         f"overridden in {LEARNABLE} and {DYNAMIC} (returns the rewards gathered from every process)",
         ("inputs", "prompts", "completions", "completion_ids_list"),
     ),
+    Member(f"{GRPO}._get_train_sampler", f"overridden in {LEARNABLE}: wrapped in trainer/epoch_order.py", ("dataset",)),
     Member(f"{GRPO}._tokenize_prompts", "called by tests/test_grpo_trainer.py", ("prompts",)),
     # attributes TRL's __init__ sets, read by the subclasses
     Member(f"{GRPO}._metrics", f"{LEARNABLE} and {DYNAMIC} append to _metrics['train'][name]", instance=True),
@@ -122,6 +123,12 @@ MEMBERS = (
         f"its fused forward (called by {SHARED} with fused_lm_head=True) picks its compact path by _use_triton",
         ("model", "temperature", "cast_lm_head_to_fp32", "outputs"),
         calls="_use_triton",
+    ),
+    Member(
+        "trl.trainer.utils:RepeatSampler.__iter__",
+        "trainer/epoch_order.py: one randperm of num_samples by generator per pass (seed, shuffle)",
+        (),
+        calls="randperm",
     ),
     Member("trl.trainer.utils:nanstd", f"{DYNAMIC}: TRL's zero-std test", ("tensor", "dim", "keepdim")),
     Member(

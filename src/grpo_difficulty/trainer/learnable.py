@@ -1,7 +1,8 @@
 """The learnable % of correctness: the base of every trainer class of a run, TRL's
 GRPOTrainer that also logs, per step, the share of groups whose correctness rewards
 differ, and the run's learnable % from the logged steps (beside TRL's figure over the
-total reward). The TRL members it overrides or reads are listed in compat.py."""
+total reward), and shuffling each epoch's prompts so that a resumed run trains the same
+order (epoch_order.py). The TRL members it overrides or reads are listed in compat.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from trl import GRPOTrainer
 
 from .compat import require_supported_trl
+from .epoch_order import EpochOrder
 
 require_supported_trl()
 
@@ -36,6 +38,9 @@ class LearnableGRPOTrainer(GRPOTrainer):
                 f"the trainer's reward functions {self.reward_func_names} have no {CORRECTNESS!r}: "
                 f"{LEARNABLE_METRIC} cannot be measured"
             )
+
+    def _get_train_sampler(self, dataset=None):
+        return EpochOrder(super()._get_train_sampler(dataset))
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
