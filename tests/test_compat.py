@@ -24,7 +24,7 @@ SRC = Path(grpo_difficulty.__file__).parent
 TESTS = Path(__file__).parent
 LIBRARIES = {"trl", "transformers", "peft", "vllm"}
 # Trainer attributes documented by transformers' Trainer (not listed: public API)
-PUBLIC = {"accelerator", "args", "model", "model_wrapped", "state", "train_dataset"}
+PUBLIC = {"accelerator", "args", "model", "model_wrapped", "processing_class", "state", "train_dataset"}
 # Python's own documented names that start with an underscore (os._exit: leave a forked
 # child without running the parent's cleanup)
 PYTHON_PUBLIC = {"_exit"}
@@ -129,7 +129,8 @@ def test_copied_table_matches_the_library(table):
 
 def subclass_names(module: str) -> tuple[set[str], set[str]]:
     """(names the trainer classes of trainer/<module>.py define: methods and attributes they
-    assign; names of GRPOTrainer they use: self.X not defined there, and super().X)."""
+    assign; names of GRPOTrainer they use: self.X not defined there, super().X, and
+    trainer.X in the module's functions taking the trainer)."""
     tree = ast.parse((SRC / "trainer" / f"{module}.py").read_text())
     defined, used = set(), set()
     for cls in (node for node in tree.body if isinstance(node, ast.ClassDef)):
@@ -143,10 +144,13 @@ def subclass_names(module: str) -> tuple[set[str], set[str]]:
                 defined.add(node.attr)
             elif on_self or (on_super and node.attr != "__init__"):
                 used.add(node.attr)
+    for func in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
+        if [a.arg for a in func.args.args[:1]] == ["trainer"]:
+            used |= {n.attr for n in ast.walk(func) if isinstance(n, ast.Attribute) and is_self(n.value, "trainer")}
     return defined, used - defined
 
 
-@pytest.mark.parametrize("module", ["learnable", "shared_prompts", "dynamic_sampling"])
+@pytest.mark.parametrize("module", ["learnable", "shared_prompts", "dynamic_sampling", "base_check"])
 def test_trainer_subclasses_take_only_listed_members_of_trl(module, grpo_trainer):
     defined, used = subclass_names(module)
     trl_names = set(dir(type(grpo_trainer))) | set(vars(grpo_trainer))
@@ -174,8 +178,8 @@ def project_names() -> set[str]:
     return names
 
 
-def is_self(node: ast.expr) -> bool:
-    return isinstance(node, ast.Name) and node.id == "self"
+def is_self(node: ast.expr, name: str = "self") -> bool:
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def test_no_unlisted_private_library_name_in_src_or_tests():

@@ -447,3 +447,41 @@ def test_runs_without_gradient_and_the_selection_warnings_lead_the_report():
     ]
     assert "| t | easy | easy | 0 | 50.0 [" in text and f"| 50.0 | {markdown.NO_GRADIENT} |" in text
     assert "| t | easy | easy | 1 | 50.0 [0.0, 100.0] | 50.0 | +0.0 [+0.0, +0.0] |" in text
+
+
+def test_the_base_check_gets_its_columns_its_line_and_its_points(tmp_path):
+    """Runs with train.base_check (learnable_base_pct) beside one without: the summary shows
+    the base check and the drift, the learnable section sets the prediction against both."""
+    base, points, info, _ = runs_for_report()
+    predicted = {"all": (40.0, 30.0, 48.0), "hard": (20.0, 5.0, 35.0)}
+    checked = {("all", 0): 38.0, ("all", 1): 52.0}  # hard 0: a run without the base check
+    runs = [
+        dict(
+            p,
+            train_info=dict(info[(p["subset"], p["seed"])], learnable_base_pct=checked.get((p["subset"], p["seed"]))),
+            no_gradient=False,
+            **dict(zip(tables.PREDICTION, predicted[p["subset"]], strict=True)),
+        )
+        for p in points
+        if p["step"] is None
+    ]
+    table = tables.summary_table(runs, base, n_boot=200)
+    pooled = table[table["seed"] == "all (2)"].iloc[0]
+    assert pooled["learnable_base_pct"] == 45.0 and pooled["drift"] == 0.0  # (40 − 38 + 50 − 52) / 2
+    assert table[table["subset"] == "hard"]["learnable_base_pct"].isna().all()
+    summary = "\n".join(markdown.summary_section(table, []))
+    assert "| learnable % | learnable % (base check) | drift | learnable % (total reward) |" in summary
+    assert "| 40.0 | 38.0 | +2.0 | 60.0 |" in summary and "| 10.0 | n/a | n/a | 30.0 |" in summary
+    text = "\n".join(markdown.learnable_section(table))
+    # training: 40, 50, 10 against 40, 40, 20; base check: 38, 52 against 40, 40 [30, 48]
+    assert "measured inside the interval in 2 of 3 runs" in text
+    assert (
+        "base check − predicted = +5.0 points on average (|base check − predicted| 7.0, from -2.0 to +12.0), "
+        "base check inside the interval in 1 of 2 runs"
+    ) in text
+    assert "**Drift** (training's learnable % − the base check's" in text and "+0.0 points on average" in text
+    assert "from -2.0 to +2.0" in text
+    plots.plot_predicted_learnable(table, tmp_path / "predicted.png")
+    assert (tmp_path / "predicted.png").read_bytes()[:4] == b"\x89PNG"
+    without = tables.summary_table(runs[2:], base, n_boot=200)  # no run with a base check
+    assert "base check" not in "\n".join(markdown.summary_section(without, []) + markdown.learnable_section(without))

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 
 from grpo_difficulty import tasks, train
 from grpo_difficulty.trainer import arguments, rewards
+from grpo_difficulty.trainer.base_check import BASE_METRIC
 from grpo_difficulty.trainer.learnable import LEARNABLE_METRIC, groups_differ, learnable_pct, learnable_total_pct
 
 TRAIN_CFG = dict(
@@ -495,6 +496,9 @@ def test_two_cpu_processes_keep_the_output_contract_and_resume(tiny_model, subse
     # groups of 4 split over the 2 processes: each counted once, from the gathered rewards
     assert saved["learnable_pct"] == pytest.approx(100 * metrics[LEARNABLE_METRIC].mean(), abs=0.01)
     assert metrics[LEARNABLE_METRIC].isin([0.0, 1.0]).all()
+    # the base check: process 0 holds the group's first row and samples it as one process does
+    assert metrics[BASE_METRIC].tolist() == pd.read_csv(one / "metrics.csv")[BASE_METRIC].tolist()
+    assert metrics[BASE_METRIC].isin([0.0, 1.0]).all()
 
     uninterrupted = load_file(two / "adapter" / "adapter_model.safetensors")
     forget(two / "checkpoints", "checkpoint-3", "adapter", "metrics.csv", "level_info.json")

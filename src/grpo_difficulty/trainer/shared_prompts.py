@@ -8,7 +8,7 @@ import torch
 from transformers import Cache
 from trl.models import unwrap_model_for_generation
 
-from ..generation.prefill import backbone, common_prefix_length, length_to_eos, prefix_cache, shared_prefill
+from ..generation.prefill import backbone, generate_rows
 from .compat import require_supported_trl
 from .learnable import LearnableGRPOTrainer
 from .prompt_cache import modules_set, read_only
@@ -76,9 +76,6 @@ class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
             )
         index = {}  # distinct prompts in order of first appearance
         rows = [index.setdefault(tuple(ids), len(index)) for ids in prompt_ids]
-        distinct = list(index)
-        shared = common_prefix_length(distinct)
-        prefix = list(distinct[0][:shared])
         with (
             unwrap_model_for_generation(
                 self.model_wrapped,
@@ -90,19 +87,9 @@ class SharedPromptGRPOTrainer(LearnableGRPOTrainer):
             torch.no_grad(),
             self._dist.summon_full_params(self.model_wrapped, recurse=False),
         ):
-            ids, mask, cache = shared_prefill(
-                model,
-                prefix,
-                prefix_cache(model, prefix),
-                [list(p[shared:]) for p in distinct],
-                rows,
-                self._tokenizer.pad_token_id,
+            completions = generate_rows(
+                model, list(index), rows, self._tokenizer.pad_token_id, self.generation_config, self.eos_token_ids
             )
-            generated = model.generate(
-                input_ids=ids, attention_mask=mask, past_key_values=cache, generation_config=self.generation_config
-            )
-        eos = set(self.eos_token_ids)
-        completions = [row[: length_to_eos(row, eos)] for row in generated[:, ids.shape[1] :].tolist()]
         return completions, None
 
     def _get_per_token_logps_and_entropies(
