@@ -147,7 +147,7 @@ def test_a_training_set_edit_reruns_the_check_not_the_base_evaluation(finished_r
     the check (its record is the evaluations' ancient input), the probe and the runs."""
     plan = plan_with(finished_run, lambda c: c["datasets"]["train"]["per_level"].update(train=5))
     probe = {"prepare_data": 1, "check_disjoint": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
-    runs = {"select_subset": 2, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
+    runs = {"select_subset": 2, "check_selections": 1, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
     assert plan == {**probe, "export_difficulty": 1, **runs}
 
 
