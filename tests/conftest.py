@@ -82,6 +82,32 @@ def build_tiny_model(out_dir: Path, steps: int = 40) -> Path:
     return fit_tiny_llama(model, tokenizer, texts, steps, out_dir)
 
 
+# Modules that take a minute or more (docs/performance.md, "Test suite"), longest first:
+# they are collected, and so handed to the two xdist workers (pyproject.toml addopts,
+# whole files per worker), before every other module, so that both workers finish together.
+LONGEST_FIRST = [
+    "test_faults.py",
+    "test_slurm.py",
+    "test_experiments.py",
+    "test_export.py",
+    "test_workflow.py",
+    "test_end_to_end.py",
+    "test_byo_workflow.py",
+    "test_train.py",
+    "test_rerun_effects.py",
+    "test_hub_models.py",
+    "test_base_check.py",
+    "test_scorer_workflow.py",
+    "test_cannot_teach.py",
+    "test_tracking.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file keeps its order
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny_model")))

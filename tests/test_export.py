@@ -37,7 +37,8 @@ def spread_config(tiny_model) -> dict:
     config = dict(test_config(tiny_model), subsets=SUBSETS, prompt=dict(FEWSHOT))
     for dataset in config["datasets"].values():
         dataset.update(levels=[1, 2, 4], per_level={"train": 10, "test": 3})
-    config["probe"].update(k=8, temperature=0.7)
+    # one probe job and one greedy job for the 30 rows (block and shard sizes change no sample)
+    config["probe"].update(k=8, temperature=0.7, block_size=8, shard_size=30)
     config["train"]["temperature"] = 0.7  # probe and training sample alike (a config check)
     return config
 

@@ -84,21 +84,27 @@ DETERMINISTIC = [
 
 
 def fault_config(tiny_model) -> dict:
+    """The test config with one subset, one row range to probe in 2 blocks and 4 steps
+    (checkpoints at 2 and 4): few jobs, so that many whole runs fit in a test."""
     config = test_config(tiny_model)
     config["subsets"] = {"hard": {"strategy": "hard", "budget": 4}}
-    config["train"].update(steps=6, save_steps=2)
+    config["probe"]["shard_size"] = 12
+    config["train"].update(steps=4, save_steps=2)
     return config
 
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory, tiny_model):
+    """An uninterrupted run of fault_config, and its duration in seconds."""
     workdir = tmp_path_factory.mktemp("reference")
     write_config(workdir, fault_config(tiny_model))
+    started = time.monotonic()
     snakemake(workdir)
-    return workdir
+    return workdir, time.monotonic() - started
 
 
 def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_model, reference_run):
+    reference_run = reference_run[0]
     """SIGKILL while probing, training and evaluating; each rerun of the same command redoes
     at most the unfinished block / checkpoint interval / evaluation, and the end result is
     the same as a run never interrupted (which also shows determinism across runs)."""
@@ -116,9 +122,9 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
     finished_blocks = {p: p.stat().st_mtime_ns for p in results.glob("probe/**/rows*_b*.parquet")}
     for block in finished_blocks:
         read_table(block)  # whole files only: written atomically
-    assert planned_jobs(tmp_path)["probe_block"] == 4 - len(finished_blocks)
+    assert planned_jobs(tmp_path)["probe_block"] == 2 - len(finished_blocks)
 
-    # 2. training: killed after the step-2 checkpoint, before the 6 steps are done
+    # 2. training: killed after the step-2 checkpoint, before the 4 steps are done
     checkpoint = results / "test" / "train" / "hard" / "seed0" / "checkpoints" / "checkpoint-2" / "trainer_state.json"
     assert snakemake_killed_when(tmp_path, checkpoint.exists, "--cores", "1") != 0
     assert not (results / "test" / "train" / "hard" / "seed0" / "train_info.json").exists()
@@ -139,7 +145,7 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_one(tmp_path, tiny_mode
     train_log = (results / "test" / "logs" / "train" / "hard-seed0.log").read_text()
     assert re.search(r"resuming from .*checkpoint-[24]\b", train_log)
     info = json.loads((results / "test" / "train" / "hard" / "seed0" / "train_info.json").read_text())
-    assert info["steps"] == 6
+    assert info["steps"] == 4
 
     assert file_digests(tmp_path, DETERMINISTIC) == file_digests(reference_run, DETERMINISTIC)
     assert_same_training(tmp_path, reference_run)
@@ -216,16 +222,8 @@ def test_sigterm_during_a_write_leaves_nothing_half_written(tmp_path):
 
 
 # --------------------------------------------------------------------------- randomized crashes
-CRASH_KILLS = int(os.environ.get("CRASH_KILLS", 10))
-
-
-def crash_config(tiny_model) -> dict:
-    """fault_config with one row range to probe and 4 steps (checkpoints at 2 and 4): fewer
-    jobs, so that many whole runs fit in a test."""
-    config = fault_config(tiny_model)
-    config["probe"]["shard_size"] = 12
-    config["train"]["steps"] = 4
-    return config
+# 3 in the suite (each kill costs a whole run); CRASH_KILLS=10 or more for a soak run
+CRASH_KILLS = int(os.environ.get("CRASH_KILLS", 3))
 
 
 def after(seconds: float):
@@ -270,8 +268,8 @@ def report_tables(workdir) -> dict[str, str]:
     return tables
 
 
-def test_randomized_crashes_resume_to_the_uninterrupted_result(tmp_path_factory, tiny_model):
-    """A machine crash at CRASH_KILLS (10) random moments of a whole run: Snakemake and
+def test_randomized_crashes_resume_to_the_uninterrupted_result(tmp_path_factory, tiny_model, reference_run):
+    """A machine crash at CRASH_KILLS (3; more for a soak run) random moments of a whole run: Snakemake and
     every job SIGKILLed at once. After each, the user's rerun: `snakemake --unlock` (the
     directory lock outlives a killed Snakemake), then the same command (profiles/default
     reruns the jobs whose outputs Snakemake marked incomplete). It completes, plans
@@ -282,12 +280,8 @@ def test_randomized_crashes_resume_to_the_uninterrupted_result(tmp_path_factory,
     duration of the uninterrupted run; run with -s to see them and the jobs each kill hit."""
     seed = int(os.environ.get("CRASH_SEED", random.SystemRandom().randrange(10**6)))
     rng = random.Random(seed)
-    config = crash_config(tiny_model)
-    reference = tmp_path_factory.mktemp("crash-reference")
-    write_config(reference, config)
-    started = time.monotonic()
-    snakemake(reference)
-    duration = time.monotonic() - started
+    config = fault_config(tiny_model)
+    reference, duration = reference_run
     print(f"\nCRASH_SEED={seed}: uninterrupted run {duration:.1f} s")
     expected = file_digests(reference, DETERMINISTIC), report_tables(reference)
 
