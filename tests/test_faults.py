@@ -88,7 +88,6 @@ def fault_config(tiny_model) -> dict:
     (checkpoints at 2 and 4): few jobs, so that many whole runs fit in a test."""
     config = test_config(tiny_model)
     config["subsets"] = {"hard": {"strategy": "hard", "budget": 4}}
-    config["probe"]["shard_size"] = 12
     config["train"].update(steps=4, save_steps=2)
     return config
 
@@ -222,8 +221,7 @@ def test_sigterm_during_a_write_leaves_nothing_half_written(tmp_path):
 
 
 # --------------------------------------------------------------------------- randomized crashes
-# 3 in the suite (each kill costs a whole run); CRASH_KILLS=10 or more for a soak run
-CRASH_KILLS = int(os.environ.get("CRASH_KILLS", 3))
+CRASH_KILLS = int(os.environ.get("CRASH_KILLS", 10))
 
 
 def after(seconds: float):
@@ -269,7 +267,7 @@ def report_tables(workdir) -> dict[str, str]:
 
 
 def test_randomized_crashes_resume_to_the_uninterrupted_result(tmp_path_factory, tiny_model, reference_run):
-    """A machine crash at CRASH_KILLS (3; more for a soak run) random moments of a whole run: Snakemake and
+    """A machine crash at CRASH_KILLS (10) random moments of a whole run: Snakemake and
     every job SIGKILLed at once. After each, the user's rerun: `snakemake --unlock` (the
     directory lock outlives a killed Snakemake), then the same command (profiles/default
     reruns the jobs whose outputs Snakemake marked incomplete). It completes, plans

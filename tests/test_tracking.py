@@ -148,7 +148,6 @@ def test_a_tracked_workflow_run_reaches_tensorboard_and_trackio(tmp_path, tiny_m
     workdir.mkdir()
     config = test_config(tiny_model)
     config["train"]["report_to"] = ["tensorboard", "trackio"]
-    config["probe"]["shard_size"] = 12  # one job per probe file: fewer model loads
     # a format and a length reward: a total reward that differs from step to step
     config["train"]["rewards"] = dict(correctness=1.0, format=0.5, length=0.1)
     write_config(workdir, config)

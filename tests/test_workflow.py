@@ -146,7 +146,7 @@ def test_a_training_set_edit_reruns_the_check_not_the_base_evaluation(finished_r
     """The training data is no input of an evaluation: a disjoint new training set reruns
     the check (its record is the evaluations' ancient input), the probe and the runs."""
     plan = plan_with(finished_run, lambda c: c["datasets"]["train"]["per_level"].update(train=5))
-    probe = {"prepare_data": 1, "check_disjoint": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
+    probe = {"prepare_data": 1, "check_disjoint": 1, "probe_block": 2, "probe_greedy": 1, "probe_merge": 1}
     runs = {"select_subset": 2, "check_selections": 1, "train_adapter": 2, "evaluate_adapter": 2, "report": 1}
     assert plan == {**probe, "export_difficulty": 1, **runs}
 
@@ -186,9 +186,9 @@ def test_per_seed_subset_draws_a_selection_for_each_training_seed(finished_run):
 
 def test_raising_k_probes_only_new_blocks(finished_run):
     plan = plan_with(finished_run, lambda c: c["probe"].update(k=6))
-    # one new block of 2 samples in each of the 2 shards; everything downstream follows
+    # one new block of 2 samples in the one shard; everything downstream follows
     assert plan == {
-        "probe_block": 2,
+        "probe_block": 1,
         "probe_merge": 1,
         "export_difficulty": 1,
         "select_subset": 2,
@@ -204,7 +204,7 @@ def test_raising_k_probes_only_new_blocks(finished_run):
     [
         lambda c: c["backend"].update(batch_size=5),
         lambda c: c["probe"].update(shard_size=4),
-        lambda c: c["probe"].update(shard_size=12),
+        lambda c: c["probe"].update(shard_size=24),
         # the vLLM engine's settings (with the hf backend they are unused, but they would
         # still reach every probe key and evaluation params if they were in them)
         lambda c: c["backend"].update(
@@ -238,20 +238,23 @@ def test_vllm_execution_settings_keep_the_probe_key(tmp_path, tiny_model):
 
 
 def test_other_batch_and_shard_sizes_give_a_byte_identical_probe(finished_run, tmp_path):
-    """The same probe run from scratch in one shard of 12 problems at batch size 3 (the
-    finished run: two shards of 6 at batch size 16) writes the same samples and a
+    """The same probe run from scratch in two shards of 6 problems at batch size 3 (the
+    finished run: one shard of 12 at batch size 16) writes the same samples and a
     byte-identical pass-rate table."""
     workdir, config = finished_run
     other = copy.deepcopy(config)
     other["backend"]["batch_size"] = 3
-    other["probe"]["shard_size"] = 12
+    other["probe"]["shard_size"] = 6
     write_config(tmp_path, other)
     table = next((workdir / "results" / "probe").rglob("pass_rates_k4.parquet")).relative_to(workdir)
     snakemake(tmp_path, str(table))
     assert sorted(p.name for p in (tmp_path / table).parent.glob("rows*.parquet")) == [
-        "rows0-12_b0.parquet",
-        "rows0-12_b1.parquet",
-        "rows0-12_greedy.parquet",
+        "rows0-6_b0.parquet",
+        "rows0-6_b1.parquet",
+        "rows0-6_greedy.parquet",
+        "rows6-12_b0.parquet",
+        "rows6-12_b1.parquet",
+        "rows6-12_greedy.parquet",
     ]
     assert (tmp_path / table).read_bytes() == (workdir / table).read_bytes()
 
@@ -369,7 +372,7 @@ def test_each_stage_is_a_target(tmp_path, tiny_model):
     """`snakemake <stage>` plans that stage's jobs and the earlier ones they need, nothing later."""
     write_config(tmp_path, test_config(tiny_model))
     # the probe jobs wait for the disjointness check, which reads the eval set too
-    probed = {"prepare_data": 2, "check_disjoint": 1, "probe_block": 4, "probe_greedy": 2, "probe_merge": 1}
+    probed = {"prepare_data": 2, "check_disjoint": 1, "probe_block": 2, "probe_greedy": 1, "probe_merge": 1}
     probe = {**probed, "export_difficulty": 1}  # the export is the probe's product too
     selected = {**probed, "select_subset": 2}
     select = {**selected, "check_selections": 1}  # the selections' warnings, read by the report
